@@ -1,0 +1,117 @@
+"""Grouping v1: which issue an occurrence belongs to, and why.
+
+Order of precedence (reference-systems.md §5, Rollbar's documented default):
+1. the client's fingerprint: up to 40 characters as-is, longer ones by their SHA1;
+2. exception class + filename and method of every frame (no line numbers; `server.root`,
+   dates, shas and long integers stripped so deploys and generated names do not split issues);
+3. with no frames: exception class + the message with data (uuids, hex, numbers, ips, emails,
+   dates, urls) replaced by placeholders, so "user 123 not found" and "user 456 not found" match.
+
+Issues are per project *and* environment, as in Rollbar. Performance samples are not grouped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from lodge.occurrence import Frame, Occurrence
+
+ALGORITHM_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Grouping:
+    group_id: str
+    fingerprint: str
+    reason: str
+    title: str
+    version: int = ALGORITHM_VERSION
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_PARAMETERIZERS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    (re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.I), "<url>"),
+    (re.compile(r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (
+        re.compile(
+            r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"
+        ),
+        "<date>",
+    ),
+    (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b"), "<time>"),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
+    (re.compile(r"\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}\b", re.I), "<ip>"),
+    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
+    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I), "<hex>"),
+    (re.compile(r"(?<![\w.])-?\d+\.\d+\b"), "<float>"),
+)
+_INTEGER = re.compile(r"(?<![\w<])\d{2,}\b")
+_KEPT_CODE_CONTEXT = re.compile(r"(?:http|status|code|errno|error)[\s:#=]*$", re.I)
+
+
+def normalize_message(message: str) -> str:
+    """Replace the data inside a message with placeholders (Sentry/Bugsink parameterization)."""
+    text = message.strip()
+    for pattern, placeholder in _PARAMETERIZERS:
+        text = pattern.sub(placeholder, text)
+
+    def _integer(match: re.Match[str]) -> str:
+        # "HTTP 404", "status 500", "errno 13": codes that tell errors apart are kept.
+        if _KEPT_CODE_CONTEXT.search(text[max(0, match.start() - 12) : match.start()]):
+            return match.group(0)
+        return "<int>"
+
+    return _INTEGER.sub(_integer, text)
+
+
+_PATH_DATA = re.compile(r"\d{4}-?\d{2}-?\d{2}|\b[0-9a-f]{7,40}\b", re.I)
+_METHOD_INTEGERS = re.compile(r"\d{2,}")
+
+
+def _frame_key(frame: Frame, root: str | None) -> str:
+    filename = frame.filename or ""
+    if root and filename.startswith(root):
+        filename = "<root>" + filename[len(root) :]
+    filename = _PATH_DATA.sub("<data>", filename)
+    method = _METHOD_INTEGERS.sub("<int>", frame.method or "")
+    class_name = frame.class_name or ""
+    return f"{filename}:{class_name}:{method}"
+
+
+def _client_fingerprint(value: str) -> str:
+    return value if len(value) <= 40 else _sha1(value)
+
+
+def compute(occurrence: Occurrence) -> Grouping | None:
+    """Group an occurrence; None for performance samples, which are not issues."""
+    if occurrence.kind == "performance":
+        return None
+    title = occurrence.default_title()
+    if occurrence.fingerprint:
+        fingerprint = _client_fingerprint(occurrence.fingerprint)
+        reason = "client fingerprint"
+    elif occurrence.exceptions and occurrence.exceptions[0].frames:
+        head = occurrence.exceptions[0]
+        root = occurrence.server.root if occurrence.server else None
+        if root and not root.endswith("/"):
+            root += "/"
+        parts = [_frame_key(frame, root) for frame in head.frames]
+        fingerprint = _sha1("v1|frames|" + head.type + "|" + "|".join(parts))
+        reason = f"exception class {head.type} and the filename and method of its {len(parts)} frame(s)"
+    elif occurrence.exceptions:
+        head = occurrence.exceptions[0]
+        normalized = normalize_message(head.message or "")
+        fingerprint = _sha1("v1|exception|" + head.type + "|" + normalized)
+        reason = f"exception class {head.type} and normalized message (no frames)"
+    else:
+        normalized = normalize_message(occurrence.message or title)
+        fingerprint = _sha1("v1|message|" + normalized)
+        reason = "normalized message"
+    group_id = _sha1(f"{occurrence.environment}\n{fingerprint}")[:20]
+    return Grouping(group_id=group_id, fingerprint=fingerprint, reason=reason, title=title)

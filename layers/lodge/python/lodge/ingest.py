@@ -1,0 +1,79 @@
+"""The one ingest pipeline: Occurrences -> grouping -> store. Every protocol ends here.
+
+Write path per request (docs/storage.md): one conditional PutItem of the record (the
+de-duplication), then one UpdateItem per distinct group. If a group update fails the record is
+deleted again and StorageError raised, so the client's retry stores and counts it from scratch:
+a 2xx always means stored *and* counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lodge import grouping
+from lodge.occurrence import Occurrence
+from lodge.store import GroupDelta, Store, StorageError, occurrence_ref
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestResult:
+    record_id: str
+    refs: list[str]
+    """Public id of each occurrence, in input order."""
+    duplicate: bool
+    group_ids: list[str | None]
+    new_group_ids: list[str]
+
+
+def _deltas(occurrences: Sequence[Occurrence], refs: Sequence[str], groupings: Sequence[grouping.Grouping | None]) -> list[GroupDelta]:
+    by_group: dict[str, GroupDelta] = {}
+    for occurrence, ref, group in zip(occurrences, refs, groupings):
+        if group is None:
+            continue
+        delta = by_group.get(group.group_id)
+        if delta is None:
+            by_group[group.group_id] = GroupDelta(group, occurrence, occurrence, ref, ref, 1)
+            continue
+        delta.count += 1
+        if occurrence.effective_time < delta.first.effective_time:
+            delta.first, delta.first_ref = occurrence, ref
+        if occurrence.effective_time >= delta.last.effective_time:
+            delta.last, delta.last_ref = occurrence, ref
+    return list(by_group.values())
+
+
+def ingest(store: Store, project_id: str, occurrences: Sequence[Occurrence], received_at: float) -> IngestResult:
+    """Group and durably store one request's occurrences; raises StorageError on any failure."""
+    if not occurrences:
+        raise ValueError("nothing to ingest")
+    groupings = [grouping.compute(o) for o in occurrences]
+    for occurrence, group in zip(occurrences, groupings):
+        occurrence.group_id = group.group_id if group else None
+
+    outcome = store.put_record(project_id, occurrences, received_at)
+    refs = [occurrence_ref(outcome.record_id, i, len(occurrences)) for i in range(len(occurrences))]
+    group_ids = [o.group_id for o in occurrences]
+    if not outcome.stored:
+        return IngestResult(outcome.record_id, refs, True, group_ids, [])
+
+    try:
+        new_groups = store.bump_groups(project_id, _deltas(occurrences, refs, groupings))
+    except Exception as error:
+        try:
+            store.delete_record(project_id, outcome.record_id)
+        except Exception:
+            log.exception("could not roll back record %s after a failed group update", outcome.record_id)
+        raise StorageError("could not update issue counters") from error
+
+    if new_groups:
+        # The first occurrence of an issue outlives retention. Best effort: the occurrence is
+        # already stored and counted, so a failure here must not turn into a client retry.
+        try:
+            store.keep_record(project_id, outcome.record_id, outcome.s3_key)
+        except Exception:
+            log.exception("could not exempt record %s from retention", outcome.record_id)
+    return IngestResult(outcome.record_id, refs, False, group_ids, new_groups)

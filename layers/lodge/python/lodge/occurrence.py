@@ -1,0 +1,187 @@
+"""The one normalized occurrence model every protocol adapter produces.
+
+Adapters map their wire format into `Occurrence`; grouping, storage and every query API read only
+this model. Keys a client sent that have no field here are kept in `extra` (on the occurrence, a
+frame, an exception, ...) so nothing a client reported is silently dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Level = Literal["critical", "error", "warning", "info", "debug"]
+Protocol = Literal["rollbar", "appsignal", "crashlog"]
+Kind = Literal["error", "message", "performance"]
+
+LEVELS: tuple[str, ...] = ("critical", "error", "warning", "info", "debug")
+_LEVEL_ALIASES = {"warn": "warning", "fatal": "critical", "err": "error", "information": "info", "log": "debug"}
+
+
+def normalize_level(value: Any, default: Level) -> Level:
+    """Map a client's level string onto Lodge's five levels (Rollbar's set), else `default`."""
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        lowered = _LEVEL_ALIASES.get(lowered, lowered)
+        if lowered in LEVELS:
+            return lowered  # type: ignore[return-value]
+    return default
+
+
+class _Open(BaseModel):
+    """Base for wire-derived parts: unknown keys are kept, not rejected."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Frame(_Open):
+    filename: str | None = None
+    lineno: int | None = None
+    colno: int | None = None
+    method: str | None = None
+    class_name: str | None = None
+    code: str | None = None
+    context_pre: list[str] | None = None
+    context_post: list[str] | None = None
+    locals: dict[str, Any] | None = None
+
+
+class ExceptionInfo(_Open):
+    """One link of an exception chain; `frames` are ordered oldest call first, most recent last."""
+
+    type: str
+    message: str | None = None
+    description: str | None = None
+    frames: list[Frame] = Field(default_factory=list)
+
+
+class RequestInfo(_Open):
+    url: str | None = None
+    method: str | None = None
+    headers: dict[str, Any] | None = None
+    query_string: str | None = None
+    params: dict[str, Any] | None = None
+    body: Any = None
+    user_ip: str | None = None
+    session: dict[str, Any] | None = None
+    env: dict[str, Any] | None = None
+
+
+class Person(_Open):
+    id: str | None = None
+    username: str | None = None
+    email: str | None = None
+
+
+class ServerInfo(_Open):
+    host: str | None = None
+    root: str | None = None
+    branch: str | None = None
+    code_version: str | None = None
+    pid: int | None = None
+    argv: list[str] | None = None
+
+
+class Notifier(_Open):
+    name: str | None = None
+    version: str | None = None
+
+
+class PerformanceEvent(_Open):
+    """An instrumentation event inside a performance sample (AppSignal `events[]`)."""
+
+    name: str | None = None
+    duration: float | None = None
+    time: float | None = None
+    end: float | None = None
+    payload: dict[str, Any] | None = None
+
+
+class Occurrence(BaseModel):
+    """One report from one client: an error, a message or a performance sample."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    protocol: Protocol
+    client_id: str
+    """The client's own id for this report (Rollbar uuid, AppSignal request_id, CrashLog location id),
+    or one Lodge generated when the client sent none. De-duplication is keyed on it."""
+    received_at: float
+    """Unix seconds (ms precision) when Lodge accepted the request."""
+    timestamp: float | None = None
+    """Unix seconds the client says the event happened, if it said."""
+    kind: Kind = "error"
+    environment: str = "production"
+    level: Level = "error"
+    title: str | None = None
+    exceptions: list[ExceptionInfo] = Field(default_factory=list)
+    """Exception chain, outermost (the one reported) first, then its causes."""
+    message: str | None = None
+    request: RequestInfo | None = None
+    person: Person | None = None
+    server: ServerInfo | None = None
+    client: dict[str, Any] | None = None
+    notifier: Notifier | None = None
+    tags: dict[str, Any] | None = None
+    custom: dict[str, Any] | None = None
+    fingerprint: str | None = None
+    code_version: str | None = None
+    platform: str | None = None
+    language: str | None = None
+    framework: str | None = None
+    context: str | None = None
+    hostname: str | None = None
+    # Performance fields (AppSignal transactions).
+    action: str | None = None
+    path: str | None = None
+    duration: float | None = None
+    """Milliseconds."""
+    status: int | None = None
+    queue_duration: float | None = None
+    events: list[PerformanceEvent] | None = None
+    extra: dict[str, Any] | None = None
+    """Top-level client keys with no field above, kept verbatim."""
+    group_id: str | None = None
+    """Set by the ingest pipeline after grouping."""
+
+    @property
+    def occurrence_id(self) -> str:
+        """Lodge's id: derived from (protocol, client id), so a retry maps onto the same stored item."""
+        return occurrence_id_for(self.protocol, self.client_id)
+
+    @property
+    def effective_time(self) -> float:
+        return self.timestamp if self.timestamp is not None else self.received_at
+
+    @property
+    def exception_class(self) -> str | None:
+        return self.exceptions[0].type if self.exceptions else None
+
+    def default_title(self) -> str:
+        """Rollbar-style title: `Class: message` for exceptions, the message text otherwise."""
+        if self.title:
+            return self.title[:255]
+        if self.exceptions:
+            head = self.exceptions[0]
+            text = f"{head.type}: {head.message}" if head.message else head.type
+        elif self.message:
+            text = self.message
+        elif self.action:
+            text = self.action
+        else:
+            text = "(no message)"
+        first_line = text.strip().splitlines()[0] if text.strip() else text
+        return first_line[:255]
+
+    def to_detail(self) -> dict[str, Any]:
+        """The stored form: everything, minus what is empty."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def occurrence_id_for(protocol: str, client_id: str) -> str:
+    """Deterministic, opaque, URL-safe id for a client's report within a project."""
+    digest = hashlib.sha256(f"{protocol}\x00{client_id}".encode()).hexdigest()
+    return digest[:24]
