@@ -125,13 +125,26 @@ def clear_cache() -> None:
 
 
 def issue_token(
-    store: Store, project_id: str, kind: str, label: str = "", rate_limit: int | None = None
+    store: Store,
+    project_id: str,
+    kind: str,
+    label: str = "",
+    rate_limit: int | None = None,
+    *,
+    token: str | None = None,
+    secret: str | None = None,
 ) -> tuple[str, str | None]:
-    """Create a credential of `kind`; returns (token, secret). The secret is only for CrashLog."""
+    """Create a credential of `kind`; returns (token, secret). The secret is only for CrashLog.
+
+    `token`/`secret` are for fixed local demo credentials; otherwise fresh random values are made.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown credential kind {kind!r}; known: {', '.join(sorted(KINDS))}")
-    token = _new_token(kind)
-    secret = secrets.token_urlsafe(30) if kind == "crashlog" else None
+    token = token or _new_token(kind)
+    if kind == "crashlog":
+        secret = secret or secrets.token_urlsafe(30)
+    else:
+        secret = None
     store.put_token(
         hash_token(token),
         {
@@ -147,16 +160,22 @@ def issue_token(
     return token, secret
 
 
-def create_project(store: Store, name: str, project_id: str | None = None) -> tuple[str, dict[str, str]]:
+def create_project(
+    store: Store, name: str, project_id: str | None = None, fixed: dict[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
     """Create a project with one credential of every kind; returns (project id, credentials).
 
-    Project ids are 24 hex characters, the shape of AppSignal's app ids.
+    Project ids are 24 hex characters, the shape of AppSignal's app ids. `fixed` supplies known
+    credential values (same keys as the returned dict) for the local demo project only.
     """
+    fixed = fixed or {}
     project_id = project_id or secrets.token_hex(12)
     store.put_project(project_id, name)
     credentials: dict[str, str] = {}
     for kind in KINDS:
-        token, secret = issue_token(store, project_id, kind)
+        token, secret = issue_token(
+            store, project_id, kind, token=fixed.get(kind), secret=fixed.get("crashlog_secret") if kind == "crashlog" else None
+        )
         credentials[kind] = token
         if secret:
             credentials["crashlog_secret"] = secret

@@ -1,0 +1,1 @@
+"""Protocol adapters: one module per wire protocol, each mapping its payloads onto `Occurrence`."""
