@@ -1,0 +1,50 @@
+"""POST /api/1/item/ (and /api/1/item): Rollbar item ingestion, as pyrollbar, rollbar.js & co. speak it.
+
+Answers exactly as Rollbar: 200 `{"err":0,"result":{"id":null,"uuid":...}}` once stored (a resent
+uuid is a duplicate and gets the same answer), otherwise `{"err":1,"message":...}` with 400, 403,
+413, 422 or 429 (lodge.protocols.rollbar has the policy), 503 when storage failed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from lodge import http
+from lodge.config import settings
+from lodge.ingest import ingest
+from lodge.protocols import rollbar
+from lodge.store import Store
+
+logger = Logger()
+metrics = Metrics()
+
+
+def route(request: http.Request) -> dict[str, Any]:
+    store = Store()  # cheap: the botocore clients underneath are cached per process
+    received_at = time.time()
+    occurrence, headers = rollbar.parse_item(request, store, settings().max_body_bytes, received_at)
+    result = ingest(store, occurrence.project_id, [occurrence], received_at)
+    metrics.add_metric(
+        name="OccurrencesDuplicate" if result.duplicate else "OccurrencesAccepted", unit=MetricUnit.Count, value=1
+    )
+    logger.info(
+        "item stored",
+        extra={"project": occurrence.project_id, "duplicate": result.duplicate, "group": result.group_ids[0]},
+    )
+    return rollbar.ok(rollbar.item_result(occurrence.client_id), headers)
+
+
+def rejected(error: http.HttpError) -> dict[str, Any]:
+    metrics.add_metric(name="ItemsRejected", unit=MetricUnit.Count, value=1)
+    return rollbar.on_error(error)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return http.handle(event, route, on_error=rejected, log=logger)

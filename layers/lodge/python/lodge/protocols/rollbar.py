@@ -1,0 +1,668 @@
+"""Rollbar item API (`POST /api/1/item/`): wire format -> `Occurrence`, and Rollbar's answers.
+
+A tolerant hand-written mapper rather than strict wire models: real clients send odd types
+(rollbar.js telemetry level "log", `"user_ip": null`, Node's copies of custom keys at the top
+level), and a strict parser would drop their reports. Only what Rollbar's own server is known to
+reject gets a 422 with its schema-style wording ("Invalid format. data.x ..."), see rollbar.md §2.2.
+Everything a client sent is kept: unknown keys go to `extra` (of the occurrence or the open
+sub-models), so `to_rollbar_data` can give the payload back for `GET /api/1/instance/{id}`.
+
+Status policy (rollbar.md §1.3, §2.2). Rollbar never answers 401 on its API; its table says
+"403 Access denied - the access token was missing, invalid, or does not have the necessary
+permissions", while the real item endpoint answers a *missing* token with 422 (rollbar-gem#971).
+So: no token -> 422, unknown token / header-body mismatch / wrong scope -> 403, never 401.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid as uuidlib
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from lodge import auth
+from lodge.http import JSON_CONTENT_TYPE, HttpError, Request, first_json_byte, loads, parse_form, response
+from lodge.occurrence import (
+    ExceptionInfo,
+    Frame,
+    Level,
+    Notifier,
+    Occurrence,
+    Person,
+    RequestInfo,
+    ServerInfo,
+    normalize_level,
+)
+
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
+CLIENT_PLATFORMS = frozenset({"browser", "android", "ios", "flash", "client"})
+MIN_BODY_LIMIT = 512 * 1024
+"""Real clients truncate payloads to 512 KiB (rollbar.js, rollbar-gem), so never refuse less."""
+FORM_OVERHEAD = 3
+"""A form-encoded payload can be up to 3x its JSON size (%XX escapes); the limit is on the JSON."""
+BODY_KEYS = ("trace", "trace_chain", "message", "crash_report")
+MAX_UUID = 36
+
+_BODY_KIND_MESSAGE = (
+    "Invalid format. data.body must have either a 'trace', 'trace_chain', 'message' or 'crash_report' "
+    "property, (but not more than one)."
+)
+_BODY_MISSING_MESSAGE = (
+    "Invalid format. data.body must not be undefined. Instead, it should be an object with a "
+    "'message', 'trace', 'trace_chain', or 'crash_report' key."
+)
+
+# data keys with a dedicated Occurrence field (everything else lands in Occurrence.extra).
+_MAPPED_KEYS = frozenset(
+    {
+        "environment", "body", "level", "timestamp", "code_version", "platform", "language", "framework",
+        "context", "request", "person", "server", "client", "custom", "fingerprint", "title", "uuid", "notifier",
+    }
+)  # fmt: skip
+
+
+# ---- errors and responses ------------------------------------------------------------------------
+
+
+def error_body(message: str) -> dict[str, Any]:
+    return {"err": 1, "message": message}
+
+
+def fail(status: int, message: str, headers: Mapping[str, str] | None = None) -> HttpError:
+    """An HttpError carrying Rollbar's error envelope."""
+    return HttpError(status, message, body=error_body(message), headers=headers)
+
+
+def invalid(message: str) -> HttpError:
+    return fail(422, f"Invalid format. {message}")
+
+
+def on_error(error: HttpError) -> dict[str, Any]:
+    """Every error in Rollbar's shape `{"err": 1, "message": ...}`, with Rollbar's CORS header."""
+    message = "request entity too large" if error.status == 413 else error.message  # D-create's 413 text
+    body = error.body if error.body is not None and error.status != 413 else error_body(message)
+    return response(error.status, body, {**CORS_HEADERS, **error.headers}, JSON_CONTENT_TYPE)
+
+
+def ok(result: Any, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return response(200, {"err": 0, "result": result}, {**CORS_HEADERS, **(headers or {})})
+
+
+# ---- request decoding ----------------------------------------------------------------------------
+
+
+def body_limit(configured: int) -> int:
+    return max(configured, MIN_BODY_LIMIT)
+
+
+def decode_payload(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The JSON payload: raw JSON or the form field `payload`, whatever the Content-Type claims.
+
+    rollbar-gem and rollbar-php label raw JSON as form-encoded, so the bytes decide (rollbar.md §1.2).
+    The size limit applies to the JSON itself (a form encoding may triple it on the wire).
+    """
+    limit = body_limit(max_bytes)
+    raw = request.body(limit * FORM_OVERHEAD)
+    if first_json_byte(raw) is None:
+        raise fail(400, "request body is empty; expected a JSON payload")
+    if first_json_byte(raw) in (ord("{"), ord("[")):
+        if len(raw) > limit:
+            raise fail(413, "request entity too large")
+        payload = loads(raw)
+    else:
+        form = parse_form(raw)
+        text = form.get("payload")
+        if text is None:
+            raise fail(400, "request body is neither JSON nor a form with a 'payload' field")
+        if len(text.encode("utf-8", "surrogatepass")) > limit:
+            raise fail(413, "request entity too large")
+        payload = loads(text)
+        if isinstance(payload, dict) and "access_token" not in payload and form.get("access_token"):
+            payload["access_token"] = form["access_token"]
+    if not isinstance(payload, dict):
+        # Parseable JSON that is not an object: "parseable but invalid" is 422 in Rollbar's table.
+        raise invalid("The payload should be an object with a 'data' key.")
+    return payload
+
+
+# ---- authentication ------------------------------------------------------------------------------
+
+
+def presented_token(request: Request, payload: Mapping[str, Any] | None) -> str:
+    """The token from the header or the payload; both present must agree (compared in constant time)."""
+    header = request.header("x-rollbar-access-token").strip()
+    body_token = payload.get("access_token") if payload else None
+    if body_token is not None and not isinstance(body_token, str):
+        raise invalid("access_token should be string.")
+    body_token = (body_token or "").strip()
+    if header and body_token and not auth.constant_time_equals(header, body_token):
+        raise fail(
+            403, "access token mismatch: the X-Rollbar-Access-Token header and the payload's access_token differ."
+        )
+    token = header or body_token
+    if not token:
+        raise invalid("access_token is missing and it is required.")
+    return token
+
+
+def token_hint(token: str) -> str:
+    """What an error may echo of a token: a short prefix only, never a usable credential."""
+    return (token[:4] + "...") if len(token) > 8 else "..."
+
+
+def resolve_token(store: Any, token: str) -> auth.TokenInfo:
+    info = auth.lookup(store, token)
+    if info is None:
+        raise fail(403, f"access token not found: {token_hint(token)}")
+    return info
+
+
+def _scope_list(info: auth.TokenInfo) -> str:
+    return ", ".join(sorted(info.scopes)) or "no scopes"
+
+
+def check_post_scope(info: auth.TokenInfo, platform: Any) -> None:
+    """post_server_item may post anything; post_client_item only client platforms (rollbar.md §1.4)."""
+    if info.allows(auth.POST_SERVER_ITEM):
+        return
+    is_client = isinstance(platform, str) and platform.strip().lower() in CLIENT_PLATFORMS
+    if is_client and info.allows(auth.POST_CLIENT_ITEM):
+        return
+    required = "post_client_item" if is_client else "post_server_item"
+    raise fail(
+        403, f"insufficient privileges: {required} scope is required but the access token only has {_scope_list(info)}."
+    )
+
+
+def rate_limit_headers(limit: int, remaining: int, reset: int, now: float | None = None) -> dict[str, str]:
+    seconds = max(0, reset - int(now if now is not None else time.time()))
+    return {
+        "X-Rate-Limit-Limit": str(limit),
+        "X-Rate-Limit-Remaining": str(remaining),
+        "X-Rate-Limit-Remaining-Seconds": str(seconds),
+        "X-Rate-Limit-Reset": str(reset),
+    }
+
+
+def apply_rate_limit(store: Any, info: auth.TokenInfo) -> dict[str, str]:
+    """Count the request against the token's per-minute limit; 429 when over. No limit, no write."""
+    if not info.rate_limit:
+        return {}
+    allowed, remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
+    headers = rate_limit_headers(info.rate_limit, remaining, reset)
+    if not allowed:
+        raise fail(429, "rate limit reached for this access token; retry after the window resets", headers)
+    return headers
+
+
+# ---- validation and mapping ----------------------------------------------------------------------
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _text(value: Any, path: str, *, max_len: int | None = None) -> str | None:
+    """A string field: null/absent -> None, numbers tolerated, objects and arrays rejected (422)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, dict, list)):
+        raise invalid(f"{path} {_json_type(value)} value found, but a string or null is required.")
+    text = value if isinstance(value, str) else str(value)
+    if max_len is not None and len(text) > max_len:
+        raise invalid(f"{path} must be at most {max_len} characters long.")
+    return text
+
+
+def _loose_text(value: Any) -> str | None:
+    """A display string from anything (frame fields): never rejects."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), default=str)
+    return str(value)
+
+
+def _loose_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    if number != number or number <= 0:
+        return None
+    return number / 1000 if number > 1e11 else number  # milliseconds sent by mistake
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _open_model(cls: type[_M], raw: Mapping[str, Any]) -> _M:
+    """Validate an open sub-model; a field of the wrong type moves to `_invalid` instead of failing."""
+    data = dict(raw)
+    for _ in range(len(cls.model_fields) + 1):
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            bad = {str(e["loc"][0]) for e in error.errors() if e.get("loc")}
+            bad &= set(cls.model_fields)
+            if not bad:
+                break
+            invalid_values = dict(data.get("_invalid") or {})
+            for name in bad:
+                invalid_values[name] = data.pop(name)
+            data["_invalid"] = invalid_values
+    return cls.model_validate({k: v for k, v in data.items() if k not in cls.model_fields})
+
+
+def _frame(raw: Any, path: str) -> Frame:
+    if not isinstance(raw, dict):
+        raise invalid(f"{path} {_json_type(raw)} value found, but an object is required.")
+    values = dict(raw)
+    context = values.pop("context", None)
+    fields: dict[str, Any] = {
+        "filename": _loose_text(values.pop("filename", None)),
+        "method": _loose_text(values.pop("method", None)),
+        "code": _loose_text(values.pop("code", None)),
+        "class_name": _loose_text(values.pop("class_name", None)),
+    }
+    for key in ("lineno", "colno"):
+        original = values.pop(key, None)
+        number = _loose_int(original)
+        fields[key] = number
+        if original is not None and number is None:
+            values[f"_{key}"] = original
+    locals_ = values.pop("locals", None)
+    if isinstance(locals_, dict):
+        fields["locals"] = locals_
+    elif locals_ is not None:
+        values["_locals"] = locals_
+    if isinstance(context, dict):
+        rest = dict(context)
+        pre, post = rest.pop("pre", None), rest.pop("post", None)
+        if isinstance(pre, list) and all(isinstance(x, str) for x in pre):
+            fields["context_pre"] = pre
+        elif pre is not None:
+            rest["pre"] = pre
+        if isinstance(post, list) and all(isinstance(x, str) for x in post):
+            fields["context_post"] = post
+        elif post is not None:
+            rest["post"] = post
+        if rest:
+            values["_context"] = rest
+    elif context is not None:
+        values["_context"] = context
+    return Frame.model_validate({**values, **{k: v for k, v in fields.items() if v is not None}})
+
+
+def _trace(raw: Any, path: str) -> ExceptionInfo:
+    if not isinstance(raw, dict):
+        raise invalid(f"{path} {_json_type(raw)} value found, but an object is required.")
+    frames = raw.get("frames")
+    if "frames" not in raw:
+        raise invalid(f"{path}.frames is missing and it is required.")
+    if not isinstance(frames, list):
+        raise invalid(f"{path}.frames should be array.")
+    exception = raw.get("exception")
+    if exception is None:
+        raise invalid(f"{path}.exception is missing and it is required.")
+    if not isinstance(exception, dict):
+        raise invalid(f"{path}.exception should be object.")
+    if exception.get("class") is None:
+        raise invalid(f"{path}.exception.class is missing and it is required.")
+    exc = dict(exception)
+    values: dict[str, Any] = {
+        "type": _text(exc.pop("class"), f"{path}.exception.class") or "",
+        "message": _text(exc.pop("message", None), f"{path}.exception.message"),
+        "description": _text(exc.pop("description", None), f"{path}.exception.description"),
+        "frames": [_frame(f, f"{path}.frames[{i}]") for i, f in enumerate(frames)],
+    }
+    trace_rest = {k: v for k, v in raw.items() if k not in ("frames", "exception")}
+    if trace_rest:
+        exc["_trace"] = trace_rest
+    for name in ("type", "message", "description", "frames"):
+        exc.pop(name, None)  # client keys that would collide with the model's own fields
+    return ExceptionInfo.model_validate({**exc, **{k: v for k, v in values.items() if v is not None}})
+
+
+_CRASH_TYPE = re.compile(r"^\s*Exception Type:\s*(.+?)\s*$", re.M)
+_CRASH_REASON = re.compile(r"^\s*(?:Exception Reason|Exception Codes|Termination Reason):\s*(.+?)\s*$", re.M)
+
+
+def _crash_report(raw: Any) -> ExceptionInfo:
+    """rollbar-ios crash reports are raw Apple crash-log text; the exception type is read from it."""
+    if not isinstance(raw, dict):
+        raise invalid(f"data.body.crash_report {_json_type(raw)} value found, but an object is required.")
+    text = raw.get("raw")
+    if not isinstance(text, str):
+        raise invalid("data.body.crash_report.raw is missing and it is required.")
+    type_match = _CRASH_TYPE.search(text)
+    reason = _CRASH_REASON.search(text)
+    return ExceptionInfo.model_validate(
+        {
+            "type": type_match.group(1) if type_match else "CrashReport",
+            "message": reason.group(1) if reason else None,
+            "_crash_report": raw,
+        }
+    )
+
+
+def _body(body: Any) -> tuple[str, list[ExceptionInfo], str | None, dict[str, Any]]:
+    """(kind, exceptions, message, leftover body keys) from data.body."""
+    if body is None:
+        raise invalid(_BODY_MISSING_MESSAGE.removeprefix("Invalid format. "))
+    if not isinstance(body, dict):
+        raise invalid(f"data.body {_json_type(body)} value found, but an object is required.")
+    present = [k for k in BODY_KEYS if body.get(k) is not None]
+    if len(present) != 1:
+        raise invalid(_BODY_KIND_MESSAGE.removeprefix("Invalid format. "))
+    telemetry = body.get("telemetry")
+    if telemetry is not None and not isinstance(telemetry, list):
+        raise invalid("data.body.telemetry should be array.")
+    rest = {k: v for k, v in body.items() if k != present[0]}
+    key = present[0]
+    if key == "trace":
+        return "error", [_trace(body["trace"], "data.body.trace")], None, rest
+    if key == "trace_chain":
+        chain = body["trace_chain"]
+        if not isinstance(chain, list):
+            raise invalid("data.body.trace_chain should be array.")
+        if not chain:
+            raise invalid("data.body.trace_chain must contain at least one element.")
+        return "error", [_trace(t, f"data.body.trace_chain[{i}]") for i, t in enumerate(chain)], None, rest
+    if key == "crash_report":
+        return "error", [_crash_report(body["crash_report"])], None, rest
+    message = body["message"]
+    if isinstance(message, str):  # tolerated: some hand-written clients send the text directly
+        return "message", [], message, rest
+    if not isinstance(message, dict):
+        raise invalid(f"data.body.message {_json_type(message)} value found, but an object is required.")
+    if "body" not in message:
+        raise invalid("data.body.message.body is missing and it is required.")
+    text = message["body"]
+    text = text if isinstance(text, str) else json.dumps(text, default=str)
+    fields = {k: v for k, v in message.items() if k != "body"}
+    if fields:
+        rest["message"] = fields
+    if not isinstance(message["body"], str):
+        rest.setdefault("message", {})["_body"] = message["body"]
+    return "message", [], text, rest
+
+
+def anonymize_ip(address: str) -> str:
+    """Zero the host part: the last octet of IPv4, the last 80 bits of IPv6."""
+    if ":" in address:
+        parts = address.split(":")
+        return ":".join(parts[:3]) + "::"
+    octets = address.split(".")
+    return ".".join([*octets[:3], "0"]) if len(octets) == 4 else address
+
+
+def _request(raw: Any, source_ip: str | None) -> RequestInfo | None:
+    if not isinstance(raw, dict):
+        return None
+    values = dict(raw)
+    user_ip = values.get("user_ip")
+    if user_ip == "$remote_ip":
+        values["user_ip"] = source_ip
+    elif user_ip == "$remote_ip_anonymize":
+        values["user_ip"] = anonymize_ip(source_ip) if source_ip else None
+    return _open_model(RequestInfo, values)
+
+
+def _person(raw: Any) -> Person | None:
+    if not isinstance(raw, dict):
+        return None
+    values = dict(raw)
+    if isinstance(values.get("id"), (int, float)) and not isinstance(values.get("id"), bool):
+        values["id"] = str(values["id"])
+    return _open_model(Person, values)
+
+
+def validate_data(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The checks Rollbar's server is known to make, with its wording; returns `data`."""
+    if "data" not in payload or payload["data"] is None:
+        raise invalid("data is missing and it is required.")
+    data = payload["data"]
+    if not isinstance(data, dict):
+        raise invalid(f"data {_json_type(data)} value found, but an object is required.")
+    environment = data.get("environment")
+    if environment is None:
+        raise invalid("data.environment is missing and it is required.")
+    if not isinstance(environment, str):
+        raise invalid("data.environment should be string.")
+    if len(environment) > 255:
+        raise invalid("data.environment must be at most 255 characters long.")
+    if data.get("level") is not None and not isinstance(data["level"], str):
+        raise invalid("data.level should be string.")
+    uuid = data.get("uuid")
+    if uuid is not None:
+        if not isinstance(uuid, str):
+            raise invalid("data.uuid should be string.")
+        if len(uuid) > MAX_UUID or not is_latin1(uuid):
+            raise invalid("data.uuid must be a latin1 string of at most 36 characters.")
+    return data
+
+
+def is_latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def new_uuid() -> str:
+    """A server-generated occurrence uuid: 32 hex characters, like Rollbar's (D-create example)."""
+    return uuidlib.uuid4().hex
+
+
+def to_occurrence(
+    data: Mapping[str, Any], project_id: str, received_at: float, source_ip: str | None = None
+) -> Occurrence:
+    """Map a validated `data` object onto the Occurrence model (raises 422 HttpErrors)."""
+    kind, exceptions, message, body_rest = _body(data.get("body"))
+    default_level: Level = "info" if kind == "message" else "error"
+    extra: dict[str, Any] = {k: v for k, v in data.items() if k not in _MAPPED_KEYS and k != "access_token"}
+    if body_rest:
+        extra["_body"] = body_rest
+
+    def kept(key: str, value: Any) -> None:
+        """A known key of an unexpected type is stored verbatim instead of being rejected."""
+        extra[key] = value
+
+    client = data.get("client")
+    if client is not None and not isinstance(client, dict):
+        kept("client", client)
+        client = None
+    custom = data.get("custom")
+    if custom is not None and not isinstance(custom, dict):
+        kept("custom", custom)
+        custom = None
+    server_raw = data.get("server")
+    server = _open_model(ServerInfo, server_raw) if isinstance(server_raw, dict) else None
+    if server_raw is not None and server is None:
+        kept("server", server_raw)
+    notifier_raw = data.get("notifier")
+    notifier = _open_model(Notifier, notifier_raw) if isinstance(notifier_raw, dict) else None
+    if notifier_raw is not None and notifier is None:
+        kept("notifier", notifier_raw)
+    request_raw = data.get("request")
+    request = _request(request_raw, source_ip)
+    if request_raw is not None and request is None:
+        kept("request", request_raw)
+    person_raw = data.get("person")
+    person = _person(person_raw)
+    if person_raw is not None and person is None:
+        kept("person", person_raw)
+
+    timestamp = _number(data.get("timestamp"))
+    if timestamp is None and client is not None:
+        timestamp = _number(client.get("timestamp"))  # the browser build sends only client.timestamp
+    if data.get("timestamp") is not None and _number(data.get("timestamp")) is None:
+        kept("timestamp", data["timestamp"])
+
+    code_version = _text(data.get("code_version"), "data.code_version")
+    if code_version is None and server is not None:
+        code_version = server.code_version
+    if code_version is None and client is not None and isinstance(client.get("javascript"), dict):
+        code_version = _loose_text(client["javascript"].get("code_version"))
+
+    uuid = data.get("uuid") or new_uuid()
+    try:
+        return Occurrence(
+            project_id=project_id,
+            protocol="rollbar",
+            client_id=uuid,
+            received_at=round(received_at, 3),
+            timestamp=timestamp,
+            kind=kind,  # type: ignore[arg-type]
+            environment=data["environment"],
+            level=normalize_level(data.get("level"), default_level),
+            title=_text(data.get("title"), "data.title"),
+            exceptions=exceptions,
+            message=message,
+            request=request,
+            person=person,
+            server=server,
+            client=client,
+            notifier=notifier,
+            custom=custom,
+            fingerprint=_text(data.get("fingerprint"), "data.fingerprint"),
+            code_version=code_version,
+            platform=_text(data.get("platform"), "data.platform"),
+            language=_text(data.get("language"), "data.language"),
+            framework=_text(data.get("framework"), "data.framework"),
+            context=_text(data.get("context"), "data.context"),
+            hostname=server.host if server else None,
+            extra=extra or None,
+        )
+    except ValidationError as error:  # a safety net: the mapper above should never let this through
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise invalid(f"data.{where} {first.get('msg', 'is invalid')}.") from error
+
+
+# ---- the whole request ---------------------------------------------------------------------------
+
+
+def parse_item(request: Request, store: Any, max_bytes: int, received_at: float) -> tuple[Occurrence, dict[str, str]]:
+    """Decode, authenticate, rate-limit, validate and map one item request.
+
+    Returns the occurrence and the headers every answer should carry (rate-limit headers when the
+    token has a limit). Raises HttpError with Rollbar's status and message otherwise.
+    """
+    payload = decode_payload(request, max_bytes)
+    token = presented_token(request, payload)
+    info = resolve_token(store, token)
+    data = payload.get("data")
+    check_post_scope(info, data.get("platform") if isinstance(data, dict) else None)
+    headers = apply_rate_limit(store, info)
+    try:
+        data = validate_data(payload)
+        occurrence = to_occurrence(data, info.project_id, received_at, request.source_ip)
+    except HttpError as error:
+        error.headers = {**headers, **error.headers}
+        raise
+    return occurrence, headers
+
+
+def item_result(uuid: str) -> dict[str, Any]:
+    return {"id": None, "uuid": uuid}
+
+
+# ---- back to Rollbar's shape (read API) ----------------------------------------------------------
+
+
+def _frame_out(frame: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in frame.items() if not k.startswith("_") and k not in ("context_pre", "context_post")}
+    for key in ("lineno", "colno", "locals", "context"):
+        if f"_{key}" in frame:
+            out[key] = frame[f"_{key}"]
+    if "context_pre" in frame or "context_post" in frame:
+        context = dict(out.get("context") or {}) if isinstance(out.get("context"), dict) else {}
+        if "context_pre" in frame:
+            context["pre"] = frame["context_pre"]
+        if "context_post" in frame:
+            context["post"] = frame["context_post"]
+        out["context"] = context
+    return out
+
+
+def _trace_out(exception: Mapping[str, Any]) -> dict[str, Any]:
+    exc = {k: v for k, v in exception.items() if k not in ("type", "frames") and not k.startswith("_")}
+    exc = {"class": exception.get("type"), **exc}
+    trace = {"frames": [_frame_out(f) for f in exception.get("frames", [])], "exception": exc}
+    trace.update(exception.get("_trace") or {})
+    return trace
+
+
+def to_rollbar_data(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored occurrence (any protocol) as Rollbar's `data` object: what the client sent, for Rollbar
+    occurrences (unknown keys restored from `extra`), a faithful rendering for the others."""
+    extra = dict(detail.get("extra") or {})
+    body_rest = dict(extra.pop("_body", None) or {})
+    data: dict[str, Any] = {}
+    for key in ("environment", "level", "language", "framework", "platform", "code_version", "context"):
+        if detail.get(key) is not None:
+            data[key] = detail[key]
+    if detail.get("timestamp") is not None:
+        data["timestamp"] = int(detail["timestamp"]) if float(detail["timestamp"]).is_integer() else detail["timestamp"]
+    data["uuid"] = detail.get("client_id")
+    exceptions = detail.get("exceptions") or []
+    body: dict[str, Any] = {}
+    if len(exceptions) == 1 and isinstance(exceptions[0].get("_crash_report"), dict):
+        body["crash_report"] = exceptions[0]["_crash_report"]
+    elif len(exceptions) == 1:
+        body["trace"] = _trace_out(exceptions[0])
+    elif exceptions:
+        body["trace_chain"] = [_trace_out(e) for e in exceptions]
+    else:
+        message_fields = dict(body_rest.pop("message", None) or {})
+        original = message_fields.pop("_body", None)
+        body["message"] = {"body": original if original is not None else detail.get("message") or "", **message_fields}
+    body.update(body_rest)
+    data["body"] = body
+    for key in ("request", "person", "server", "client", "custom", "notifier"):
+        value = detail.get(key)
+        if value is not None:
+            if isinstance(value, dict) and "_invalid" in value:
+                value = {**{k: v for k, v in value.items() if k != "_invalid"}, **value["_invalid"]}
+            data[key] = value
+    for key in ("fingerprint", "title"):
+        if detail.get(key) is not None:
+            data[key] = detail[key]
+    data.update(extra)
+    return data
