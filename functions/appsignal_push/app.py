@@ -1,0 +1,59 @@
+"""POST /1/log_entries (and /api/1/..., /v1/log_entries.json): AppSignal gem 0.x transaction batches.
+
+Status codes are the ones the gem acts on (appsignal.md §1.5): 200 only when every entry is stored
+(a resent batch is a duplicate and also gets 200), 401 bad key, 400 malformed batch (dropped by the
+gem, never retried), 413 oversized body, 420 over the key's rate limit (the gem slows down), 503
+when storage failed (the gem keeps the batch and retries). Error bodies are JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from lodge import http
+from lodge.config import settings
+from lodge.ingest import ingest
+from lodge.protocols import appsignal
+from lodge.store import Store
+
+logger = Logger()
+metrics = Metrics()
+
+
+def route(request: http.Request) -> dict[str, Any]:
+    store = Store()  # cheap: the botocore clients underneath are cached per process
+    received_at = round(time.time(), 3)
+    query = request.query
+    info = appsignal.authenticate(store, query["api_key"]) if query.get("api_key") else None
+    body = request.body(settings().max_body_bytes)
+    if info is None:
+        form = appsignal.form_fields(body)  # gem 0.1-0.2 send the key in the form body
+        info = appsignal.authenticate(store, form.get("api_key", ""))
+        if form.get("gem_version") and not query.get("gem_version"):
+            query = {**query, "gem_version": form["gem_version"]}
+    occurrences = appsignal.parse_batch(body, project_id=info.project_id, query=query, received_at=received_at)
+    stored = duplicates = 0
+    for chunk in appsignal.chunks(occurrences):
+        result = ingest(store, info.project_id, chunk, received_at)
+        if result.duplicate:
+            duplicates += len(chunk)
+        else:
+            stored += len(chunk)
+    metrics.add_metric(name="OccurrencesAccepted", unit=MetricUnit.Count, value=stored)
+    if duplicates:
+        metrics.add_metric(name="OccurrencesDuplicate", unit=MetricUnit.Count, value=duplicates)
+    logger.info(
+        "batch stored", extra={"project": info.project_id, "entries": len(occurrences), "duplicates": duplicates}
+    )
+    return http.response(200, {"status": "ok", "accepted": stored, "duplicates": duplicates})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return http.handle(event, route, log=logger)
