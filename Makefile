@@ -1,7 +1,10 @@
 # Lodge developer commands. `make dev` and `make test` install what they need on a fresh machine
 # (Python 3.11 and Node are the only prerequisites).
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# The interpreter for both venvs: python3.11, else python3 when that is 3.11 (Lambda's runtime is python3.11).
+PYTHON ?= $(shell for p in python3.11 python3; do \
+	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
+	    echo $$p; break; fi; done)
 VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
@@ -9,16 +12,22 @@ SAM := $(SAM_VENV)/bin/sam
 # SAM CLI: no telemetry, no version check (see ../shared/toolchain.md).
 SAM_ENV := SAM_CLI_TELEMETRY=0 __SAM_CLI_APP_DIR=$(CURDIR)/.sam-cli AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: help install install-sam install-node dev invoke test lint typecheck validate build unit bench clean
+.PHONY: help python-check install install-sam install-node dev invoke test lint typecheck validate cfn-lint build \
+	build-check unit bench clean
 
 help:
 	@echo "make dev        run Lodge locally on 127.0.0.1:3000 (embedded AWS emulation), with a demo project"
-	@echo "make test       install everything and run every check (ruff, mypy, sam validate --lint, pytest)"
+	@echo "make test       install everything and run every check (ruff, mypy, sam validate --lint, cfn-lint,"
+	@echo "                build-check, pytest); .ci/run runs exactly this"
 	@echo "make bench      cost, cold start, CPU and round-trip figures (bench/results.json)"
-	@echo "make build      sam build (no container)"
+	@echo "make build      sam build (no container, cached, parallel)"
+	@echo "make build-check  sam build, then assert the layer holds python/lodge/ and every function its app.py"
 	@echo "make invoke FN=rollbar_item EVENT=events/rollbar_item.json   Docker-less twin of sam local invoke"
 
-$(VENV)/.installed: requirements-dev.txt layers/lodge/python/requirements.txt
+python-check:
+	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.11 is required (python3.11, or python3 being 3.11)" >&2; exit 1; fi
+
+$(VENV)/.installed: requirements-dev.txt layers/lodge/python/requirements.txt | python-check
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -30,7 +39,7 @@ install: $(VENV)/.installed
 	mkdir -p .sam-cli
 	echo '{"telemetryEnabled": false, "lastVersionCheck": 4102444800}' > $@
 
-$(SAM_VENV)/.installed: requirements-sam.txt
+$(SAM_VENV)/.installed: requirements-sam.txt | python-check
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
@@ -38,8 +47,10 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 install-sam: $(SAM_VENV)/.installed .sam-cli/metadata.json
 
-node_modules/.installed: package.json
-	npm install --no-audit --no-fund --loglevel=error
+node_modules/.installed: package.json $(wildcard package-lock.json)
+	@command -v npm >/dev/null || { echo "error: Node.js and npm are required (integration tests run rollbar.js)" >&2; exit 1; }
+	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
+	else npm install --no-audit --no-fund --loglevel=error; fi
 	touch $@
 
 install-node: node_modules/.installed
@@ -54,13 +65,21 @@ typecheck: install
 validate: install-sam
 	$(SAM_ENV) $(SAM) validate --lint
 
+# Informational checks too (I...): the template is clean of them; suppressions would go in .cfnlintrc.yaml.
+cfn-lint: install-sam
+	$(SAM_VENV)/bin/cfn-lint --include-checks I -- template.yaml
+
 build: install-sam
 	$(SAM_ENV) $(SAM) build --cached --parallel
+
+build-check: build install
+	$(PY) .ci/build_check.py
 
 unit: install
 	$(PY) -m pytest -q
 
-test: install install-sam install-node lint typecheck validate
+# pytest's exit status is kept as is: 5 ("no tests collected") fails the target like any other failure.
+test: install install-sam install-node lint typecheck validate cfn-lint build-check
 	$(PY) -m pytest -q
 
 dev: install

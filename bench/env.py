@@ -1,0 +1,107 @@
+"""What the bench reads from template.yaml: each function's memory, environment and permissions,
+and the table's keys and GSI, so the figures follow the template rather than copies of it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from bench import units
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHONPATH = [ROOT / "layers" / "lodge" / "python", ROOT / "devtools", ROOT]
+TABLE_NAME = "lodge-bench"
+BUCKET_NAME = "lodge-bench-payloads"
+
+
+@lru_cache(maxsize=1)
+def template() -> dict[str, Any]:
+    from lodge_devtools import template as tpl
+
+    return tpl.load()
+
+
+def _function_resource(function: str) -> dict[str, Any]:
+    from lodge_devtools import template as tpl
+
+    for resource in tpl.resources(template(), "AWS::Serverless::Function").values():
+        if str(resource["Properties"].get("CodeUri", "")).rstrip("/").endswith(f"functions/{function}"):
+            return dict(resource["Properties"])
+    raise KeyError(function)
+
+
+def memory_mb(function: str) -> int:
+    globals_ = template().get("Globals", {}).get("Function", {})
+    try:
+        own = _function_resource(function).get("MemorySize")
+    except KeyError:
+        own = None
+    return int(own or globals_.get("MemorySize", 128))
+
+
+def uses_s3(function: str) -> bool:
+    try:
+        return "s3:" in repr(_function_resource(function).get("Policies", ""))
+    except KeyError:
+        return False
+
+
+def _plain(value: Any, default: str) -> str:
+    return str(value) if isinstance(value, (str, int, float)) else default
+
+
+def function_environment(function: str) -> dict[str, str]:
+    """The function's environment as Lambda would set it (intrinsics replaced by bench values)."""
+    variables: dict[str, Any] = dict(template().get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    try:
+        variables.update(_function_resource(function).get("Environment", {}).get("Variables", {}))
+    except KeyError:
+        pass
+    params = template().get("Parameters", {})
+    env = {name: _plain(value, "") for name, value in variables.items()}
+    env.update(TABLE_NAME=TABLE_NAME, BUCKET_NAME=BUCKET_NAME)
+    for name, param in (("RETENTION_DAYS", "RetentionDays"), ("OFFLOAD_THRESHOLD", "OffloadThreshold")):
+        if name in env and not env[name]:
+            env[name] = str(params.get(param, {}).get("Default", ""))
+    env.setdefault("POWERTOOLS_SERVICE_NAME", function)
+    env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(memory_mb(function))
+    env["AWS_LAMBDA_FUNCTION_NAME"] = function
+    return {k: v for k, v in env.items() if v != ""}
+
+
+def retention_days() -> int:
+    return int(template().get("Parameters", {}).get("RetentionDays", {}).get("Default", 90))
+
+
+def subprocess_environment(function: str | None = None) -> dict[str, str]:
+    """A clean environment for a fresh Python: the layer on PYTHONPATH, dummy AWS credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "PYTHON"))}
+    env.update(
+        PYTHONPATH=os.pathsep.join(str(p) for p in PYTHONPATH),
+        PYTHONHASHSEED="0",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    if function:
+        env.update(function_environment(function))
+    return env
+
+
+def table_keys() -> tuple[tuple[str, ...], units.Index]:
+    from lodge_devtools import emulation
+
+    props = emulation.table_properties(template())
+    keys = tuple(k["AttributeName"] for k in props["KeySchema"])
+    (gsi,) = props["GlobalSecondaryIndexes"]
+    projection = gsi["Projection"]
+    projected = None if projection["ProjectionType"] == "ALL" else tuple(projection.get("NonKeyAttributes", ()))
+    return keys, units.Index(gsi["IndexName"], keys, (k["AttributeName"] for k in gsi["KeySchema"]), projected)
+
+
+PYTHON = sys.executable

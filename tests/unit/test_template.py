@@ -1,0 +1,325 @@
+"""template.yaml and samconfig.toml: the deployment's guarantees, checked offline.
+
+These catch what `sam validate --lint` and cfn-lint do not: least privilege per function, routes that
+API Gateway can create (no trailing slash), one owner per route, storage settings the code relies on.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lodge.store import S3_EXPIRE_TAG, TIME_INDEX
+from lodge_devtools.template import ROOT, load, resources
+
+TEMPLATE = load()
+FUNCTIONS = resources(TEMPLATE, "AWS::Serverless::Function")
+GLOBALS = TEMPLATE.get("Globals", {}).get("Function", {})
+FUNCTION_DIRS = [
+    "rollbar_item",
+    "rollbar_read",
+    "rollbar_deploy",
+    "appsignal_push",
+    "appsignal_markers",
+    "appsignal_query",
+    "crashlog_events",
+    "crashlog_announce",
+    "crashlog_locate",
+]
+INGEST = {"rollbar_item", "appsignal_push", "crashlog_events"}
+READERS = {"rollbar_read", "appsignal_query", "crashlog_locate"}
+# Readers that also write, and why (docs/deploy.md lists the same).
+READER_WRITES = {"appsignal_query": "POST /api/{app_id}/markers.json creates deploy markers"}
+FORBIDDEN_ACTIONS = {"dynamodb:scan", "dynamodb:deletetable", "dynamodb:createtable", "dynamodb:updatetable"}
+# API Gateway validates each path part of an HTTP API route key against this expression.
+PATH_PART = re.compile(r"^(\{[\w.:-]+\+?\}|[a-zA-Z0-9.:_-]+)$")
+
+
+def _prop(name: str, key: str) -> Any:
+    """A function property, falling back to Globals.Function like SAM does."""
+    props = FUNCTIONS[name]["Properties"]
+    return props[key] if key in props else GLOBALS.get(key)
+
+
+def _dir(name: str) -> str:
+    return str(FUNCTIONS[name]["Properties"]["CodeUri"]).strip("/").split("/")[-1]
+
+
+BY_DIR = {_dir(name): name for name in FUNCTIONS}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(name: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in _as_list(FUNCTIONS[name]["Properties"].get("Policies", [])):
+        assert isinstance(policy, dict) and set(policy) == {"Statement"}, (
+            f"{name}: policies must be inline statements so least privilege can be checked, got {policy!r}"
+        )
+        statements.extend(_as_list(policy["Statement"]))
+    return statements
+
+
+def _actions(name: str) -> set[str]:
+    return {a.lower() for s in _statements(name) if s.get("Effect") == "Allow" for a in _as_list(s["Action"])}
+
+
+def _events(name: str) -> dict[str, dict[str, Any]]:
+    events: dict[str, dict[str, Any]] = FUNCTIONS[name]["Properties"].get("Events", {})
+    return events
+
+
+def test_one_function_per_endpoint_directory() -> None:
+    assert sorted(BY_DIR) == sorted(FUNCTION_DIRS)
+    on_disk = sorted(p.name for p in (ROOT / "functions").iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert on_disk == sorted(FUNCTION_DIRS), "every functions/<name>/ is a declared function and vice versa"
+
+
+@pytest.mark.parametrize("directory", FUNCTION_DIRS)
+def test_function_code_uri_has_handler(directory: str) -> None:
+    name = BY_DIR[directory]
+    assert FUNCTIONS[name]["Properties"]["CodeUri"] == f"functions/{directory}/"
+    assert (ROOT / "functions" / directory / "app.py").is_file(), f"functions/{directory}/app.py is missing"
+    assert (ROOT / "functions" / directory / "requirements.txt").is_file()
+    assert _prop(name, "Handler") == "app.lambda_handler"
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_runtime_and_limits(name: str) -> None:
+    assert _prop(name, "Runtime") == "python3.11"
+    assert _prop(name, "Architectures") == ["arm64"]
+    assert 1 <= int(_prop(name, "Timeout")) <= 30
+    assert {"Ref": "LodgeLayer"} in _prop(name, "Layers")
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_function_logs_to_its_own_group_with_retention(name: str) -> None:
+    group_ref = FUNCTIONS[name]["Properties"]["LoggingConfig"]["LogGroup"]
+    group = TEMPLATE["Resources"][group_ref["Ref"]]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    other_users = [
+        f for f in FUNCTIONS if f != name and FUNCTIONS[f]["Properties"].get("LoggingConfig") == {"LogGroup": group_ref}
+    ]
+    assert not other_users, f"{name} shares its log group with {other_users}"
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_policies_are_least_privilege(name: str) -> None:
+    for statement in _statements(name):
+        assert statement["Effect"] == "Allow"
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action, f"{name}: wildcard action {action}"
+            assert action.lower() not in FORBIDDEN_ACTIONS, f"{name}: {action} is not for a request handler"
+        for resource in _as_list(statement["Resource"]):
+            assert resource != "*", f"{name}: statement on every resource"
+        services = {a.split(":")[0] for a in _as_list(statement["Action"])}
+        resources_text = str(statement["Resource"])
+        if services == {"dynamodb"}:
+            assert "Table" in resources_text and "PayloadBucket" not in resources_text
+        elif services == {"s3"}:
+            assert statement["Resource"] == {"Fn::Sub": "${PayloadBucket.Arn}/*"}, "objects of our bucket only"
+        else:
+            pytest.fail(f"{name}: one service per statement, got {services}")
+
+
+@pytest.mark.parametrize("directory", sorted(INGEST))
+def test_ingest_functions_write_but_never_read_detail(directory: str) -> None:
+    actions = _actions(BY_DIR[directory])
+    assert actions == {
+        "dynamodb:getitem",
+        "dynamodb:putitem",
+        "dynamodb:updateitem",
+        "dynamodb:deleteitem",
+        "s3:putobject",
+        "s3:putobjecttagging",
+        "s3:deleteobjecttagging",
+    }
+    assert "s3:getobject" not in actions
+
+
+@pytest.mark.parametrize("directory", sorted(READERS))
+def test_read_functions_do_not_write(directory: str) -> None:
+    actions = _actions(BY_DIR[directory])
+    writes = {a for a in actions if a in ("dynamodb:putitem", "dynamodb:deleteitem", "dynamodb:batchwriteitem")}
+    writes |= {a for a in actions if a.startswith("s3:") and a != "s3:getobject"}
+    if directory in READER_WRITES:
+        assert writes == {"dynamodb:putitem"}, READER_WRITES[directory]
+    else:
+        assert not writes, f"{directory} only reads, yet may {sorted(writes)}"
+
+
+def test_s3_detail_is_read_only_by_readers() -> None:
+    readers_of_detail = {d for d, name in BY_DIR.items() if "s3:getobject" in _actions(name)}
+    assert readers_of_detail <= READERS
+    assert {"rollbar_read", "appsignal_query"} <= readers_of_detail
+
+
+def test_query_permission_covers_the_time_index() -> None:
+    for name in FUNCTIONS:
+        for statement in _statements(name):
+            if "dynamodb:Query" in _as_list(statement["Action"]):
+                assert {"Fn::Sub": f"${{Table.Arn}}/index/{TIME_INDEX}"} in _as_list(statement["Resource"]), name
+
+
+def test_table_settings() -> None:
+    ((_, table),) = resources(TEMPLATE, "AWS::DynamoDB::Table").items()
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == [TIME_INDEX]
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_bucket_settings() -> None:
+    ((_, bucket),) = resources(TEMPLATE, "AWS::S3::Bucket").items()
+    props = bucket["Properties"]
+    block = props["PublicAccessBlockConfiguration"]
+    flags = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    assert all(block[flag] is True for flag in flags)
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    tag_key, tag_value = S3_EXPIRE_TAG.split("=")
+    (expiry,) = [r for r in props["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r]
+    assert expiry["Status"] == "Enabled"
+    assert expiry["ExpirationInDays"] == {"Ref": "RetentionDays"}
+    assert expiry["TagFilters"] == [{"Key": tag_key, "Value": tag_value}], "first occurrences are kept by untagging"
+    assert "Prefix" not in expiry
+
+
+def test_bucket_policy_denies_insecure_transport() -> None:
+    ((_, policy),) = resources(TEMPLATE, "AWS::S3::BucketPolicy").items()
+    assert policy["Properties"]["Bucket"] == {"Ref": "PayloadBucket"}
+    (deny,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Principal"] == "*" and deny["Action"] == "s3:*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert {"Fn::GetAtt": ["PayloadBucket", "Arn"]} in deny["Resource"]
+    assert {"Fn::Sub": "${PayloadBucket.Arn}/*"} in deny["Resource"]
+
+
+def test_layer_is_built_from_the_package_directory() -> None:
+    ((_, layer),) = resources(TEMPLATE, "AWS::Serverless::LayerVersion").items()
+    assert layer["Properties"]["ContentUri"] == "layers/lodge/python/"
+    assert layer["Metadata"]["BuildMethod"] == "python3.11"
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert (ROOT / "layers/lodge/python/lodge/__init__.py").is_file()
+    assert (ROOT / "layers/lodge/python/requirements.txt").is_file()
+
+
+def test_http_api() -> None:
+    apis = resources(TEMPLATE, "AWS::Serverless::HttpApi")
+    assert list(apis) == ["LodgeApi"]
+    props = apis["LodgeApi"]["Properties"]
+    assert props["FailOnWarnings"] is True
+    assert props["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+    }
+    cors = props["CorsConfiguration"]
+    assert cors["AllowOrigins"] == ["*"] and "AllowCredentials" not in cors
+    assert {"POST", "OPTIONS"} <= set(cors["AllowMethods"])
+    assert "x-rollbar-access-token" in cors["AllowHeaders"]
+    assert not resources(TEMPLATE, "AWS::Serverless::Api"), "REST APIs cost more; Lodge uses one HTTP API"
+
+
+def _routes() -> list[tuple[str, str, str]]:
+    routes = []
+    for name in FUNCTIONS:
+        for event_id, event in _events(name).items():
+            assert event["Type"] == "HttpApi", f"{name}.{event_id}"
+            props = event["Properties"]
+            assert props["ApiId"] == {"Ref": "LodgeApi"}, f"{name}.{event_id} must attach to LodgeApi"
+            assert props.get("PayloadFormatVersion", "2.0") == "2.0"
+            routes.append((props["Method"].upper(), props["Path"], name))
+    return routes
+
+
+def test_every_route_is_unique() -> None:
+    seen: dict[str, str] = {}
+    for method, path, name in _routes():
+        key = f"{method} {path}"
+        assert key not in seen, f"{key} is declared by {seen.get(key)} and {name}"
+        seen[key] = name
+
+
+def test_route_paths_are_valid_http_api_route_keys() -> None:
+    """API Gateway rejects (CreateRoute) or silently drops (OpenAPI import) a path ending in "/"."""
+    for method, path, name in _routes():
+        assert path.startswith("/"), (name, path)
+        parts = path[1:].split("/")
+        assert all(PATH_PART.match(p) for p in parts), f"{name}: {method} {path} is not a valid route key"
+        assert "+}" not in path or path.endswith("+}"), f"{name}: greedy variable must be last in {path}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "directory"),
+    [
+        ("POST", "/api/1/item", "rollbar_item"),
+        ("POST", "/api/1/item/{proxy+}", "rollbar_item"),  # serves POST /api/1/item/ (pyrollbar, rollbar.js)
+        ("POST", "/api/1/deploy", "rollbar_deploy"),
+        ("POST", "/api/1/deploy/{proxy+}", "rollbar_deploy"),  # POST /api/1/deploy/
+        ("GET", "/api/1/item/{proxy+}", "rollbar_read"),  # GET /api/1/item/?uuid=
+        ("GET", "/api/1/items/{proxy+}", "rollbar_read"),  # GET /api/1/items/
+        ("POST", "/1/log_entries", "appsignal_push"),
+        ("POST", "/events", "crashlog_events"),
+    ],
+)
+def test_client_paths_are_routed(method: str, path: str, directory: str) -> None:
+    assert (method, path, BY_DIR[directory]) in _routes()
+
+
+def test_globals_environment_points_at_the_stack() -> None:
+    env = GLOBALS["Environment"]["Variables"]
+    assert env["TABLE_NAME"] == {"Ref": "Table"}
+    assert env["BUCKET_NAME"] == {"Ref": "PayloadBucket"}
+    assert env["RETENTION_DAYS"] == {"Ref": "RetentionDays"}
+    assert env["OFFLOAD_THRESHOLD"] == {"Ref": "OffloadThreshold"}
+
+
+def test_parameters_and_outputs() -> None:
+    params = TEMPLATE["Parameters"]
+    assert params["RetentionDays"]["Default"] == 90
+    assert "OffloadThreshold" in params
+    assert set(TEMPLATE["Outputs"]) >= {"ApiUrl", "TableName", "BucketName"}
+    assert "LodgeApi" in str(TEMPLATE["Outputs"]["ApiUrl"]["Value"])
+
+
+def _overrides(text: str) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in text.split())
+
+
+@pytest.mark.parametrize(("env", "stack"), [("default", "lodge"), ("staging", "lodge-staging")])
+def test_samconfig_environment(env: str, stack: str) -> None:
+    config = tomllib.loads(Path(ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    assert config["version"] == 0.1
+    deploy = config[env]["deploy"]["parameters"]
+    assert deploy["stack_name"] == stack
+    assert config[env]["global"]["parameters"]["stack_name"] == stack
+    assert deploy["resolve_s3"] is True
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    overrides = _overrides(deploy["parameter_overrides"])
+    assert set(overrides) <= set(TEMPLATE["Parameters"]), "every override names a template parameter"
+    for key, value in overrides.items():
+        spec = TEMPLATE["Parameters"][key]
+        if "AllowedValues" in spec:
+            assert value in [str(v) for v in spec["AllowedValues"]], key
+        if "MinValue" in spec:
+            assert spec["MinValue"] <= int(value) <= spec.get("MaxValue", int(value)), key
+    assert config[env]["build"]["parameters"] == {"cached": True, "parallel": True}
+    assert config[env]["validate"]["parameters"] == {"lint": True}
+
+
+def test_samconfig_retention() -> None:
+    config = tomllib.loads(Path(ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    production = _overrides(config["default"]["deploy"]["parameters"]["parameter_overrides"])
+    staging = _overrides(config["staging"]["deploy"]["parameters"]["parameter_overrides"])
+    assert production["RetentionDays"] == "90" and production["OffloadThreshold"] == "4096"
+    assert config["default"]["deploy"]["parameters"]["confirm_changeset"] is True
+    assert int(staging["RetentionDays"]) < int(production["RetentionDays"])
