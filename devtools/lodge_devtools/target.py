@@ -1,0 +1,106 @@
+"""Where Lodge's data lives for the dev tools: an emulator endpoint (moto, DynamoDB Local) or real AWS.
+
+The runner, the invoke twin and the admin CLI all talk to the table and bucket through explicit
+clients built here, so none of them mutates its own process environment to reach an endpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lodge_devtools import demo, template
+
+if TYPE_CHECKING:
+    from lodge.store import Store
+
+STATE_FILE = template.ROOT / ".lodge" / "runner.json"
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+_PASS_THROUGH = (
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_S3",
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    table: str
+    bucket: str
+    endpoint_url: str | None = None
+    """None means real AWS (default credential chain and endpoints)."""
+    region: str = "us-east-1"
+    emulated: bool = False
+    """True for an emulator we own (moto): dummy credentials are used whatever the environment says."""
+
+    def aws_env(self) -> dict[str, str]:
+        """Environment variables that make botocore (in a worker) reach this target."""
+        env = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region, "AWS_EC2_METADATA_DISABLED": "true"}
+        if self.emulated:
+            env.update(DUMMY_CREDENTIALS)
+        else:
+            env.update({k: os.environ[k] for k in _PASS_THROUGH if k in os.environ})
+            if self.endpoint_url and "AWS_ACCESS_KEY_ID" not in env and "AWS_PROFILE" not in env:
+                env.update(DUMMY_CREDENTIALS)  # DynamoDB Local and friends need some credentials
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        return env
+
+    def client(self, service: str) -> Any:
+        import botocore.session
+        from botocore.config import Config
+
+        session = botocore.session.get_session()
+        kwargs: dict[str, Any] = {"region_name": self.region, "config": Config(retries={"max_attempts": 3})}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        if self.emulated or (self.endpoint_url and not session.get_credentials()):
+            kwargs["aws_access_key_id"] = DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]
+            kwargs["aws_secret_access_key"] = DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+        return session.create_client(service, **kwargs)
+
+    def store(self) -> Store:
+        from lodge.config import settings
+        from lodge.store import Store
+
+        config = dataclasses.replace(settings(), table_name=self.table, bucket_name=self.bucket)
+        return Store(config=config, dynamodb=self.client("dynamodb"), s3=self.client("s3"))
+
+    def provision(self) -> None:
+        from lodge_devtools import emulation
+
+        emulation.provision(self.client("dynamodb"), self.client("s3"), self.table, self.bucket)
+
+
+def ensure_demo_project(store: Store) -> bool:
+    """Create the fixed-credential demo project unless it exists; True when it was created."""
+    from lodge import auth
+
+    if store.get_project(demo.DEMO_PROJECT_ID) is not None:
+        return False
+    auth.create_project(store, demo.DEMO_PROJECT_NAME, project_id=demo.DEMO_PROJECT_ID, fixed=demo.DEMO_CREDENTIALS)
+    return True
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_state(path: Path = STATE_FILE) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data
