@@ -401,6 +401,8 @@ def _body(body: Any) -> tuple[str, list[ExceptionInfo], str | None, dict[str, An
             raise invalid("data.body.trace_chain should be array.")
         if not chain:
             raise invalid("data.body.trace_chain must contain at least one element.")
+        if len(chain) == 1:
+            rest["_trace_chain"] = True  # so the read API gives back a one-element chain, as sent (Node does)
         return "error", [_trace(t, f"data.body.trace_chain[{i}]") for i, t in enumerate(chain)], None, rest
     if key == "crash_report":
         return "error", [_crash_report(body["crash_report"])], None, rest
@@ -645,7 +647,7 @@ def to_rollbar_data(detail: Mapping[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if len(exceptions) == 1 and isinstance(exceptions[0].get("_crash_report"), dict):
         body["crash_report"] = exceptions[0]["_crash_report"]
-    elif len(exceptions) == 1:
+    elif len(exceptions) == 1 and not body_rest.pop("_trace_chain", False):
         body["trace"] = _trace_out(exceptions[0])
     elif exceptions:
         body["trace_chain"] = [_trace_out(e) for e in exceptions]

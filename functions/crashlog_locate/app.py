@@ -1,0 +1,56 @@
+"""GET /locate/{location_id}: 404 until the event is stored, then 301 to its sample detail.
+
+A location id does not name its project, so the caller proves which project it may look in: a
+CrashLog-signed GET (api key + secret), or `?token=` with a read-capable token (personal or
+rollbar_read), which is then carried over to the redirect target (it reads with the same token).
+Another project's location ids are simply not found.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from lodge import http
+from lodge.protocols import crashlog
+from lodge.store import StorageError, Store
+
+logger = Logger()
+metrics = Metrics()
+
+
+def route(request: http.Request) -> dict[str, Any]:
+    store = Store()  # cheap: the botocore clients underneath are cached per process
+    project_id = crashlog.locate_project(store, request)
+    location_id = request.path_params.get("location_id") or request.path.rstrip("/").rsplit("/", 1)[-1]
+    location_id = location_id.lower()
+    if not crashlog.is_location_id(location_id):
+        raise http.HttpError(404, "no such location")
+    try:
+        stored = crashlog.location_stored(store, project_id, location_id)
+    except Exception as error:
+        raise StorageError("could not look up the location") from error
+    if not stored:
+        raise http.HttpError(404, "no such location (yet)")
+    metrics.add_metric(name="LocationsFound", unit=MetricUnit.Count, value=1)
+    target = crashlog.sample_path(project_id, location_id)
+    token = request.query.get("token")
+    if token and not request.header("authorization"):
+        target += "?token=" + quote(token, safe="")
+    return http.response(301, {"location": target}, headers={"Location": target})
+
+
+def rejected(error: http.HttpError) -> dict[str, Any]:
+    """Count refusals (401s show up as a metric, not as logged credentials), then answer in JSON."""
+    metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    return http.error_response(error)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return http.handle(event, route, on_error=rejected, log=logger)

@@ -1,0 +1,186 @@
+"""Rollbar read API (rollbar.md §6): items (Lodge groups) and instances (occurrences), Rollbar-shaped.
+
+Ids: Rollbar's item and instance ids are integers; Lodge's are opaque hex strings (a group id and
+an occurrence id), returned as strings. Every lookup is scoped to the token's project, so another
+project's ids are simply not found (404), never readable.
+
+Auth: the `read` scope, token in `X-Rollbar-Access-Token` or the deprecated `?access_token=`.
+As on the item endpoint (see lodge.protocols.rollbar) token problems are 403, never 401 — Rollbar's
+table documents 403 for a token that is "missing, invalid, or does not have the necessary permissions".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from lodge import auth
+from lodge.http import Request
+from lodge.occurrence import LEVELS, occurrence_id_for
+from lodge.protocols.rollbar import MAX_UUID, fail, is_latin1, resolve_token, to_rollbar_data
+from lodge.store import Store, parse_ref
+
+PAGE_SIZE = 100
+STATUSES = ("active", "resolved", "muted", "archived")
+INSTANCE_VERSION = 2
+"""Rollbar's `version` of an instance is the item API version its payload was written for."""
+_GROUP_ID = re.compile(r"^[0-9a-f]{1,64}$")
+
+
+def authorize_read(request: Request, store: Store) -> auth.TokenInfo:
+    token = request.header("x-rollbar-access-token").strip() or request.query.get("access_token", "").strip()
+    if not token:
+        raise fail(403, "access token is missing; send it in the X-Rollbar-Access-Token header")
+    info = resolve_token(store, token)
+    if not info.allows(auth.READ):
+        scopes = ", ".join(sorted(info.scopes)) or "no scopes"
+        raise fail(403, f"insufficient privileges: read scope is required but the access token only has {scopes}.")
+    return info
+
+
+def _seconds(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) else None
+
+
+def item_object(project_id: str, group: Mapping[str, Any]) -> dict[str, Any]:
+    """A Lodge group as Rollbar's item object (field set of D-read's example)."""
+    status = group.get("st", "active")
+    changed = _seconds(group.get("stt"))
+    first_ts = _seconds(group.get("fs"))
+    return {
+        "id": group["id"],
+        "project_id": project_id,
+        "counter": None,
+        "environment": group.get("env"),
+        "platform": group.get("plat") or "unknown",
+        "framework": group.get("fw") or "unknown",
+        "hash": group.get("fp"),
+        "title": group.get("title"),
+        "level": group.get("lvl"),
+        "last_occurrence_level": group.get("llvl"),
+        "status": status,
+        "total_occurrences": int(group.get("cnt", 0)),
+        "unique_occurrences": None,
+        "first_occurrence_id": group.get("fo"),
+        "first_occurrence_timestamp": first_ts,
+        "activating_occurrence_id": group.get("fo"),
+        "last_activated_timestamp": first_ts,
+        "last_resolved_timestamp": changed if status == "resolved" else None,
+        "last_muted_timestamp": changed if status == "muted" else None,
+        "last_occurrence_id": group.get("lo"),
+        "last_occurrence_timestamp": _seconds(group.get("ls")),
+        "last_modified_by": None,
+        "assigned_user_id": None,
+        "assigned_team_id": None,
+        "integrations_data": None,
+        "group_item_id": None,
+        "group_status": 1,
+        "level_lock": 0,
+        "title_lock": 0,
+        "resolved_in_version": None,
+        "public_item_id": None,
+        "controlling_id": group["id"],
+        "exception_class": group.get("x"),
+        "protocol": group.get("pr"),
+        "grouping_reason": group.get("why"),
+    }
+
+
+def item_by_uuid(store: Store, project_id: str, uuid: str | None) -> dict[str, Any]:
+    """`GET /api/1/item/?uuid=`: the item an occurrence belongs to.
+
+    Rollbar uuids are opaque latin1 strings of at most 36 characters (the ingest endpoint rejects
+    anything else), so only an empty, longer or non-latin1 value is "Invalid UUID format"; any other
+    string is looked up and is 404 when unknown.
+    """
+    if not uuid or len(uuid) > MAX_UUID or not is_latin1(uuid):
+        raise fail(400, "Invalid UUID format")
+    record = store.get_record(project_id, occurrence_id_for("rollbar", uuid))
+    group_id = record.index[0].get("g") if record and record.index else None
+    group = store.get_group(project_id, group_id) if group_id else None
+    if group is None:
+        raise fail(404, "UUID did not match any occurrence")
+    return item_object(project_id, group)
+
+
+def item_by_id(store: Store, project_id: str, item_id: str) -> dict[str, Any]:
+    group = store.get_group(project_id, item_id) if _GROUP_ID.match(item_id or "") else None
+    if group is None:
+        raise fail(404, "Item not found in this project.")
+    return item_object(project_id, group)
+
+
+def _multi(raw_query: str, name: str) -> set[str]:
+    """A repeatable parameter; repeated keys and comma-separated values both count."""
+    values: set[str] = set()
+    for key, value in parse_qsl(raw_query, keep_blank_values=False):
+        if key == name:
+            values.update(v.strip() for v in value.split(",") if v.strip())
+    return values
+
+
+def _page(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 1
+    if not raw.isdigit() or int(raw) < 1:
+        raise fail(400, "page must be a positive integer")
+    return int(raw)
+
+
+def list_items(store: Store, project_id: str, raw_query: str) -> dict[str, Any]:
+    """`GET /api/1/items/`: newest last occurrence first, 100 a page, filtered like Rollbar."""
+    query = dict(parse_qsl(raw_query))
+    page = _page(query.get("page"))
+    environments = _multi(raw_query, "environment")
+    levels = _multi(raw_query, "level")
+    statuses = _multi(raw_query, "status")
+    frameworks = _multi(raw_query, "framework")
+    ids = _multi(raw_query, "ids")
+    unknown = sorted(levels - set(LEVELS)) or sorted(statuses - set(STATUSES))
+    if unknown:
+        raise fail(422, f"Invalid filter value: {unknown[0]}")
+    groups: Iterable[dict[str, Any]] = (g for g in store.list_groups(project_id) if g.get("k") != "performance")
+    if environments:
+        groups = (g for g in groups if g.get("env") in environments)
+    if levels:
+        groups = (g for g in groups if g.get("lvl") in levels)
+    if statuses:
+        groups = (g for g in groups if g.get("st", "active") in statuses)
+    if frameworks:
+        groups = (g for g in groups if (g.get("fw") or "unknown") in frameworks)
+    if ids:
+        groups = (g for g in groups if g["id"] in ids)
+    ordered = sorted(groups, key=lambda g: (float(g.get("ls", 0)), g["id"]), reverse=True)
+    start = (page - 1) * PAGE_SIZE
+    return {
+        "page": page,
+        "total_count": len(ordered),
+        "pages": max(1, math.ceil(len(ordered) / PAGE_SIZE)),
+        "items": [item_object(project_id, g) for g in ordered[start : start + PAGE_SIZE]],
+    }
+
+
+def instance(store: Store, project_id: str, instance_id: str) -> dict[str, Any]:
+    """`GET /api/1/instance/{id}`: one occurrence with its full stored payload (S3 when offloaded).
+
+    `timestamp` is the Unix time in seconds Lodge received it (Rollbar's docs say ms but its fixtures
+    show seconds; seconds match every other Rollbar timestamp).
+    """
+    try:
+        parse_ref(instance_id)
+    except KeyError:
+        raise fail(404, "Instance not found in this project.") from None
+    detail = store.get_occurrence(project_id, instance_id)
+    if detail is None:
+        raise fail(404, "Instance not found in this project.")
+    return {
+        "id": instance_id,
+        "project_id": project_id,
+        "item_id": detail.get("group_id"),
+        "timestamp": int(detail.get("received_at", 0)),
+        "version": INSTANCE_VERSION,
+        "data": to_rollbar_data(detail),
+    }

@@ -1,0 +1,214 @@
+"""CrashLog payloads (Ruby gem 1.0.7 / 1.1.0.pre1, Node, Java, the API document) -> Occurrence."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from lodge.http import HttpError
+from lodge.occurrence import Occurrence
+from lodge.protocols import crashlog
+from tests.fixtures.crashlog.signer import fixture
+
+RECEIVED = 1_700_000_000.0
+
+
+def _occurrence(name_or_payload: str | dict[str, Any]) -> Occurrence:
+    payload = crashlog.payload_of(fixture(name_or_payload)) if isinstance(name_or_payload, str) else name_or_payload
+    return crashlog.to_occurrence("p1", payload, str(uuid.uuid4()), RECEIVED)
+
+
+def test_ruby_107_payload() -> None:
+    occ = _occurrence("ruby_1.0.7.json")
+    assert occ.protocol == "crashlog" and occ.kind == "error" and occ.level == "error"
+    assert occ.timestamp == 1349339476
+    (exc,) = occ.exceptions
+    assert exc.type == "NoMethodError"
+    assert exc.message == "undefined method `name' for nil:NilClass"
+    # Ruby sends most recent first; Lodge keeps most recent last.
+    assert [f.method for f in exc.frames] == ["process_action", "send_action", "show"]
+    top = exc.frames[-1]
+    assert top.filename == "[PROJECT_ROOT]/app/controllers/users_controller.rb"
+    assert top.lineno == 12
+    assert top.code == "    @name = @user.name"
+    assert top.context_pre == [
+        "require \\'user_presenter\\'",
+        "class UsersController < ApplicationController",
+        "  def show",
+        "    @user = User.find_by_id(params[:id])",
+    ]
+    assert top.context_post == ["    respond_with @user", "  end", "end"]
+    assert occ.environment == "production"
+    assert occ.context == "users#show"
+    assert occ.hostname == "app01.example.com"
+    assert occ.server is not None and occ.server.host == "app01.example.com" and occ.server.root == "/srv/app"
+    assert occ.platform == "x86_64-linux" and occ.language == "ruby" and occ.framework == "rails"
+    assert occ.notifier is not None and occ.notifier.name == "crashlog" and occ.notifier.version == "1.0.7"
+    assert occ.person is not None and occ.person.id == "42" and occ.person.email == "jane@example.com"
+    assert occ.request is not None and occ.request.url == "http://app.example.com/users/42"
+    assert occ.request.params == {"controller": "users", "action": "show", "id": "42"}
+    assert occ.custom is not None and occ.custom["session_data"] == {"session_id": "8f1c2e"}
+    assert occ.extra is not None
+    assert occ.extra["context"]["current_user"] == {"id": 42, "email": "jane@example.com"}
+    assert occ.extra["environment"]["system"]["environment"]["AWS_KEY"] == "[FILTERED]"
+    assert occ.default_title() == "NoMethodError: undefined method `name' for nil:NilClass"
+
+
+def test_ruby_110_vector_body() -> None:
+    occ = _occurrence("ruby_1.1.0.pre1_vector_d4.json")
+    assert occ.exceptions[0].type == "RuntimeError" and occ.exceptions[0].frames == []
+    assert occ.custom is None  # `data: {}`
+    assert occ.context is None and occ.environment == "production"
+
+
+def test_node_payload() -> None:
+    occ = _occurrence("node_winston.json")
+    assert occ.timestamp == 1351495625  # "Mon, 29 Oct 2012 07:27:05 GMT"
+    frames = occ.exceptions[0].frames
+    assert [f.filename for f in frames][-1].endswith("winston-crashlog_test.js")
+    assert frames[-1].method is None and frames[-1].lineno == 17
+    assert frames[0].method == "startup"
+    assert occ.platform == "v0.8.8"
+    assert occ.notifier is not None and occ.notifier.name == "nodejsapp"
+
+
+def test_java_payload() -> None:
+    occ = _occurrence("java_log4j.json")
+    assert occ.timestamp == 1350266407  # epoch seconds as a string
+    assert occ.exceptions[0].type == "org.apache.log4j.spi.LocationInfo"
+    assert [f.method for f in occ.exceptions[0].frames] == ["com.example.App.main", "com.example.Widget.render"]
+
+
+def test_api_document_example() -> None:
+    occ = _occurrence("api_document_example.json")
+    assert occ.timestamp == 1343961259  # 2012-08-03T12:34:19+10:00
+    assert occ.context == "usersController#index"
+    assert occ.hostname == "app01.myhostname.com"
+    assert occ.platform == "Node.js 0.6.x"
+    assert occ.exceptions[0].frames[-1].method == "raiseTheRoof"
+    assert occ.exceptions[0].frames[-1].context_pre == [
+        "line -1 before affected line",
+        "line -2 before affected line",
+        "line ...",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1349339476, 1349339476.0),
+        (1349339476.5, 1349339476.5),
+        ("1349339476", 1349339476.0),
+        (" 1349339476 ", 1349339476.0),
+        (1349339476123, 1349339476.123),
+        ("Thu, 04 Oct 2012 08:31:16 GMT", 1349339476.0),
+        ("2012-10-04T08:31:16Z", 1349339476.0),
+        ("2012-10-04T18:31:16+10:00", 1349339476.0),
+        ("2012-10-04 08:31:16", 1349339476.0),
+        ("soon", None),
+        ("", None),
+        (None, None),
+        (True, None),
+        (-5, None),
+        ("nan", None),
+        ("1e400", None),
+        ({"t": 1}, None),
+    ],
+)
+def test_parse_timestamp(value: Any, expected: float | None) -> None:
+    assert crashlog.parse_timestamp(value) == expected
+
+
+def test_stage_falls_back_to_system_then_production() -> None:
+    base = {"notifier": {"name": "x"}, "event": {"type": "E", "message": "m"}}
+    assert _occurrence({**base, "environment": {"system": {"stage": "staging"}}}).environment == "staging"
+    both = {**base, "environment": {"system": {"stage": "staging"}}, "context": {"stage": "qa"}}
+    assert _occurrence(both).environment == "qa"
+    assert _occurrence(base).environment == "production"
+
+
+def test_minimal_and_null_parts() -> None:
+    occ = _occurrence({"event": {"message": "hello"}, "backtrace": None, "environment": None, "data": None})
+    assert occ.kind == "message" and occ.message == "hello" and occ.exceptions == []
+    assert occ.timestamp is None and occ.extra is None and occ.notifier is None
+
+
+def test_hash_event_keeps_its_extra_keys() -> None:
+    """`CrashLog.notify({...})` with a Hash: the event is that hash (plus timestamp), no backtrace."""
+    occ = _occurrence({"event": {"message": "custom", "order_id": 7, "timestamp": "garbage"}})
+    assert occ.extra == {"event": {"order_id": 7, "timestamp": "garbage"}}
+
+
+def test_action_only_context() -> None:
+    occ = _occurrence({"event": {"type": "E"}, "context": {"stage": "production", "action": "rake#crashlog:test"}})
+    assert occ.context == "rake#crashlog:test"
+
+
+def test_hostile_shapes_never_fail_validation() -> None:
+    payload = {
+        "notifier": {"name": ["x"], "version": 3, "language": None, "filename": "clash"},
+        "event": {"type": {"x": 1}, "message": 12, "timestamp": [1]},
+        "backtrace": [
+            {"file": 1, "number": "12a", "method": ["m"], "pre_context": "no", "locals": "clash", "code": 5},
+            "app/models/user.rb:10:in `save'",
+            "plain string",
+            7,
+        ],
+        "environment": "prod",
+        "context": ["a"],
+        "data": "scalar",
+        "surprise": True,
+    }
+    occ = _occurrence(payload)
+    frames = occ.exceptions[0].frames
+    assert occ.exceptions[0].type == "Error" and occ.exceptions[0].message == "12"
+    assert frames[-1].filename == "1" and frames[-1].lineno is None
+    assert frames[-1].model_extra == {"crashlog_locals": "clash", "crashlog_code": 5, "crashlog_number": "12a"}
+    assert frames[-2].filename == "app/models/user.rb" and frames[-2].lineno == 10 and frames[-2].method == "save"
+    assert frames[-3].filename == "plain string"
+    assert frames[0].model_extra == {"crashlog_frame": 7}
+    assert occ.custom == {"data": "scalar"}
+    assert occ.extra is not None and occ.extra["surprise"] is True and occ.extra["environment"] == "prod"
+    json.dumps(occ.to_detail())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"   ", b"[]", b'{"payload": []}', b'{"event": {}}', b"not json", b'{"payload": {"event": "x"}}'],
+)
+def test_malformed_bodies_are_400(body: bytes) -> None:
+    with pytest.raises(HttpError) as caught:
+        _occurrence(crashlog.payload_of(body))
+    assert caught.value.status == 400
+
+
+def test_announce_marker() -> None:
+    marker = crashlog.announce_marker(crashlog.payload_of(fixture("announce_ruby.json")), RECEIVED)
+    assert marker == {
+        "kind": "announce",
+        "source": "crashlog",
+        "hostname": "app01.example.com",
+        "stage": "production",
+        "environment": "production",
+        "notifier": {"name": "crashlog", "version": "1.0.7", "language": "Ruby"},
+        "created": 1349339476.0,
+        "received": RECEIVED,
+    }
+    assert crashlog.announce_marker({}, RECEIVED) == {
+        "kind": "announce",
+        "source": "crashlog",
+        "created": RECEIVED,
+        "received": RECEIVED,
+    }
+
+
+def test_location_ids() -> None:
+    location = crashlog.new_location_id()
+    assert crashlog.is_location_id(location)
+    assert uuid.UUID(location).version == 4
+    assert not crashlog.is_location_id("not-a-uuid")
+    assert not crashlog.is_location_id(location + "0")
+    assert crashlog.sample_path("p1", location).startswith("/api/p1/samples/")
