@@ -1,0 +1,85 @@
+"""AppSignal query API: /api/{app_id}/samples*.json, samples/{id}.json and markers.json (GET, POST).
+
+Auth is the `token` query parameter (a personal token: `read` scope, and `write` to create
+markers). A wrong or missing token is 401; an `app_id` other than the token's project is 404, and
+nothing of that project is read. GET endpoints answer JSONP when `callback` is given.
+Routing is by path (five routes; the Powertools resolver would add ~40 ms of cold start).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from lodge import auth, http
+from lodge.protocols import appsignal_query as views
+from lodge.store import StorageError, Store
+
+logger = Logger()
+metrics = Metrics()
+
+_PATH = re.compile(r"^/api/(?P<app_id>[^/]+)/(?P<rest>samples\.json|samples/[^/]+|markers\.json)$")
+_LISTS: dict[str, views.SampleKind] = {
+    "samples.json": "all",
+    "samples/errors.json": "errors",
+    "samples/performance.json": "performance",
+}
+
+
+def _authorize(store: Store, request: http.Request, app_id: str, scope: str) -> str:
+    info = auth.lookup(store, request.query.get("token"))
+    if info is None or not info.allows(scope):
+        raise http.HttpError(401, "invalid or missing token")
+    if info.project_id != app_id:
+        raise http.HttpError(404, "no such app")
+    return info.project_id
+
+
+def _answer(body: Any, callback: str | None, status: int = 200) -> dict[str, Any]:
+    if callback is None:
+        return http.response(status, body)
+    wrapped = http.response(status, body)["body"]
+    headers = {"X-Content-Type-Options": "nosniff", "Content-Disposition": "attachment; filename=f.txt"}
+    return http.response(status, f"{callback}({wrapped});", headers, views.JAVASCRIPT_CONTENT_TYPE)
+
+
+def route(request: http.Request) -> dict[str, Any]:
+    match = _PATH.match(request.path)
+    if match is None:
+        raise http.HttpError(404, "no such endpoint")
+    app_id, rest = match["app_id"], match["rest"]
+    store = Store()
+    if request.method == "POST":
+        if rest != "markers.json":
+            raise http.HttpError(405, "method not allowed")
+        project_id = _authorize(store, request, app_id, auth.WRITE)
+        marker = views.marker_from_api(http.loads(request.body(64 * 1024)))
+        try:
+            marker["id"] = store.put_marker(project_id, marker)
+        except Exception as error:
+            raise StorageError("could not store marker") from error
+        metrics.add_metric(name="MarkersCreated", unit=MetricUnit.Count, value=1)
+        return http.response(200, views.marker_view(marker))
+    if request.method != "GET":
+        raise http.HttpError(405, "method not allowed")
+    callback = views.callback_name(request.query)
+    project_id = _authorize(store, request, app_id, auth.READ)
+    if rest in _LISTS:
+        return _answer(views.list_samples(store, project_id, _LISTS[rest], request.query), callback)
+    if rest == "markers.json":
+        return _answer(views.list_markers(store, project_id, request.query), callback)
+    ref = views.sample_ref(rest.split("/", 1)[1])
+    detail = store.get_occurrence(project_id, ref)
+    if detail is None:
+        raise http.HttpError(404, "no such sample")
+    return _answer(views.sample_detail(ref, detail), callback)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return http.handle(event, route, log=logger)

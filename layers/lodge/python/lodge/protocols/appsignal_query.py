@@ -1,0 +1,318 @@
+"""AppSignal's public query API (appsignal.md §2-3) over every protocol's stored occurrences and markers.
+
+Samples are built generically from the time index (`ix` entries) and stored details, so a Rollbar
+exception or a CrashLog report is an error sample just like a failed AppSignal transaction.
+
+Semantics Lodge chose where AppSignal documented nothing (all of them stated in the README too):
+
+- Order: newest first by the time Lodge *received* the report; a sample's `time` is that received
+  second (Unix seconds), so `time` is exactly what `since`/`before` filter and page on.
+- `since` and `before` are both INCLUSIVE whole seconds (Unix seconds, or RFC 3339 / ISO 8601).
+  Paging with `before=<time of the last entry>` therefore never skips an entry that shares that
+  second; it may return the entries of that second again (duplicates across pages, never losses).
+  Deduplicate by `id`. A page whose entries all share one second can only be passed with a larger
+  `limit` (up to `MAX_LIMIT`).
+- `limit` defaults to 10 and is capped at `MAX_LIMIT` (larger values are clamped, not rejected).
+- `count` is the number of entries in `log_entries`; with `count_only=true` it is the number of all
+  matching samples in the window (a full walk of the window's index).
+- "Error" samples are every occurrence that is not a performance sample (errors and messages).
+- Markers: `count` is the number of all matching markers; `from`/`to` are inclusive.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from lodge.http import HttpError
+from lodge.protocols.appsignal import format_backtrace, iso
+
+if TYPE_CHECKING:
+    from lodge.store import Store
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 1000
+"""Large enough to page past any one second's worth of a typical project's samples."""
+SampleKind = Literal["all", "errors", "performance"]
+
+_ESCAPES = (("-hash-", "#"), ("-slash-", "/"), ("-dot-", "."))
+_CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
+JAVASCRIPT_CONTENT_TYPE = "text/javascript; charset=utf-8"
+
+
+# ---- parameters ---------------------------------------------------------------------------------
+
+
+def unescape_action(value: str) -> str:
+    """AppSignal's URL-safe action names: `BlogPostsController-hash-show` -> `BlogPostsController#show`."""
+    for escaped, plain in _ESCAPES:
+        value = value.replace(escaped, plain)
+    return value
+
+
+def parse_timestamp(name: str, value: str | None) -> float | None:
+    """Unix seconds (int or float) or an RFC 3339 / ISO 8601 time; HttpError 400 otherwise."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(text.replace("z", "Z").replace(" ", "+") if "T" in text else text)
+        except ValueError as error:
+            raise HttpError(400, f"{name} must be Unix seconds or an RFC 3339 time") from error
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)  # "All times are UTC"
+        number = parsed.timestamp()
+    if not 0 <= number < 1e11:
+        raise HttpError(400, f"{name} is out of range")
+    return number
+
+
+def parse_limit(value: str | None, default: int = DEFAULT_LIMIT) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        limit = int(value)
+    except ValueError as error:
+        raise HttpError(400, "limit must be an integer") from error
+    if limit < 1:
+        raise HttpError(400, "limit must be at least 1")
+    return min(limit, MAX_LIMIT)
+
+
+def parse_bool(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def callback_name(query: Mapping[str, str]) -> str | None:
+    """The JSONP callback, validated (identifier characters and dots only); None when absent."""
+    if "callback" not in query:
+        return None
+    name = query["callback"]
+    if not name or len(name) > 128 or not _CALLBACK.match(name):
+        raise HttpError(400, "callback must consist of identifier characters and dots")
+    return name
+
+
+# ---- samples ------------------------------------------------------------------------------------
+
+
+def _matches(entry: Mapping[str, Any], kind: SampleKind, action: str | None, exception: str | None) -> bool:
+    is_performance = entry.get("k") == "performance"
+    if kind == "errors" and is_performance:
+        return False
+    if kind == "performance" and not is_performance:
+        return False
+    if action is not None and entry.get("a") != action:
+        return False
+    return exception is None or entry.get("x") == exception
+
+
+def sample_view(ref: str, entry: Mapping[str, Any], received_ms: int) -> dict[str, Any]:
+    """A samples-index entry (appsignal.md §2.2) from an index entry alone: no detail read."""
+    is_exception = entry.get("k") != "performance"
+    return {
+        "id": ref,
+        "action": entry.get("a"),
+        "path": entry.get("p"),
+        "duration": entry.get("d"),
+        "status": entry.get("s"),
+        "time": received_ms // 1000,
+        "is_exception": is_exception,
+        "exception": {"name": entry.get("x") if is_exception else None},
+    }
+
+
+def _iter_matching(
+    store: Store,
+    project_id: str,
+    *,
+    kind: SampleKind,
+    action: str | None,
+    exception: str | None,
+    since: float | None,
+    before: float | None,
+    page_size: int,
+) -> Iterator[dict[str, Any]]:
+    from lodge.store import INDEX_TEXT_LIMIT, occurrence_ref
+
+    action = action[:INDEX_TEXT_LIMIT] if action else None
+    exception = exception[:INDEX_TEXT_LIMIT] if exception else None
+    since_ms = int(since) * 1000 if since is not None else None
+    before_ms = (int(before) + 1) * 1000 if before is not None else None  # inclusive of that second
+    for record in store.iter_records(project_id, since_ms=since_ms, before_ms=before_ms, page_size=page_size):
+        size = len(record.index)
+        for position, entry in enumerate(record.index):
+            if _matches(entry, kind, action, exception):
+                yield sample_view(occurrence_ref(record.record_id, position, size), entry, record.received_ms)
+
+
+def list_samples(store: Store, project_id: str, kind: SampleKind, query: Mapping[str, str]) -> dict[str, Any]:
+    """`samples.json`, `samples/errors.json`, `samples/performance.json`."""
+    raw_action = query.get("action_id") or query.get("action_name") or query.get("action")
+    options: dict[str, Any] = {
+        "kind": kind,
+        "action": unescape_action(raw_action) if raw_action else None,
+        "exception": query.get("exception") or None,
+        "since": parse_timestamp("since", query.get("since")),
+        "before": parse_timestamp("before", query.get("before")),
+    }
+    if parse_bool(query.get("count_only")):
+        return {"count": sum(1 for _ in _iter_matching(store, project_id, page_size=100, **options))}
+    limit = parse_limit(query.get("limit"))
+    entries: list[dict[str, Any]] = []
+    for view in _iter_matching(store, project_id, page_size=min(100, max(10, limit)), **options):
+        entries.append(view)
+        if len(entries) >= limit:
+            break
+    return {"count": len(entries), "log_entries": entries}
+
+
+def _exception_view(detail: Mapping[str, Any]) -> dict[str, Any] | None:
+    chain = detail.get("exceptions") or []
+    if not chain:
+        return None
+    head = chain[0]
+    return {
+        "name": head.get("type"),
+        "message": head.get("message"),
+        "backtrace": format_backtrace(head.get("frames") or []),
+    }
+
+
+def sample_detail(ref: str, detail: Mapping[str, Any]) -> dict[str, Any]:
+    """A sample (appsignal.md §2.3) from any protocol's stored occurrence detail."""
+    extra = detail.get("extra") or {}
+    request = detail.get("request") or {}
+    is_exception = detail.get("kind") != "performance"
+    status = detail.get("status")
+    received_at = float(detail.get("received_at") or 0)
+    protocol = detail.get("protocol")
+    return {
+        "id": ref,
+        "action": detail.get("action"),
+        "path": detail.get("path") or request.get("url"),
+        "duration": detail.get("duration"),
+        "status": str(status) if status is not None else None,
+        "time": int(received_at),
+        "end": extra.get("end"),
+        "is_exception": is_exception,
+        "kind": extra.get("kind") if protocol == "appsignal" and extra.get("kind") else detail.get("kind"),
+        "hostname": detail.get("hostname") or (detail.get("server") or {}).get("host"),
+        "environment": request.get("env") or {},
+        "params": request.get("params") or {},
+        "session_data": request.get("session") or {},
+        "request_method": request.get("method"),
+        "request_format": extra.get("request_format") or extra.get("format"),
+        "view_runtime": extra.get("view_runtime"),
+        "db_runtime": extra.get("db_runtime"),
+        "queue_duration": detail.get("queue_duration"),
+        "revision": detail.get("code_version"),
+        "events": detail.get("events") or [],
+        "tags": detail.get("tags") or {},
+        "exception": _exception_view(detail),
+        "lodge": {
+            "protocol": protocol,
+            "kind": detail.get("kind"),
+            "level": detail.get("level"),
+            "environment": detail.get("environment"),
+            "title": detail.get("title") or _title(detail),
+            "group_id": detail.get("group_id"),
+            "client_id": detail.get("client_id"),
+            "occurred_at": detail.get("timestamp"),
+            "received_at": detail.get("received_at"),
+        },
+    }
+
+
+def _title(detail: Mapping[str, Any]) -> str | None:
+    chain = detail.get("exceptions") or []
+    if chain:
+        head = chain[0]
+        return f"{head.get('type')}: {head.get('message')}" if head.get("message") else head.get("type")
+    return detail.get("message") or detail.get("action")
+
+
+def sample_ref(sample_file: str) -> str:
+    """`<id>.json` -> `<id>`; ids are Lodge's `<record id>[-<i>]`."""
+    return sample_file[:-5] if sample_file.endswith(".json") else sample_file
+
+
+# ---- markers ------------------------------------------------------------------------------------
+
+
+def marker_view(marker: Mapping[str, Any]) -> dict[str, Any]:
+    """A marker (appsignal.md §2.4) from any source (AppSignal push, this API, Rollbar deploys)."""
+    created = float(marker.get("created") or 0)
+    kind = marker.get("kind") or "deploy"
+    view: dict[str, Any] = {"kind": kind, "id": str(marker.get("id")), "created_at": iso(created)}
+    if kind == "deploy":
+        revision = marker.get("revision")
+        view.update(
+            {
+                "closed_at": None,
+                "live_for": None,
+                "live_for_in_words": None,
+                "gem_version": marker.get("gem_version"),
+                "repository": marker.get("repository"),
+                "revision": revision,
+                "short_revision": revision[:7] if isinstance(revision, str) else None,
+                "git_compare_url": None,
+                "user": marker.get("user") or marker.get("local_username") or marker.get("rollbar_username"),
+                "exception_count": None,
+                "exception_rate": None,
+            }
+        )
+    for key in ("icon", "message", "comment", "environment", "hostname", "source", "status"):
+        if marker.get(key) is not None:
+            view[key] = marker[key]
+    return view
+
+
+def list_markers(store: Store, project_id: str, query: Mapping[str, str]) -> dict[str, Any]:
+    kind = query.get("kind") or None
+    since = parse_timestamp("from", query.get("from"))
+    until = parse_timestamp("to", query.get("to"))
+    matching = [
+        m
+        for m in store.list_markers(project_id)
+        if (kind is None or m.get("kind") == kind)
+        and (since is None or float(m.get("created") or 0) >= since)
+        and (until is None or float(m.get("created") or 0) <= until)
+    ]
+    matching.sort(key=lambda m: (float(m.get("created") or 0), int(m.get("id") or 0)), reverse=True)
+    if parse_bool(query.get("count_only")):
+        return {"count": len(matching)}
+    limit = parse_limit(query.get("limit"))
+    return {"count": len(matching), "markers": [marker_view(m) for m in matching[:limit]]}
+
+
+_MARKER_TEXT = {"revision": 200, "repository": 1000, "user": 200, "icon": 16, "message": 1000, "environment": 100}
+
+
+def marker_from_api(body: Any) -> dict[str, Any]:
+    """The body of `POST markers.json` (`{"marker": {...}}`) as a stored marker; HttpError 400 if bad."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("marker"), Mapping):
+        raise HttpError(400, 'body must be {"marker": {...}}')
+    raw = body["marker"]
+    kind = raw.get("kind") or "deploy"
+    if kind not in ("deploy", "custom"):
+        raise HttpError(400, "marker kind must be deploy or custom")
+    created = raw.get("created_at")
+    created_at = parse_timestamp("created_at", str(created)) if created is not None else None
+    marker: dict[str, Any] = {"kind": kind, "created": round(created_at if created_at is not None else time.time(), 3)}
+    for key, limit in _MARKER_TEXT.items():
+        value = raw.get(key)
+        if value is not None:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise HttpError(400, f"marker {key} must be a string")
+            marker[key] = str(value)[:limit]
+    if kind == "custom" and not marker.get("message"):
+        raise HttpError(400, "a custom marker needs a message")
+    marker["source"] = "api"
+    return marker
