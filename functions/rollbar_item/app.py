@@ -25,6 +25,7 @@ metrics = Metrics()
 
 
 def route(request: http.Request) -> dict[str, Any]:
+    rollbar.require_path(request, "/api/1/item")
     store = Store()  # cheap: the botocore clients underneath are cached per process
     received_at = time.time()
     occurrence, headers = rollbar.parse_item(request, store, settings().max_body_bytes, received_at)

@@ -256,3 +256,11 @@ def test_unexpected_failure_is_500_json(monkeypatch: pytest.MonkeyPatch, store: 
     resp = send(Case("x", item(), 500, ""), project)
     assert resp["statusCode"] == 500
     assert json_body(resp) == {"err": 1, "message": "internal error"}
+
+
+def test_other_paths_behind_the_greedy_route_are_404(store: Store, project: Project) -> None:
+    headers = {"content-type": "application/json", "x-rollbar-access-token": project.credentials[SERVER]}
+    event = build_event("POST", "/api/1/item/extra/path", headers=headers, body=json.dumps(item()))
+    resp = invoke("rollbar_item", event)
+    assert resp["statusCode"] == 404
+    assert json_body(resp) == {"err": 1, "message": "not found"}

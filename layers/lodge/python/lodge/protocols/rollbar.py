@@ -92,6 +92,12 @@ def ok(result: Any, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     return response(200, {"err": 0, "result": result}, {**CORS_HEADERS, **(headers or {})})
 
 
+def require_path(request: Request, *paths: str) -> None:
+    """Greedy `{proxy+}` routes (they serve the trailing-slash paths) let other paths in: 404 those."""
+    if request.path.rstrip("/") not in paths:
+        raise fail(404, "not found")
+
+
 # ---- request decoding ----------------------------------------------------------------------------
 
 
