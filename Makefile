@@ -82,11 +82,14 @@ unit: install
 test: install install-sam install-node lint typecheck validate cfn-lint build-check
 	$(PY) -m pytest -q
 
+# The dev tools import the layer package and lodge_devtools straight from the tree.
+DEV_PATH := PYTHONPATH=$(CURDIR)/devtools:$(CURDIR)/layers/lodge/python
+
 dev: install
-	$(PY) -m lodge_devtools.runner --demo
+	$(DEV_PATH) $(PY) -m lodge_devtools.runner --demo $(ARGS)
 
 invoke: install
-	$(PY) -m lodge_devtools.invoke $(FN) -e $(EVENT)
+	$(DEV_PATH) $(PY) -m lodge_devtools.invoke $(FN) -e $(EVENT) $(ARGS)
 
 bench: install
 	$(PY) -m bench

@@ -12,11 +12,17 @@ import base64
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-_TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml", "application/x-www-form-urlencoded")
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/javascript",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+)
 
 
 def _is_text(body: bytes, headers: Mapping[str, str]) -> bool:
@@ -58,6 +64,7 @@ def build_event(
         query[key] = f"{query[key]},{value}" if key in query else value
     now = time.time()
     route = route_key or f"{method.upper()} {path}"
+    domain = merged.get("host", "127.0.0.1")
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route,
@@ -67,8 +74,8 @@ def build_event(
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "local",
-            "domainName": merged.get("host", "127.0.0.1"),
-            "domainPrefix": "local",
+            "domainName": domain,
+            "domainPrefix": domain.split(".")[0].split(":")[0],
             "http": {
                 "method": method.upper(),
                 "path": path,
@@ -79,7 +86,7 @@ def build_event(
             "requestId": str(uuid.uuid4()),
             "routeKey": route,
             "stage": "$default",
-            "time": datetime.fromtimestamp(now, timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "time": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now * 1000),
         },
         "isBase64Encoded": False,

@@ -6,6 +6,7 @@ DynamoDB Local or a real account) share this, so what runs locally is what the t
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from lodge_devtools import template as tpl
@@ -29,13 +30,12 @@ def create_table(client: Any, table_name: str, template: dict[str, Any] | None =
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
-        try:
+        # Some emulators lack TTL; retention is then simply not enforced locally.
+        with contextlib.suppress(client.exceptions.ClientError):
             client.update_time_to_live(
                 TableName=table_name,
                 TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
             )
-        except client.exceptions.ClientError:
-            pass  # some emulators lack TTL; retention is then simply not enforced locally
 
 
 def create_bucket(client: Any, bucket_name: str) -> None:

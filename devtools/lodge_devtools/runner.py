@@ -300,12 +300,10 @@ def start_moto() -> tuple[Any, str]:
     return server, f"http://{host}:{port}"
 
 
-def demo_text(url: str) -> str:
-    """The demo project's credentials and copy-paste examples."""
-    creds = demo.DEMO_CREDENTIALS
-    occurrence = str(uuid.uuid4())
-    item = {
-        "access_token": creds["rollbar_post_server_item"],
+def demo_item(occurrence: str) -> dict[str, Any]:
+    """A Rollbar item as pyrollbar sends it for an exception, from the demo project."""
+    return {
+        "access_token": demo.DEMO_CREDENTIALS["rollbar_post_server_item"],
         "data": {
             "environment": "production",
             "level": "error",
@@ -322,6 +320,13 @@ def demo_text(url: str) -> str:
             },
         },
     }
+
+
+def demo_text(url: str) -> str:
+    """The demo project's credentials and copy-paste examples."""
+    creds = demo.DEMO_CREDENTIALS
+    occurrence = str(uuid.uuid4())
+    item = demo_item(occurrence)
     width = max(len(k) for k in creds)
     lines = [
         f"Demo project {demo.DEMO_PROJECT_NAME!r} (id {demo.DEMO_PROJECT_ID}) - local only:",
