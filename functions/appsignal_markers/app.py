@@ -31,7 +31,7 @@ def route(request: http.Request) -> dict[str, Any]:
     # The key may be in the form body (0.1-0.2): only then is the body read before authenticating.
     body = None if request.query.get("api_key") else request.body(settings().max_body_bytes)
     api_key = request.query.get("api_key") or appsignal.form_fields(body or b"").get("api_key", "")
-    info = appsignal.authenticate(store, api_key)
+    info = appsignal.authenticate(store, api_key, rate_limited=False)
     if action == "auth":
         return http.response(200, {"status": "ok"})
     if body is None:

@@ -84,3 +84,11 @@ def test_auth_check(project: Project, path: str) -> None:
         == 200
     )
     assert post(path, "", b"", FORM)["statusCode"] == 401
+
+
+def test_markers_are_not_rate_limited(project: Project, store: Store) -> None:
+    from lodge import auth
+
+    key, _ = auth.issue_token(store, project.id, "appsignal_push", rate_limit=1)
+    for _ in range(3):
+        assert post("/1/markers", f"api_key={key}", b'{"revision":"abc"}')["statusCode"] == 200

@@ -393,3 +393,14 @@ def test_marker_create_needs_write_scope(project: Project, store: Store) -> None
     deploy = post_marker(project, {"marker": {"revision": "abc", "user": "me", "repository": "main"}})
     assert deploy["statusCode"] == 200 and json_body(deploy)["revision"] == "abc"
     assert store.list_markers(project.id)[0]["source"] == "api"
+
+
+def test_crashlog_announce_is_a_notification_marker(project: Project, store: Store) -> None:
+    store.put_marker(
+        project.id,
+        {"kind": "announce", "source": "crashlog", "hostname": "web-1", "environment": "production", "created": T0},
+    )
+    (view,) = json_body(get(project, "markers.json", "kind=notification"))["markers"]
+    assert view["kind"] == "notification" and "web-1" in view["message"] and view["source"] == "crashlog"
+    assert json_body(get(project, "markers.json", "kind=announce&count_only=1")) == {"count": 1}
+    assert json_body(get(project, "markers.json", "kind=deploy&count_only=1")) == {"count": 0}

@@ -261,3 +261,24 @@ def test_marker_from_form_and_json() -> None:
     assert marker["gem_version"] == "0.11.18" and marker["user"] == "deploy" and "repository" not in marker
     with pytest.raises(HttpError):
         appsignal.parse_marker(b"[1]", {}, 1.5e9)
+
+
+def test_deeply_nested_values_are_cut_so_they_can_be_stored() -> None:
+    from lodge import codec
+
+    nested: dict[str, Any] = {}
+    cursor = nested
+    for _ in range(900):  # valid JSON that the parser accepts, but deeper than serialization allows
+        cursor["a"] = {}
+        cursor = cursor["a"]
+    (occurrence,) = batch(json.dumps([{"request_id": "r", "log_entry": {"params": nested}}]))
+    assert codec.decode(codec.encode([occurrence.to_detail()]))  # storable
+    text = json.dumps(occurrence.to_detail())
+    assert "[nested too deep]" in text and text.count('"a"') < appsignal.MAX_DEPTH
+
+
+def test_absurd_numbers_are_dropped_and_odd_shapes_kept_in_extra() -> None:
+    entry = {"request_id": "r", "log_entry": {"duration": 1e300, "status": 1e20}, "exception": "boom", "events": "x"}
+    (occurrence,) = batch(json.dumps([entry]))
+    assert occurrence.duration is None and occurrence.status is None
+    assert occurrence.extra and occurrence.extra["exception"] == "boom" and occurrence.extra["events"] == "x"

@@ -40,6 +40,10 @@ PROTOCOL: Final = "appsignal"
 MAX_RECORD_ENTRIES = 500
 """Entries per stored record: keeps the item's `ix` list (~0.2-0.4 KB per entry) well under
 DynamoDB's 400 KB item limit. A gem flush of 20-100 entries is always one record."""
+MAX_NUMBER = 1e15
+"""Largest magnitude kept for a numeric field (ms durations, statuses); larger values are dropped."""
+MAX_DEPTH = 32
+"""Client values nested deeper than this are cut (kept as a marker string) so serialization is bounded."""
 MAX_ENTRIES = 20_000
 """More entries than this in one request is answered 413 (the gem then sends more often)."""
 
@@ -168,7 +172,8 @@ def _float(value: Any) -> float | None:
             return None
     else:
         return None
-    return number if math.isfinite(number) else None
+    # Non-finite and absurd magnitudes are junk, and DynamoDB cannot store numbers beyond 1e125.
+    return number if math.isfinite(number) and abs(number) <= MAX_NUMBER else None
 
 
 def _int(value: Any) -> int | None:
@@ -186,6 +191,19 @@ def _str(value: Any) -> str | None:
 
 def _dict(value: Any) -> dict[str, Any] | None:
     return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else None
+
+
+def _cut_depth(value: Any, depth: int) -> Any:
+    """A copy of `value` whose containers below `depth` levels are replaced by a marker string."""
+    if isinstance(value, Mapping):
+        if depth <= 0:
+            return "[nested too deep]"
+        return {str(k): _cut_depth(v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        if depth <= 0:
+            return "[nested too deep]"
+        return [_cut_depth(v, depth - 1) for v in value]
+    return value
 
 
 _RUBY_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*(Z|UTC|[+-]\d{2}:?\d{2})?$")
@@ -324,6 +342,7 @@ def to_occurrence(
     """One transaction hash (any gem version's shape) as an Occurrence; HttpError 400 if not a hash."""
     if not isinstance(entry, Mapping):
         raise HttpError(400, "every log entry must be a JSON object")
+    entry = _cut_depth(entry, MAX_DEPTH)
     raw_log_entry = entry.get("log_entry")
     log_entry: Mapping[str, Any] = raw_log_entry if isinstance(raw_log_entry, Mapping) else {}
     exception = _exception(entry, log_entry)
@@ -345,8 +364,10 @@ def to_occurrence(
     rest = {str(k): v for k, v in entry.items() if k not in _ENTRY_KEYS}
     if rest:
         extra["entry"] = rest
-    if isinstance(entry.get("exception"), Mapping) and entry["exception"] and exception is None:
-        extra["exception"] = entry["exception"]
+    for key in ("exception", "events"):  # odd shapes that did not map: kept, not lost
+        value = entry.get(key)
+        if value and (exception is None if key == "exception" else not isinstance(value, list)):
+            extra[key] = value
     if exception is not None and isinstance(log_entry.get("exception"), list):
         extra["log_entry_exception"] = log_entry["exception"]
     if isinstance(legacy_env, str):
@@ -430,8 +451,9 @@ def chunks(occurrences: list[Occurrence]) -> list[list[Occurrence]]:
 # ---- authentication -----------------------------------------------------------------------------
 
 
-def authenticate(store: Store, api_key: str) -> TokenInfo:
-    """The push key's token (401 unless it has the appsignal_push scope); enforces its rate limit.
+def authenticate(store: Store, api_key: str, *, rate_limited: bool = True) -> TokenInfo:
+    """The push key's token (401 unless it has the appsignal_push scope); enforces its rate limit
+    on the ingest path (markers and key checks are rare, and their function has no UpdateItem grant).
 
     Over the limit the answer is 420 "Enhance Your Calm": the gem backs off (`sleep_time *= 1.5`),
     whereas 429 would stop its agent until the process restarts (appsignal.md §1.5).
@@ -443,7 +465,7 @@ def authenticate(store: Store, api_key: str) -> TokenInfo:
     info = auth.lookup(store, api_key)
     if info is None or not info.allows(auth.APPSIGNAL_PUSH):
         raise HttpError(401, "invalid push api key")
-    if info.rate_limit is not None:
+    if rate_limited and info.rate_limit is not None:
         allowed, _remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
         if not allowed:
             retry = str(max(1, reset - int(time.time())))

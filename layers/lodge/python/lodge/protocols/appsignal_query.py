@@ -246,10 +246,23 @@ def sample_ref(sample_file: str) -> str:
 # ---- markers ------------------------------------------------------------------------------------
 
 
+def _seconds(value: Any) -> float:
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _view_kind(marker: Mapping[str, Any]) -> str:
+    """AppSignal's marker kinds are deploy, custom and notification; CrashLog announces are notifications."""
+    kind = str(marker.get("kind") or "deploy")
+    return "notification" if kind == "announce" else kind
+
+
 def marker_view(marker: Mapping[str, Any]) -> dict[str, Any]:
     """A marker (appsignal.md §2.4) from any source (AppSignal push, this API, Rollbar deploys)."""
-    created = float(marker.get("created") or 0)
-    kind = marker.get("kind") or "deploy"
+    created = _seconds(marker.get("created"))
+    kind = _view_kind(marker)
     view: dict[str, Any] = {"kind": kind, "id": str(marker.get("id")), "created_at": iso(created)}
     if kind == "deploy":
         revision = marker.get("revision")
@@ -268,6 +281,8 @@ def marker_view(marker: Mapping[str, Any]) -> dict[str, Any]:
                 "exception_rate": None,
             }
         )
+    if kind == "notification" and "message" not in marker:
+        view["message"] = f"{marker.get('hostname') or 'a host'} announced itself ({marker.get('environment') or '-'})"
     for key in ("icon", "message", "comment", "environment", "hostname", "source", "status"):
         if marker.get(key) is not None:
             view[key] = marker[key]
@@ -281,11 +296,11 @@ def list_markers(store: Store, project_id: str, query: Mapping[str, str]) -> dic
     matching = [
         m
         for m in store.list_markers(project_id)
-        if (kind is None or m.get("kind") == kind)
-        and (since is None or float(m.get("created") or 0) >= since)
-        and (until is None or float(m.get("created") or 0) <= until)
+        if (kind is None or kind in (m.get("kind"), _view_kind(m)))
+        and (since is None or _seconds(m.get("created")) >= since)
+        and (until is None or _seconds(m.get("created")) <= until)
     ]
-    matching.sort(key=lambda m: (float(m.get("created") or 0), int(m.get("id") or 0)), reverse=True)
+    matching.sort(key=lambda m: (_seconds(m.get("created")), _seconds(m.get("id"))), reverse=True)
     if parse_bool(query.get("count_only")):
         return {"count": len(matching)}
     limit = parse_limit(query.get("limit"))
