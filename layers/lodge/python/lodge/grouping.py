@@ -31,12 +31,14 @@ class Grouping:
 
 
 def _sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
 _PARAMETERIZERS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
-    (re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.I), "<url>"),
+    # Runs start only where the previous character cannot continue them and never give characters
+    # back (possessive), so a 1 MB message is one linear pass, not a quadratic backtracking scan.
+    (re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+"), "<email>"),
+    (re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*+://[^\s'\"<>]+", re.I), "<url>"),
     (re.compile(r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", re.I), "<uuid>"),
     (
         re.compile(
@@ -46,7 +48,8 @@ _PARAMETERIZERS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b"), "<time>"),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}\b", re.I), "<ip>"),
+    # IPv6, also compressed ("2001:db8::1", "::1"); a digit is required so "Abc::Def" stays a name.
+    (re.compile(r"(?<![\w:])(?=[0-9a-f:]*\d)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:])", re.I), "<ip>"),
     (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
     (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I), "<hex>"),
     (re.compile(r"(?<![\w.])-?\d+\.\d+\b"), "<float>"),
@@ -70,7 +73,9 @@ def normalize_message(message: str) -> str:
     return _INTEGER.sub(_integer, text)
 
 
-_PATH_DATA = re.compile(r"\d{4}-?\d{2}-?\d{2}|\b[0-9a-f]{7,40}\b", re.I)
+# Whole hex/digit runs first (shas, Capistrano's 14-digit release dirs), then dates inside names.
+# A digit is required so that words made of a-f ("defaced") are not taken for data.
+_PATH_DATA = re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{7,64}\b|\d{4}-?\d{2}-?\d{2}", re.I)
 _METHOD_INTEGERS = re.compile(r"\d{2,}")
 
 
