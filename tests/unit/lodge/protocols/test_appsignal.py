@@ -11,6 +11,7 @@ import pytest
 
 from lodge.http import HttpError, decompress
 from lodge.protocols import appsignal
+from lodge.protocols.appsignal_query import format_backtrace
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "appsignal"
 QUERY = {
@@ -209,7 +210,7 @@ def test_backtrace_round_trip_and_odd_lines() -> None:
         ("b.rb", 2, "Foo#bar"),
         ("a.rb", 1, "x"),
     ]
-    assert appsignal.format_backtrace([f.model_dump() for f in frames]) == [
+    assert format_backtrace([f.model_dump() for f in frames]) == [
         "a.rb:1:in `x'",
         "b.rb:2:in `Foo#bar'",
         "c.rb:3",

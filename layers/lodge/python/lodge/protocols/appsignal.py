@@ -26,7 +26,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from lodge.http import HttpError
@@ -255,19 +255,6 @@ def parse_backtrace(lines: Any) -> list[Frame]:
             frames.append(Frame(filename=line.strip()))
     frames.reverse()
     return frames
-
-
-def format_backtrace(frames: list[dict[str, Any]]) -> list[str]:
-    """Stored frames (most recent last) back to Ruby-style lines, most recent first."""
-    lines = []
-    for frame in reversed(frames):
-        text = str(frame.get("filename") or "?")
-        if frame.get("lineno") is not None:
-            text += f":{frame['lineno']}"
-        if frame.get("method"):
-            text += f":in `{frame['method']}'"
-        lines.append(text)
-    return lines
 
 
 # ---- entries -> Occurrences ---------------------------------------------------------------------
@@ -499,7 +486,3 @@ def parse_marker(body: bytes, query: Mapping[str, str], received_at: float) -> d
         if marker[key] is not None:
             marker[key] = marker[key][:1000]
     return {k: v for k, v in marker.items() if v is not None}
-
-
-def iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")

@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from lodge.http import HttpError
-from lodge.protocols.appsignal import format_backtrace, iso
 
 if TYPE_CHECKING:
     from lodge.store import Store
@@ -41,6 +40,23 @@ SampleKind = Literal["all", "errors", "performance"]
 _ESCAPES = (("-hash-", "#"), ("-slash-", "/"), ("-dot-", "."))
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
 JAVASCRIPT_CONTENT_TYPE = "text/javascript; charset=utf-8"
+
+
+def format_backtrace(frames: list[dict[str, Any]]) -> list[str]:
+    """Stored frames (most recent last) back to Ruby-style lines, most recent first."""
+    lines = []
+    for frame in reversed(frames):
+        text = str(frame.get("filename") or "?")
+        if frame.get("lineno") is not None:
+            text += f":{frame['lineno']}"
+        if frame.get("method"):
+            text += f":in `{frame['method']}'"
+        lines.append(text)
+    return lines
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 # ---- parameters ---------------------------------------------------------------------------------
