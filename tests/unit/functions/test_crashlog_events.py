@@ -14,7 +14,7 @@ from lodge.occurrence import occurrence_id_for
 from lodge.store import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
-from tests.fixtures.crashlog.signer import fixture, http_date, signed_headers
+from tests.fixtures.crashlog.signer import TAMPERED_PARTS, fixture, http_date, signed_headers, tampered
 from tests.helpers import invoke, json_body
 
 
@@ -79,28 +79,18 @@ def test_repeated_events_each_get_a_location(store: Store, project: Project) -> 
     assert store.list_groups(project.id)[0]["cnt"] == 2
 
 
-@pytest.mark.parametrize("part", ["verb-path", "content-type", "date", "path", "body-with-md5", "stale"])
+@pytest.mark.parametrize("part", TAMPERED_PARTS)
 def test_tampered_requests_are_401_json(store: Store, project: Project, part: str) -> None:
     key, secret = project.credentials["crashlog"], project.credentials["crashlog_secret"]
     body = fixture("java_log4j.json")
-    headers = signed_headers(key, secret, "POST", "/events", body=body, content_md5="base64")
-    sent_path, sent_body = "/events", body
-    if part == "verb-path":
-        headers = signed_headers(key, secret, "PUT", "/events", body=body)
-    elif part == "content-type":
-        headers["Content-Type"] = "text/plain"
-    elif part == "date":
-        headers["Date"] = http_date(time.time() - 120)
-    elif part == "path":
-        headers = signed_headers(key, secret, "POST", "/announce", body=body)
-    elif part == "body-with-md5":
-        sent_body = body.replace(b"Something", b"Nothing")
-    elif part == "stale":
-        headers = signed_headers(key, secret, "POST", "/events", body=body, date=http_date(time.time() - 3600))
-    response = invoke("crashlog_events", build_event("POST", sent_path, headers=headers, body=sent_body))
+    headers, sent_body = tampered(part, key, secret, body)
+    response = invoke("crashlog_events", build_event("POST", "/events", headers=headers, body=sent_body))
     assert response["statusCode"] == 401
     assert json_body(response) == {"error": "HMAC authentication failed"}
     assert store.list_groups(project.id) == []
+    # The same request unspoiled goes through: the 401 is down to the tampered part.
+    intact = signed_headers(key, secret, "POST", "/events", body=body, content_md5="base64")
+    assert invoke("crashlog_events", build_event("POST", "/events", headers=intact, body=body))["statusCode"] == 200
 
 
 def test_other_credentials_are_401(store: Store, project: Project, other_project: Project) -> None:
@@ -181,3 +171,21 @@ def test_secret_and_signature_are_never_logged(
     assert "event stored" in logged  # the log is captured at all
     signature = good["Authorization"].rsplit(":", 1)[1]
     assert secret not in logged and signature not in logged and key not in logged
+
+
+def test_sample_events_replay_with_the_window_disabled(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """events/crashlog_*.json are signed with the demo credentials at generation time."""
+    from lodge_devtools.demo import DEMO_CREDENTIALS, DEMO_PROJECT_ID, DEMO_PROJECT_NAME
+    from tests.helpers import ROOT
+
+    auth.create_project(store, DEMO_PROJECT_NAME, DEMO_PROJECT_ID, fixed=DEMO_CREDENTIALS)
+    monkeypatch.setenv("CRASHLOG_DATE_WINDOW_SECONDS", "0")
+    events = {
+        name: json.loads((ROOT / "events" / f"{name}.json").read_text())
+        for name in ("crashlog_events", "crashlog_announce")
+    }
+    assert invoke("crashlog_events", events["crashlog_events"])["statusCode"] == 200
+    assert invoke("crashlog_announce", events["crashlog_announce"])["statusCode"] == 201
+    tampered = json.loads(json.dumps(events["crashlog_events"]))
+    tampered["headers"]["content-type"] = "text/plain"
+    assert invoke("crashlog_events", tampered)["statusCode"] == 401
