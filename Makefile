@@ -92,7 +92,7 @@ invoke: install
 	$(DEV_PATH) $(PY) -m lodge_devtools.invoke $(FN) -e $(EVENT) $(ARGS)
 
 bench: install
-	$(PY) -m bench
+	$(DEV_PATH) $(PY) -m bench
 
 clean:
 	rm -rf .aws-sam .lodge .pytest_cache .mypy_cache .ruff_cache

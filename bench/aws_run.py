@@ -7,18 +7,16 @@ Per workload: the first request (token not yet cached, a new issue), WARM_REQUES
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 from bench import env
 from bench.capture import output
 from bench.meter import Meter
-from bench.workload import FakeContext, Request, load, load_handler
+from bench.workload import FakeContext, Request, load, load_handler, worker_main
 
 WARM_REQUESTS = 5
 
@@ -54,8 +52,7 @@ def _median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             row[key] = statistics.median(r[key] for r in rows)
     row["spread"] = {
-        key: [min(r[key] for r in rows), max(r[key] for r in rows)]
-        for key in ("round_trips", "wru", "log_bytes")
+        key: [min(r[key] for r in rows), max(r[key] for r in rows)] for key in ("round_trips", "wru", "log_bytes")
     }
     return row
 
@@ -100,11 +97,5 @@ def run(function: str, names: list[str]) -> dict[str, Any]:
         return results
 
 
-def main(argv: list[str]) -> int:
-    function, out = argv[0], Path(argv[1])
-    out.write_text(json.dumps(run(function, argv[2:]), indent=1))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(worker_main(run, sys.argv[1:]))

@@ -3,6 +3,7 @@ and the table's keys and GSI, so the figures follow the template rather than cop
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from functools import lru_cache
@@ -55,11 +56,11 @@ def _plain(value: Any, default: str) -> str:
 
 def function_environment(function: str) -> dict[str, str]:
     """The function's environment as Lambda would set it (intrinsics replaced by bench values)."""
-    variables: dict[str, Any] = dict(template().get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
-    try:
+    variables: dict[str, Any] = dict(
+        template().get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
+    with contextlib.suppress(KeyError):
         variables.update(_function_resource(function).get("Environment", {}).get("Variables", {}))
-    except KeyError:
-        pass
     params = template().get("Parameters", {})
     env = {name: _plain(value, "") for name, value in variables.items()}
     env.update(TABLE_NAME=TABLE_NAME, BUCKET_NAME=BUCKET_NAME)
@@ -83,7 +84,7 @@ def subprocess_environment(function: str | None = None) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join(str(p) for p in PYTHONPATH),
         PYTHONHASHSEED="0",
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - dummy credentials for moto and the stub
         AWS_DEFAULT_REGION="us-east-1",
         AWS_REGION="us-east-1",
         AWS_EC2_METADATA_DISABLED="true",

@@ -36,6 +36,7 @@ class Call:
     s3_put_bytes: int = 0
     item_bytes: int = 0
     gsi_bytes: int = 0
+    attr_bytes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,7 +63,11 @@ class Tally:
         return phases
 
     def summary(self) -> dict[str, Any]:
-        s3_puts = [c for c in self.calls if c.service == "s3" and c.operation in ("PutObject", "PutObjectTagging", "CopyObject")]
+        s3_puts = [
+            c
+            for c in self.calls
+            if c.service == "s3" and c.operation in ("PutObject", "PutObjectTagging", "CopyObject")
+        ]
         s3_gets = [c for c in self.calls if c.service == "s3" and c.operation == "GetObject"]
         records = [c for c in self.calls if c.operation == "PutItem" and not c.error]
         return {
@@ -79,6 +84,7 @@ class Tally:
             "s3_bytes": sum(c.s3_put_bytes for c in self.calls),
             "record_bytes": sum(c.item_bytes for c in records),
             "record_gsi_bytes": sum(c.gsi_bytes for c in records),
+            "record_attr_bytes": records[0].attr_bytes if records else {},
             "errors": sorted({c.error for c in self.calls if c.error}),
         }
 
@@ -95,7 +101,9 @@ def _key_of(operation: str, params: dict[str, Any], key_names: tuple[str, ...]) 
 class Meter:
     """Attach to lodge.aws's clients; `start()` a fresh tally per request, `stop()` returns it."""
 
-    def __init__(self, clients: dict[str, Any], inspector: Any, table: str, key_names: tuple[str, ...], index: units.Index) -> None:
+    def __init__(
+        self, clients: dict[str, Any], inspector: Any, table: str, key_names: tuple[str, ...], index: units.Index
+    ) -> None:
         self.inspector = inspector
         self.table = table
         self.key_names = key_names
@@ -122,7 +130,9 @@ class Meter:
     def _read(self, key: dict[str, Any] | None) -> dict[str, Any] | None:
         if not key:
             return None
-        item: dict[str, Any] | None = self.inspector.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        item: dict[str, Any] | None = self.inspector.get_item(TableName=self.table, Key=key, ConsistentRead=True).get(
+            "Item"
+        )
         return item
 
     def _params(self, params: dict[str, Any], **kwargs: Any) -> None:
@@ -166,6 +176,8 @@ class Meter:
                     call.gsi_wru = self.index.write_units(old, new)
                 call.item_bytes = new_size
                 call.gsi_bytes = units.item_size(self.index.entry(new)) if not error else 0
+                if op == "PutItem" and new and not error:
+                    call.attr_bytes = {k: units.item_size({k: v}) for k, v in new.items()}
             elif op == "GetItem":
                 consistent = bool(params.get("ConsistentRead"))
                 call.rru = units.read_units(units.item_size(parsed.get("Item")), consistent)

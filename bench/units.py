@@ -68,7 +68,9 @@ def read_units(size: int, consistent: bool = False) -> float:
 class Index:
     """A GSI as the template declares it: its key attributes and what it projects."""
 
-    def __init__(self, name: str, table_keys: Iterable[str], keys: Iterable[str], projected: Iterable[str] | None) -> None:
+    def __init__(
+        self, name: str, table_keys: Iterable[str], keys: Iterable[str], projected: Iterable[str] | None
+    ) -> None:
         self.name = name
         self.keys = tuple(keys)
         self.table_keys = tuple(table_keys)

@@ -15,6 +15,7 @@ import hmac
 import json
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ class Workload:
         token = credentials[self.credential_kind]
         new_ids = ids if ids is not None else tuple(str(uuid.uuid4()) for _ in self.fresh_ids)
         text = self.decoded_body().decode("utf-8").replace(self.credential_placeholder, token)
-        for old, new in zip(self.fresh_ids, new_ids):
+        for old, new in zip(self.fresh_ids, new_ids, strict=True):
             text = text.replace(old, new)
         body = self._encode(text.encode("utf-8"))
         headers = [(k, v.replace(self.credential_placeholder, token)) for k, v in self.headers]
@@ -90,7 +91,9 @@ class Workload:
         return Request(self.method, self.path, query, headers, body, new_ids)
 
 
-def _sign_crashlog(headers: list[tuple[str, str]], method: str, path: str, api_key: str, secret: str) -> list[tuple[str, str]]:
+def _sign_crashlog(
+    headers: list[tuple[str, str]], method: str, path: str, api_key: str, secret: str
+) -> list[tuple[str, str]]:
     """CrashLog HMAC (crashlog.md §2.2): base64 HMAC-SHA1 of METHOD, Content-Type, MD5, Date, path."""
     date = email.utils.formatdate(usegmt=True)
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
@@ -151,6 +154,14 @@ def load_handler(function: str) -> Any:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def worker_main(run: Callable[[str, list[str]], dict[str, Any]], argv: list[str]) -> int:
+    """Entry point of a worker process: `<function> <out.json> <workload>...`; figures go to the file
+    (stdout belongs to the handler's logs)."""
+    function, out = argv[0], Path(argv[1])
+    out.write_text(json.dumps(run(function, argv[2:]), indent=1))
+    return 0
 
 
 @dataclass

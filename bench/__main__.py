@@ -1,0 +1,155 @@
+"""`make bench`: run every measurement over bench/workloads/, print the tables, write results.json.
+
+Each function is measured in fresh worker processes (bench.aws_run under moto, bench.cpu_run with a
+stub), so figures never mix functions and peak RSS is one function's own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import coldstart, cost, env, prices, report
+from bench.workload import ROOT, Workload, load_all
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def _worker(module: str, function: str, names: list[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "out.json"
+        done = subprocess.run(
+            [env.PYTHON, "-m", module, function, str(out), *names],
+            env=env.subprocess_environment(function),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=240,
+        )
+        if done.returncode != 0 or not out.exists():
+            tail = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+            return {"error": tail[0]}
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
+
+def _state(workload: Workload, aws: dict[str, Any], cpu: dict[str, Any]) -> str:
+    if not workload.available():
+        return "not available yet"
+    for part in (aws, cpu):
+        if "error" in part:
+            return f"not available yet ({part['error'][:100]})"
+    a, c = aws.get(workload.name, {}), cpu.get("workloads", {}).get(workload.name, {})
+    if "error" in a or "error" in c:
+        return f"error: {(a.get('error') or c.get('error'))[-120:]}"
+    bad = [str(a[k]["status"]) for k in ("first", "warm", "duplicate") if a[k]["status"] != 200] + [
+        str(s) for s in c["statuses"] if s != 200
+    ]
+    return f"answered {','.join(sorted(set(bad)))}" if bad else "ok"
+
+
+def main(argv: list[str]) -> int:
+    if "--report" in argv:  # re-print the last run's tables (after editing bench/report.py)
+        last = json.loads(RESULTS.read_text())
+        last["targets"] = report.targets(last)
+        print(report.text(last))
+        return 0
+    started = time.perf_counter()
+    workloads = load_all()
+    functions: dict[str, list[Workload]] = {}
+    for workload in workloads:
+        functions.setdefault(workload.function, []).append(workload)
+    results: dict[str, Any] = {"workloads": {}, "functions": {}}
+    available = []
+    for function, members in functions.items():
+        names = [w.name for w in members]
+        memory = env.memory_mb(function)
+        if not members[0].available():
+            aws: dict[str, Any] = {"error": f"functions/{function}/app.py does not exist"}
+            cpu: dict[str, Any] = aws
+            print(f"{function}: not available yet", file=sys.stderr)
+        else:
+            print(f"{function}: metering AWS calls (moto) ...", file=sys.stderr)
+            aws = _worker("bench.aws_run", function, names)
+            print(f"{function}: measuring CPU and memory (stub) ...", file=sys.stderr)
+            cpu = _worker("bench.cpu_run", function, names)
+            if "error" not in aws and "error" not in cpu:
+                available.append(function)
+        results["functions"][function] = {
+            "memory_mb": memory,
+            "peak_rss_mb": cpu.get("peak_rss_mb"),
+            "rss_after_import_mb": cpu.get("rss_after_import_mb"),
+            "error": aws.get("error") or cpu.get("error"),
+        }
+        for workload in members:
+            state = _state(workload, aws, cpu)
+            row: dict[str, Any] = {
+                "function": function,
+                "description": workload.description,
+                "source": workload.source,
+                "occurrences": workload.occurrences,
+                "wire_bytes": len(workload.body),
+                "decoded_bytes": len(workload.decoded_body()),
+                "memory_mb": memory,
+                "state": state,
+            }
+            if state == "ok":
+                a, c = aws[workload.name], cpu["workloads"][workload.name]
+                bill = cost.per_million(
+                    a["warm"], c["cpu_ms_per_request"], workload.occurrences, memory, env.retention_days()
+                )
+                row.update(
+                    aws=a,
+                    cpu=c,
+                    peak_rss_mb=cpu["peak_rss_mb"],
+                    cost={
+                        "lines": {k: round(v, 6) for k, v in bill.lines.items()},
+                        "total": round(bill.total, 4),
+                        "running": round(bill.running, 4),
+                        "floor": round(cost.floor_per_million(workload.occurrences), 4),
+                        "billed_ms": bill.billed_ms,
+                        "log_bytes": bill.log_bytes,
+                        "per_request_total": round(bill.total * workload.occurrences / 1e6, 10),
+                    },
+                )
+            results["workloads"][workload.name] = row
+    print("cold start: fresh processes ...", file=sys.stderr)
+    results["cold_start"] = coldstart.measure(available) if available else {"functions": {}, "floor_ms": 0}
+    results["assumptions"] = {
+        "dynamodb_latency_ms": cost.DYNAMODB_LATENCY_MS,
+        "s3_put_latency_ms": cost.S3_PUT_LATENCY_MS,
+        "lambda_mb_per_vcpu": prices.LAMBDA_MB_PER_VCPU,
+        "platform_log_bytes": cost.PLATFORM_LOG_BYTES,
+        "dynamodb_item_overhead_bytes": cost.ITEM_OVERHEAD_BYTES,
+        "retention_days": env.retention_days(),
+        "rss_headroom": report.HEADROOM,
+    }
+    results["targets"] = report.targets(results)
+    results["meta"] = {
+        "when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} x{_cpus()}",
+        "prices": f"{prices.PRICES_DATE}, {prices.PRICES_SOURCE}",
+        "seconds": time.perf_counter() - started,
+    }
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    print(report.text(results))
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,123 @@
+"""Cold start: init time of a function in a fresh Python process, next to the boto3 floor.
+
+Each sample is a new interpreter (the layer on PYTHONPATH, dummy AWS credentials, the function's
+environment from template.yaml). Timed inside the process, from before the first import: the
+interpreter's own start-up is the same for both and left out. Phases: importing the handler module;
+creating the DynamoDB client (every first request does); creating the S3 client (only a request that
+offloads detail does). The floor is `import boto3; boto3.client("dynamodb")` in the same conditions.
+Samples are interleaved (floor, each function, floor, ...) so machine load hits all alike.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+from typing import Any
+
+from bench import env
+from bench.workload import ROOT
+
+RUNS = 7
+
+_PROBE = r"""
+import time
+t0 = time.perf_counter()
+import sys
+if sys.argv[1] == "floor":
+    import boto3
+    boto3.client("dynamodb")
+    t1 = t2 = t3 = time.perf_counter()
+else:
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("app", sys.argv[2])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = module
+    spec.loader.exec_module(module)
+    t1 = time.perf_counter()
+    from lodge import aws
+    aws.dynamodb()
+    t2 = time.perf_counter()
+    aws.s3()
+    t3 = time.perf_counter()
+import json
+print("\n" + json.dumps({"import": t1 - t0, "dynamodb": t2 - t0, "s3": t3 - t0}))
+"""
+
+
+def _sample(function: str | None) -> dict[str, float]:
+    args = (
+        [env.PYTHON, "-c", _PROBE, "floor"]
+        if function is None
+        else [env.PYTHON, "-c", _PROBE, "function", str(ROOT / "functions" / function / "app.py")]
+    )
+    done = subprocess.run(
+        args, env=env.subprocess_environment(function), capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def measure(functions: list[str], runs: int = RUNS) -> dict[str, Any]:
+    """Median init figures (ms) per function and for the floor, with the ratio to the floor."""
+    samples: dict[str, list[dict[str, float]]] = {"floor": []}
+    errors: dict[str, str] = {}
+    alive = []
+    for function in functions:  # one discarded run each: compiles .pyc files, as a deployed package has them
+        try:
+            _sample(function)
+            alive.append(function)
+            samples[function] = []
+        except Exception as failure:
+            errors[function] = str(failure)
+    _sample(None)
+    for _ in range(runs):
+        samples["floor"].append(_sample(None))
+        for function in alive:
+            samples[function].append(_sample(function))
+    floor = statistics.median(s["dynamodb"] for s in samples["floor"]) * 1000
+    result: dict[str, Any] = {
+        "runs": runs,
+        "floor_ms": round(floor, 1),
+        "floor_top_imports_ms": [[name, round(ms, 1)] for name, ms in import_breakdown(None)],
+        "functions": {},
+    }
+    for function in alive:
+        rows = samples[function]
+        figures = {
+            phase: round(statistics.median(r[phase] for r in rows) * 1000, 1) for phase in ("import", "dynamodb", "s3")
+        }
+        result["functions"][function] = {
+            "import_ms": figures["import"],
+            "init_ms": figures["dynamodb"],
+            "init_with_s3_ms": figures["s3"],
+            "ratio_import": round(figures["import"] / floor, 2),
+            "ratio": round(figures["dynamodb"] / floor, 2),
+            "ratio_with_s3": round(figures["s3"] / floor, 2),
+            "top_imports_ms": [[name, round(ms, 1)] for name, ms in import_breakdown(function)],
+        }
+    for function, error in errors.items():
+        result["functions"][function] = {"error": error}
+    return result
+
+
+def import_breakdown(function: str | None, top: int = 6) -> list[tuple[str, float]]:
+    """The costliest top-level imports of one cold start (python -X importtime), in ms: where init goes."""
+    args = (
+        [env.PYTHON, "-X", "importtime", "-c", _PROBE, "floor"]
+        if function is None
+        else [env.PYTHON, "-X", "importtime", "-c", _PROBE, "function", str(ROOT / "functions" / function / "app.py")]
+    )
+    done = subprocess.run(
+        args, env=env.subprocess_environment(function), capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    found: list[tuple[str, float]] = []
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _self, cumulative, name = line[len("import time:") :].split("|")
+        if not name[1:].startswith(" "):  # top level: no indentation after the separator's space
+            found.append((name.strip(), int(cumulative) / 1000))
+    return sorted(found, key=lambda item: -item[1])[:top]
