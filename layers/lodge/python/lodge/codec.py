@@ -38,11 +38,13 @@ CURRENT = 1
 
 
 def encode(value: Any, version: int = CURRENT) -> bytes:
-    raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    # surrogatepass: clients that truncate strings can cut a surrogate pair, and JSON carries the
+    # lone half; it must round-trip, not fail the whole report with UnicodeEncodeError.
+    raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
     compressor = zlib.compressobj(level=9, wbits=15, zdict=DICTIONARIES[version])
     return compressor.compress(raw) + compressor.flush()
 
 
 def decode(blob: bytes, version: int = CURRENT) -> Any:
     decompressor = zlib.decompressobj(wbits=15, zdict=DICTIONARIES[version])
-    return json.loads(decompressor.decompress(blob) + decompressor.flush())
+    return json.loads((decompressor.decompress(blob) + decompressor.flush()).decode("utf-8", "surrogatepass"))

@@ -6,6 +6,7 @@ types, so this is the small subset: str, int/float (as N), bytes, bool, None, di
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -19,11 +20,12 @@ def to_attr(value: Any) -> AttributeValue:
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, str):
-        return {"S": value}
+        return {"S": _storable(value)}
     if isinstance(value, (int, Decimal)):
         return {"N": str(value)}
     if isinstance(value, float):
-        return {"N": repr(value) if value == value else "0"}
+        # DynamoDB has no NaN or infinity; one would fail the whole write (503, retried forever).
+        return {"N": repr(value) if math.isfinite(value) else "0"}
     if isinstance(value, (bytes, bytearray)):
         return {"B": bytes(value)}
     if isinstance(value, (set, frozenset)):
@@ -33,6 +35,15 @@ def to_attr(value: Any) -> AttributeValue:
     if isinstance(value, (list, tuple)):
         return {"L": [to_attr(v) for v in value]}
     raise TypeError(f"cannot store {type(value).__name__} in DynamoDB")
+
+
+def _storable(text: str) -> str:
+    """DynamoDB strings are UTF-8: a lone surrogate (a client's truncated emoji) becomes "?"."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValue]:
