@@ -134,3 +134,17 @@ def test_locate_accepts_uppercase_ids(store: Store, project: Project) -> None:
     location_id = report(project)
     response = locate(location_id.upper(), query=f"token={project.credentials['personal']}")
     assert response["statusCode"] == 301
+
+
+def test_announce_respects_a_rate_limit(store: Store, project: Project) -> None:
+    from lodge import auth
+
+    key, secret = auth.issue_token(store, project.id, "crashlog", rate_limit=1)
+    assert secret
+    body = fixture("announce_ruby.json")
+    statuses = []
+    for _ in range(2):
+        headers = signed_headers(key, secret, "POST", "/announce", body=body)
+        statuses.append(invoke("crashlog_announce", build_event("POST", "/announce", headers=headers, body=body)))
+    assert [r["statusCode"] for r in statuses] == [201, 429]
+    assert "Retry-After" in statuses[1]["headers"]

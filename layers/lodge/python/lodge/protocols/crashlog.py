@@ -175,7 +175,12 @@ def enforce_rate_limit(store: Store, info: auth.TokenInfo) -> None:
     """Per-credential limit, only for credentials that have one (no counter write otherwise)."""
     if not info.rate_limit:
         return
-    allowed, _remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
+    from lodge.store import StorageError
+
+    try:
+        allowed, _remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
+    except Exception as error:
+        raise StorageError("could not count the request against the rate limit") from error
     if not allowed:
         retry_after = str(max(1, reset - int(time.time())))
         raise HttpError(429, "rate limit exceeded", headers={"Retry-After": retry_after})
