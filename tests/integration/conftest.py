@@ -34,6 +34,7 @@ class RunnerHandle:
     table: str
     bucket: str
     log_path: Path
+    state_file: Path
     project_id: str = DEMO_PROJECT_ID
     credentials: dict[str, str] = field(default_factory=lambda: dict(DEMO_CREDENTIALS))
 
@@ -99,7 +100,9 @@ def _wait_ready(process: subprocess.Popen[bytes], state_file: Path, log_path: Pa
             except requests.ConnectionError:
                 pass
             else:
-                return RunnerHandle(state["url"], state["aws_endpoint"], state["table"], state["bucket"], log_path)
+                return RunnerHandle(
+                    state["url"], state["aws_endpoint"], state["table"], state["bucket"], log_path, state_file
+                )
         time.sleep(0.1)
     raise RuntimeError(f"runner did not start within {START_TIMEOUT}s:\n{log_path.read_text()}")
 

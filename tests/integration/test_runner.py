@@ -421,3 +421,30 @@ def test_invoke_twin_reports_a_handler_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert json.loads(result.stdout)["errorType"] == "RuntimeError"
     assert "boom" in result.stderr
+
+
+def test_lodge_cli_finds_the_runner_and_its_tokens_work(runner: RunnerHandle) -> None:
+    """bin/lodge against the running emulation: a new project's token posts; a rotated-out one is refused."""
+
+    def lodge(*args: str) -> Any:
+        done = subprocess.run(
+            [str(ROOT / "bin" / "lodge"), "--state-file", str(runner.state_file), *args, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    created = lodge("project", "create", "CLI project")
+    assert created["project_id"] in {p["project_id"] for p in lodge("project", "list")}
+    token = created["credentials"]["rollbar_post_server_item"]
+    item = {"data": {"environment": "test", "body": {"message": {"body": "from the CLI's project"}}}}
+    ok = requests.post(f"{runner.url}/api/1/item/", json=item, headers={"X-Rollbar-Access-Token": token}, timeout=30)
+    assert ok.status_code == 200, ok.text
+    rotated = lodge("token", "rotate", created["project_id"], "rollbar_post_server_item")
+    assert rotated["revoked"] == 1 and rotated["token"] != token
+    fresh = requests.post(
+        f"{runner.url}/api/1/item/", json=item, headers={"X-Rollbar-Access-Token": rotated["token"]}, timeout=30
+    )
+    assert fresh.status_code == 200, fresh.text
