@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lodge.http import HttpError
-from lodge.occurrence import Occurrence
+from lodge.occurrence import Occurrence, occurrence_id_for
 from lodge.protocols import crashlog
 from tests.fixtures.crashlog.signer import fixture
 
@@ -203,6 +203,12 @@ def test_announce_marker() -> None:
         "created": RECEIVED,
         "received": RECEIVED,
     }
+
+
+def test_location_record_id_is_the_occurrence_id() -> None:
+    for _ in range(20):
+        location = crashlog.new_location_id()
+        assert crashlog.location_record_id(location) == occurrence_id_for("crashlog", location)
 
 
 def test_location_ids() -> None:

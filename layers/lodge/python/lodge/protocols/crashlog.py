@@ -43,21 +43,14 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from lodge import auth
-from lodge.http import HttpError, Request
-from lodge.occurrence import (
-    ExceptionInfo,
-    Frame,
-    Notifier,
-    Occurrence,
-    Person,
-    RequestInfo,
-    ServerInfo,
-    occurrence_id_for,
-)
+from lodge.dynamo import to_item
+from lodge.http import HttpError, Request, loads
+from lodge.store import StorageError, project_pk
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from lodge.occurrence import Frame, Occurrence, Person, RequestInfo
     from lodge.store import Store
 
 SERVICE_IDS = ("CrashLog", "Staging")
@@ -175,8 +168,6 @@ def enforce_rate_limit(store: Store, info: auth.TokenInfo) -> None:
     """Per-credential limit, only for credentials that have one (no counter write otherwise)."""
     if not info.rate_limit:
         return
-    from lodge.store import StorageError
-
     try:
         allowed, _remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
     except Exception as error:
@@ -199,8 +190,6 @@ def payload_of(body: bytes) -> dict[str, Any]:
 
 
 def _loads(body: bytes) -> Any:
-    from lodge.http import loads
-
     if not body.strip():
         raise HttpError(400, "request body is empty")
     return loads(body)
@@ -286,6 +275,8 @@ _RUBY_LINE = re.compile(r"^(?P<file>.*?):(?P<line>\d+)(?::in [`'](?P<method>.*)'
 
 
 def _frame(entry: Any) -> Frame:
+    from lodge.occurrence import Frame
+
     if isinstance(entry, str):  # a raw "file:line:in `method'" line
         match = _RUBY_LINE.match(entry)
         if match:
@@ -329,6 +320,8 @@ def _context_label(context: dict[str, Any]) -> str | None:
 
 
 def _person(context: dict[str, Any], data: dict[str, Any]) -> Person | None:
+    from lodge.occurrence import Person
+
     user: Any = context.get("current_user")
     if user is None:
         user = data.get("user")
@@ -345,6 +338,8 @@ def _person(context: dict[str, Any], data: dict[str, Any]) -> Person | None:
 
 def _request(data: dict[str, Any]) -> RequestInfo | None:
     """Request facts: `data.request{...}` (gem 1.1.0) or `data.url/parameters/...` (gem 1.0.7)."""
+    from lodge.occurrence import RequestInfo
+
     nested = data.get("request")
     source = nested if isinstance(nested, dict) else data
     url = _str(source.get("url"))
@@ -381,6 +376,10 @@ _EVENT_KEYS = {"message", "type", "timestamp"}
 
 def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, received_at: float) -> Occurrence:
     """Map one `/events` payload onto the Occurrence model; nothing the client sent is dropped."""
+    # Imported here: the model (pydantic) costs ~100-200 ms of cold start that /announce and
+    # /locate, which share this module, do not need.
+    from lodge.occurrence import ExceptionInfo, Notifier, Occurrence, ServerInfo
+
     event = payload.get("event")
     if not isinstance(event, dict):
         raise HttpError(400, 'payload must contain an "event" object')
@@ -476,17 +475,20 @@ def is_location_id(value: str) -> bool:
     return bool(_UUID.match(value))
 
 
+def location_record_id(location_id: str) -> str:
+    """`lodge.occurrence.occurrence_id_for("crashlog", location_id)` (a unit test holds them equal),
+    computed here so /locate does not import the model and pydantic just to hash a string."""
+    return hashlib.sha256(f"crashlog\x00{location_id}".encode()).hexdigest()[:24]
+
+
 def sample_path(project_id: str, location_id: str) -> str:
     """Where an occurrence can be seen: the AppSignal-style sample detail of the query API."""
-    return f"/api/{project_id}/samples/{occurrence_id_for('crashlog', location_id)}.json"
+    return f"/api/{project_id}/samples/{location_record_id(location_id)}.json"
 
 
 def location_stored(store: Store, project_id: str, location_id: str) -> bool:
     """Whether the event with this location id is stored in the project (a key-only GetItem)."""
-    from lodge.dynamo import to_item
-    from lodge.store import project_pk
-
-    record_id = occurrence_id_for("crashlog", location_id)
+    record_id = location_record_id(location_id)
     response = store.ddb.get_item(
         TableName=store.table,
         Key=to_item({"pk": project_pk(project_id), "sk": f"REC#{record_id}"}),
