@@ -20,8 +20,10 @@ write units instead of forty.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
+import secrets
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -68,9 +70,11 @@ def occurrence_ref(record_id: str, index: int, size: int) -> str:
 
 def parse_ref(ref: str) -> tuple[str, int]:
     record_id, _, index = ref.partition("-")
-    if not record_id or not record_id.isalnum() or len(record_id) > 64:
+    if not record_id or not (record_id.isascii() and record_id.isalnum()) or len(record_id) > 64:
         raise KeyError(ref)
-    if index and not index.isdigit():
+    # ASCII digits only: str.isdigit() accepts "²" (then int() raises ValueError, a 500) and int()
+    # accepts Arabic-Indic digits, which would make a second spelling of the same id.
+    if index and not (index.isascii() and index.isdigit()):
         raise KeyError(ref)
     return record_id, int(index or 0)
 
@@ -182,7 +186,9 @@ class Store:
         blob = codec.encode([o.to_detail() for o in occurrences])
         s3_key = None
         if len(blob) > self.config.offload_threshold:
-            s3_key = f"{project_id}/{record_id}"
+            # A fresh key per attempt: a retried duplicate must never overwrite (and re-tag for
+            # expiry) the object of the record that was stored first, which may have been kept.
+            s3_key = f"{project_id}/{record_id}/{secrets.token_hex(8)}"
             try:
                 self.s3.put_object(
                     Bucket=self.config.bucket_name, Key=s3_key, Body=blob, Tagging=S3_EXPIRE_TAG
@@ -210,14 +216,23 @@ class Store:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except self.ddb.exceptions.ConditionalCheckFailedException:
-            return PutOutcome(record_id=record_id, stored=False, s3_key=s3_key)
+            self._discard_object(s3_key)
+            return PutOutcome(record_id=record_id, stored=False, s3_key=None)
         except Exception as error:
+            self._discard_object(s3_key)
             raise StorageError("could not store occurrence") from error
         return PutOutcome(record_id=record_id, stored=True, s3_key=s3_key)
 
+    def _discard_object(self, s3_key: str | None) -> None:
+        """Best effort: an upload no record points at (its expire tag removes it anyway)."""
+        if s3_key:
+            with contextlib.suppress(Exception):  # lifecycle expiry is the fallback
+                self.s3.delete_object(Bucket=self.config.bucket_name, Key=s3_key)
+
     def delete_record(self, project_id: str, record_id: str) -> None:
         """Undo a put whose group update failed, so the client's retry stores and counts it again."""
-        self.ddb.delete_item(TableName=self.table, Key=to_item({"pk": project_pk(project_id), "sk": f"REC#{record_id}"}))
+        key = to_item({"pk": project_pk(project_id), "sk": f"REC#{record_id}"})
+        self.ddb.delete_item(TableName=self.table, Key=key)
 
     def keep_record(self, project_id: str, record_id: str, s3_key: str | None) -> None:
         """Exempt a record from retention: it holds the first occurrence of a group."""
@@ -278,7 +293,11 @@ class Store:
             "TableName": self.table,
             "IndexName": TIME_INDEX,
             "KeyConditionExpression": "g1pk = :pk AND g1sk BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {":pk": to_attr(project_pk(project_id)), ":low": to_attr(low), ":high": to_attr(high)},
+            "ExpressionAttributeValues": {
+                ":pk": to_attr(project_pk(project_id)),
+                ":low": to_attr(low),
+                ":high": to_attr(high),
+            },
             "ScanIndexForward": not newest_first,
             "Limit": page_size,
         }
@@ -289,7 +308,8 @@ class Store:
                 received_ms = int(item["t"])
                 if before_ms is not None and received_ms >= before_ms:
                     continue
-                yield RecordSummary(record_id=item["g1sk"].split("#", 1)[1], received_ms=received_ms, index=item.get("ix", []))
+                record_id = item["g1sk"].split("#", 1)[1]
+                yield RecordSummary(record_id=record_id, received_ms=received_ms, index=item.get("ix", []))
             if "LastEvaluatedKey" not in response:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -359,7 +379,7 @@ class Store:
         else:
             with ThreadPoolExecutor(max_workers=min(8, len(deltas))) as pool:
                 created = list(pool.map(lambda d: self.bump_group(project_id, d), deltas))
-        return [d.grouping.group_id for d, new in zip(deltas, created) if new]
+        return [d.grouping.group_id for d, new in zip(deltas, created, strict=True) if new]
 
     def get_group(self, project_id: str, group_id: str) -> dict[str, Any] | None:
         response = self.ddb.get_item(
