@@ -298,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     except (BotoCoreError, ClientError) as error:
         print(f"lodge: AWS request failed: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `lodge token list X | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return code
 
 

@@ -385,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     pools: dict[str, FunctionPool] = {}
     server: LodgeServer | None = None
     signal.signal(signal.SIGTERM, _raise_exit)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background (inherited SIG_IGN)
     try:
         target.provision()
         if args.demo:
@@ -421,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
         if server is not None:
             server.server_close()
         for pool in pools.values():

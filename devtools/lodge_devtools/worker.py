@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -77,6 +78,9 @@ def _error(error: BaseException, error_type: str | None = None) -> dict[str, Any
 
 def main(argv: list[str]) -> int:
     code_dir, layer_dir, handler_name, in_fd, out_fd = argv[0], argv[1], argv[2], int(argv[3]), int(argv[4])
+    # Ctrl-C in the runner's terminal reaches the whole process group; the runner stops its workers itself
+    # (and a worker whose runner died sees end-of-file on its request pipe and exits).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.path[:0] = [code_dir, layer_dir]
     module_name, _, function_name = handler_name.rpartition(".")
     try:
