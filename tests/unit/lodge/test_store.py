@@ -15,6 +15,7 @@ from lodge.occurrence import Occurrence
 from lodge.store import (
     S3_EXPIRE_TAG,
     GroupDelta,
+    StorageError,
     Store,
     occurrence_ref,
     parse_ref,
@@ -97,7 +98,7 @@ def test_large_detail_is_offloaded_to_s3_with_the_expire_tag(store: Store) -> No
     big = offloading(store)
     occurrence = make(message="large " * 50)
     outcome = big.put_record("p1", [occurrence], T0)
-    assert outcome.s3_key is not None and outcome.s3_key.startswith("p1/")
+    assert outcome.s3_key == f"p1/{outcome.record_id}"
     item = raw_item(store, "p1", f"REC#{outcome.record_id}")
     assert item is not None
     assert item["s3"] == {"S": outcome.s3_key}
@@ -140,8 +141,6 @@ def test_a_retried_duplicate_does_not_touch_a_kept_offloaded_record(store: Store
     assert s3_tags(store, outcome.s3_key) == {}
     detail = big.get_occurrence("p1", outcome.record_id)
     assert detail is not None and detail["received_at"] == T0
-    keys = [o["Key"] for o in store.s3.list_objects_v2(Bucket=store.config.bucket_name).get("Contents", [])]
-    assert keys == [outcome.s3_key], "the duplicate's upload is cleaned up"
 
 
 def test_get_occurrence_in_a_batch(store: Store) -> None:
@@ -320,3 +319,31 @@ def test_one_project_cannot_read_another(store: Store) -> None:
     assert store.list_groups("b") == [] and store.list_markers("b") == []
     # ... and b writing the same client id stores its own record, it is not a duplicate of a's
     assert store.put_record("b", [occurrence], T0).stored is True
+
+
+def test_a_retry_after_a_failed_put_reuses_the_uploaded_detail(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    big = offloading(store)
+    occurrence = make(message="z" * 400)
+
+    def unavailable(**kwargs: Any) -> None:
+        raise ConnectionError("endpoint down")
+
+    monkeypatch.setattr(big.ddb, "put_item", unavailable)
+    with pytest.raises(StorageError):
+        big.put_record("p1", [occurrence], T0)
+    monkeypatch.undo()
+    retry = big.put_record("p1", [occurrence], T0 + 1)
+    assert retry.stored is True and retry.s3_key == f"p1/{retry.record_id}"
+    assert big.get_occurrence("p1", retry.record_id) == occurrence.to_detail()
+
+
+def test_s3_failure_is_a_storage_error(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    big = offloading(store)
+
+    def denied(**kwargs: Any) -> None:
+        raise big.s3.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutObject")
+
+    monkeypatch.setattr(big.s3, "put_object", denied)
+    with pytest.raises(StorageError):
+        big.put_record("p1", [make(message="w" * 400)], T0)
+    assert list(big.iter_records("p1")) == []

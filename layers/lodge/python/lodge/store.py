@@ -20,10 +20,8 @@ write units instead of forty.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import random
-import secrets
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +43,11 @@ S3_EXPIRE_TAG = "lodge-expire=true"
 
 class StorageError(Exception):
     """Storage failed; the request must be answered 5xx so the client retries."""
+
+
+def _error_code(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,15 +189,17 @@ class Store:
         blob = codec.encode([o.to_detail() for o in occurrences])
         s3_key = None
         if len(blob) > self.config.offload_threshold:
-            # A fresh key per attempt: a retried duplicate must never overwrite (and re-tag for
-            # expiry) the object of the record that was stored first, which may have been kept.
-            s3_key = f"{project_id}/{record_id}/{secrets.token_hex(8)}"
+            s3_key = f"{project_id}/{record_id}"
             try:
+                # If-None-Match: a client's retry must never overwrite the object of the record
+                # stored first, nor put the expire tag back once keep_record removed it.
                 self.s3.put_object(
-                    Bucket=self.config.bucket_name, Key=s3_key, Body=blob, Tagging=S3_EXPIRE_TAG
+                    Bucket=self.config.bucket_name, Key=s3_key, Body=blob, Tagging=S3_EXPIRE_TAG, IfNoneMatch="*"
                 )
             except Exception as error:  # botocore errors and network failures alike
-                raise StorageError("could not store occurrence detail") from error
+                if _error_code(error) != "PreconditionFailed":
+                    raise StorageError("could not store occurrence detail") from error
+                # Uploaded by an earlier attempt at this record: that object is the detail.
         pk = project_pk(project_id)
         item = {
             "pk": pk,
@@ -216,18 +221,10 @@ class Store:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except self.ddb.exceptions.ConditionalCheckFailedException:
-            self._discard_object(s3_key)
-            return PutOutcome(record_id=record_id, stored=False, s3_key=None)
+            return PutOutcome(record_id=record_id, stored=False, s3_key=s3_key)
         except Exception as error:
-            self._discard_object(s3_key)
             raise StorageError("could not store occurrence") from error
         return PutOutcome(record_id=record_id, stored=True, s3_key=s3_key)
-
-    def _discard_object(self, s3_key: str | None) -> None:
-        """Best effort: an upload no record points at (its expire tag removes it anyway)."""
-        if s3_key:
-            with contextlib.suppress(Exception):  # lifecycle expiry is the fallback
-                self.s3.delete_object(Bucket=self.config.bucket_name, Key=s3_key)
 
     def delete_record(self, project_id: str, record_id: str) -> None:
         """Undo a put whose group update failed, so the client's retry stores and counts it again."""
