@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import json
 import zlib
 from collections.abc import Callable, Mapping
@@ -70,12 +71,19 @@ def _looks_like_zlib(data: bytes) -> bool:
     return len(data) >= 2 and data[0] & 0x0F == 8 and data[0] >> 4 <= 7 and ((data[0] << 8) | data[1]) % 31 == 0
 
 
+_CONTROL_BYTES = frozenset(range(32)) - {9, 10, 12, 13}
+
+
 def _looks_like_text(data: bytes) -> bool:
+    """UTF-8 without control bytes. Not str.isprintable(): that rejects no-break spaces, emoji
+    joiners and line separators, which real messages carry; compressed streams fail on bytes."""
+    head = data[:512]
     try:
-        text = data[:512].decode("utf-8")
+        # Incremental: a multi-byte character cut by the 512-byte window is not an error.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         return False
-    return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    return not _CONTROL_BYTES.intersection(head)
 
 
 def decompress(data: bytes, max_bytes: int, declared_encoding: str = "") -> bytes:
