@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lodge import auth
+from lodge import auth, config
 from lodge.dynamo import from_item
 from lodge.store import Store
 from tests.conftest import Project
@@ -195,3 +195,23 @@ def test_constant_time_equals(left: str | bytes, right: str | bytes, equal: bool
 def test_constant_time_equals_tolerates_lone_surrogates() -> None:
     assert auth.constant_time_equals("\ud800", "\ud800") is True
     assert auth.constant_time_equals("\ud800", "x") is False
+
+
+def test_positive_cache_lifetime_follows_token_cache_seconds(
+    store: Store, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKEN_CACHE_SECONDS", "10")
+    config.settings.cache_clear()
+    clock = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    token = project.credentials["rollbar_read"]
+    try:
+        assert auth.lookup(store, token) is not None
+        auth.revoke_token(store, token, project.id)
+        clock[0] += 9
+        assert auth.lookup(store, token) is not None, "still cached"
+        clock[0] += 2
+        assert auth.lookup(store, token) is None, "expired after TOKEN_CACHE_SECONDS, not the default 60"
+    finally:
+        monkeypatch.delenv("TOKEN_CACHE_SECONDS")
+        config.settings.cache_clear()

@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lodge.config import settings
+
 if TYPE_CHECKING:
     from lodge.store import Store
 
@@ -85,8 +87,9 @@ def _info(token_hash: str, item: dict[str, Any]) -> TokenInfo:
 class TokenCache:
     """Per-process cache of token lookups, so a warm function reads each token once a minute."""
 
-    def __init__(self, ttl_seconds: float = 60.0, negative_ttl_seconds: float = 5.0) -> None:
+    def __init__(self, ttl_seconds: float | None = None, negative_ttl_seconds: float = 5.0) -> None:
         self.ttl = ttl_seconds
+        """None: TOKEN_CACHE_SECONDS from the settings (default 60)."""
         self.negative_ttl = negative_ttl_seconds
         self._entries: dict[str, tuple[float, TokenInfo | None]] = {}
 
@@ -102,7 +105,8 @@ class TokenCache:
         info = _info(token_hash, item) if item else None
         if len(self._entries) > 10_000:
             self._entries.clear()
-        self._entries[token_hash] = (now + (self.ttl if info else self.negative_ttl), info)
+        ttl = (self.ttl if self.ttl is not None else settings().token_cache_seconds) if info else self.negative_ttl
+        self._entries[token_hash] = (now + ttl, info)
         return info
 
     def clear(self) -> None:
@@ -141,10 +145,7 @@ def issue_token(
     if kind not in KINDS:
         raise ValueError(f"unknown credential kind {kind!r}; known: {', '.join(sorted(KINDS))}")
     token = token or _new_token(kind)
-    if kind == "crashlog":
-        secret = secret or secrets.token_urlsafe(30)
-    else:
-        secret = None
+    secret = (secret or secrets.token_urlsafe(30)) if kind == "crashlog" else None
     store.put_token(
         hash_token(token),
         {
@@ -173,9 +174,8 @@ def create_project(
     store.put_project(project_id, name)
     credentials: dict[str, str] = {}
     for kind in KINDS:
-        token, secret = issue_token(
-            store, project_id, kind, token=fixed.get(kind), secret=fixed.get("crashlog_secret") if kind == "crashlog" else None
-        )
+        fixed_secret = fixed.get("crashlog_secret") if kind == "crashlog" else None
+        token, secret = issue_token(store, project_id, kind, token=fixed.get(kind), secret=fixed_secret)
         credentials[kind] = token
         if secret:
             credentials["crashlog_secret"] = secret
