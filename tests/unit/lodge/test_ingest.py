@@ -151,3 +151,13 @@ def test_performance_only_records_expire(store: Store) -> None:
 def test_nothing_to_ingest_is_a_programming_error(store: Store) -> None:
     with pytest.raises(ValueError):
         ingest(store, "p1", [], T0)
+
+
+def test_odd_client_values_are_stored_not_500(store: Store) -> None:
+    """A truncated emoji (lone surrogate) and an infinite timestamp are accepted and stored."""
+    occurrence = make(message="cut emoji \ud83d", timestamp=float("inf"))
+    result = ingest(store, "p1", [occurrence], T0)
+    detail = store.get_occurrence("p1", result.refs[0])
+    assert detail is not None and detail["message"] == "cut emoji \ud83d"
+    group = store.get_group("p1", result.group_ids[0] or "")
+    assert group is not None and group["title"] == "cut emoji ?" and group["cnt"] == 1

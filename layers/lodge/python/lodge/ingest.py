@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lodge import grouping
 from lodge.occurrence import Occurrence
-from lodge.store import GroupDelta, Store, StorageError, occurrence_ref
+from lodge.store import GroupDelta, StorageError, Store, occurrence_ref
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,11 @@ class IngestResult:
     new_group_ids: list[str]
 
 
-def _deltas(occurrences: Sequence[Occurrence], refs: Sequence[str], groupings: Sequence[grouping.Grouping | None]) -> list[GroupDelta]:
+def _deltas(
+    occurrences: Sequence[Occurrence], refs: Sequence[str], groupings: Sequence[grouping.Grouping | None]
+) -> list[GroupDelta]:
     by_group: dict[str, GroupDelta] = {}
-    for occurrence, ref, group in zip(occurrences, refs, groupings):
+    for occurrence, ref, group in zip(occurrences, refs, groupings, strict=True):
         if group is None:
             continue
         delta = by_group.get(group.group_id)
@@ -51,7 +53,7 @@ def ingest(store: Store, project_id: str, occurrences: Sequence[Occurrence], rec
     if not occurrences:
         raise ValueError("nothing to ingest")
     groupings = [grouping.compute(o) for o in occurrences]
-    for occurrence, group in zip(occurrences, groupings):
+    for occurrence, group in zip(occurrences, groupings, strict=True):
         occurrence.group_id = group.group_id if group else None
 
     outcome = store.put_record(project_id, occurrences, received_at)
