@@ -206,9 +206,9 @@ def test_bump_group_counts_and_keeps_the_first(store: Store) -> None:
     later = error(message="later", frames=[("a.py", "f")], timestamp=T0 + 60, level="critical")
     assert store.bump_group("p1", delta(first, "r1")) is True
     assert store.bump_group("p1", delta(later, "r2", count=3)) is False
-    group_id = first.model_copy().exceptions and grouping.compute(first)
-    assert group_id
-    group = store.get_group("p1", group_id.group_id)
+    computed = grouping.compute(first)
+    assert computed is not None
+    group = store.get_group("p1", computed.group_id)
     assert group is not None
     assert group["cnt"] == 4
     assert group["title"] == "ZeroDivisionError: first"
@@ -266,7 +266,9 @@ def test_markers(store: Store) -> None:
 def test_projects(store: Store) -> None:
     store.put_project("a1", "First")
     store.put_project("b2", "Second")
-    assert store.get_project("a1") == {**store.get_project("a1"), "id": "a1", "name": "First"}  # type: ignore[dict-item]
+    project = store.get_project("a1")
+    assert project is not None and (project["id"], project["name"]) == ("a1", "First")
+    assert isinstance(project["created"], int)
     assert {p["id"]: p["name"] for p in store.list_projects()} == {"a1": "First", "b2": "Second"}
     assert store.get_project("zz") is None
     with pytest.raises(store.ddb.exceptions.ConditionalCheckFailedException):
