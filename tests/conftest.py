@@ -28,11 +28,21 @@ from lodge.store import Store  # noqa: E402
 from lodge_devtools import emulation  # noqa: E402
 
 
+def _forget_cached_sessions() -> None:
+    """Sessions made before mock_aws started would bypass it and reach real AWS: drop them."""
+    import sys
+
+    target = sys.modules.get("lodge_devtools.target")
+    if target is not None:
+        target.botocore_session.cache_clear()
+
+
 @pytest.fixture
 def aws_mock() -> Iterator[None]:
     """moto in-process, with Lodge's table and bucket created from template.yaml."""
     from moto import mock_aws
 
+    _forget_cached_sessions()
     with mock_aws():
         aws.reset()
         auth.clear_cache()
@@ -41,6 +51,7 @@ def aws_mock() -> Iterator[None]:
         yield
         aws.reset()
         auth.clear_cache()
+    _forget_cached_sessions()
 
 
 @pytest.fixture
