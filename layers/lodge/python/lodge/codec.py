@@ -33,7 +33,23 @@ _DICT_V1 = (
     '"ZeroDivisionError" "division by zero" ".py" ".js" ".rb" "node:internal/" "/srv/app/" '
     '"app/controllers/" "Controller#" "http_request" "background_job" null, true, false, '
 )
-DICTIONARIES: dict[int, bytes] = {1: _DICT_V1.encode()}
+# Client vocabulary (rollbar.js Node frames and options, the CrashLog Ruby gem's paths and system
+# info). Placed first: zlib reaches the end of a dictionary most cheaply, where the commonest keys are.
+_DICT_V1_CLIENTS = (
+    '"[GEM_ROOT]/gems/" "[PROJECT_ROOT]/app/controllers/" "[PROJECT_ROOT]/lib/" "actionpack-" "activesupport-" '
+    '"abstract_controller/base.rb" "action_controller/metal/" "process_action" "send_action" ".rb" '
+    '"[FILTERED]" "ruby_version": "libraries_loaded": "application_root": "stage": "system": "username": '
+    '"current_user": "session_data": "cgi_data": "parameters": "url": "rack_env": "controller": "action": '
+    '"HTTP_HOST": "HTTP_ACCEPT": "SERVER_NAME": "PATH": "/usr/local/bin:/usr/bin:/bin" "RAILS_ENV": "LANG": '
+    '"en_US.UTF-8" "x86_64-linux" "Ruby" "ruby" "Java" "log4j-crashlog-appender" "nodejsapp" '
+    '"runtimePosition": {"source": "line": "column": "node:internal/main/run_main_module" '
+    '"node:internal/modules/run_main" "Function.executeUserEntryPoint [as runMain]" '
+    '"node:internal/modules/cjs/loader" "Module._load" "Module.load" "Module._extensions..js" "Module._compile" '
+    '"Object.<anonymous>" "[anonymous]" "configured_options": {"endpoint": "/api/1/item/" "codeVersion": '
+    '"captureUncaught": "captureUnhandledRejections": "verbose": "raw_error": {"constructor_name": "stack": "    at '
+    '"context_pre": ["context_post": ['
+)
+DICTIONARIES: dict[int, bytes] = {1: (_DICT_V1_CLIENTS + _DICT_V1).encode()}
 CURRENT = 1
 
 

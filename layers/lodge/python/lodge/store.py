@@ -113,6 +113,33 @@ def index_entry(occurrence: Occurrence) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if v is not None}
 
 
+# The item already holds these (its key, `g1sk` and the index entry), so the compressed detail
+# leaves them out: ~100 incompressible bytes, the difference between 1 and 2 write units for a
+# typical report. `_restore_detail` puts them back on read.
+_DETAIL_FROM_ITEM = ("project_id", "client_id", "group_id", "received_at")
+
+
+def stored_detail(occurrence: Occurrence) -> dict[str, Any]:
+    detail = occurrence.to_detail()
+    for key in _DETAIL_FROM_ITEM:
+        detail.pop(key, None)
+    return detail
+
+
+def _restore_detail(detail: dict[str, Any], entry: dict[str, Any], project_id: str, received_ms: int) -> None:
+    detail.setdefault("project_id", project_id)
+    detail.setdefault("received_at", received_ms / 1000)
+    if "c" in entry:
+        detail.setdefault("client_id", entry["c"])
+    if "g" in entry:
+        detail.setdefault("group_id", entry["g"])
+
+
+def _received_ms(time_key: str) -> int:
+    """The receive time from the `ByTime` sort key (milliseconds, 13 digits)."""
+    return int(time_key)
+
+
 # ---------------------------------------------------------------------------------------------
 # results
 
@@ -186,7 +213,7 @@ class Store:
         """Store one request's occurrences as one item, unless a record with the same id exists."""
         record_id = record_id_for(occurrences)
         received_ms = int(received_at * 1000)
-        blob = codec.encode([o.to_detail() for o in occurrences])
+        blob = codec.encode([stored_detail(o) for o in occurrences])
         s3_key = None
         if len(blob) > self.config.offload_threshold:
             s3_key = f"{project_id}/{record_id}"
@@ -200,16 +227,12 @@ class Store:
                 if _error_code(error) != "PreconditionFailed":
                     raise StorageError("could not store occurrence detail") from error
                 # Uploaded by an earlier attempt at this record: that object is the detail.
-        pk = project_pk(project_id)
         item = {
-            "pk": pk,
+            "pk": project_pk(project_id),
             "sk": f"REC#{record_id}",
-            "g1pk": pk,
-            "g1sk": f"{received_ms:013d}#{record_id}",
-            "t": received_ms,
-            "n": len(occurrences),
+            "g1sk": f"{received_ms:013d}",
             "ix": [index_entry(o) for o in occurrences],
-            "z": codec.CURRENT,
+            "z": codec.CURRENT if codec.CURRENT != 1 else None,
             "d": None if s3_key else blob,
             "s3": s3_key,
             "ttl": int(received_at) + self.config.retention_seconds,
@@ -254,11 +277,15 @@ class Store:
             body = self.s3.get_object(Bucket=self.config.bucket_name, Key=item["s3"])["Body"].read()
         else:
             body = item["d"]
-        details = codec.decode(body, int(item.get("z", codec.CURRENT)))
+        received_ms = _received_ms(item["g1sk"])
+        index = list(item.get("ix", []))
+        details = codec.decode(body, int(item.get("z", 1)))
+        for detail, entry in zip(details, index, strict=False):
+            _restore_detail(detail, entry, project_id, received_ms)
         return StoredRecord(
             record_id=record_id,
-            received_ms=int(item["t"]),
-            index=list(item.get("ix", [])),
+            received_ms=received_ms,
+            index=index,
             details=details,
             kept="ttl" not in item,
         )
@@ -289,7 +316,7 @@ class Store:
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": TIME_INDEX,
-            "KeyConditionExpression": "g1pk = :pk AND g1sk BETWEEN :low AND :high",
+            "KeyConditionExpression": "pk = :pk AND g1sk BETWEEN :low AND :high",
             "ExpressionAttributeValues": {
                 ":pk": to_attr(project_pk(project_id)),
                 ":low": to_attr(low),
@@ -302,10 +329,10 @@ class Store:
             response = self.ddb.query(**request)
             for raw in response.get("Items", []):
                 item = from_item(raw)
-                received_ms = int(item["t"])
+                received_ms = _received_ms(item["g1sk"])
                 if before_ms is not None and received_ms >= before_ms:
                     continue
-                record_id = item["g1sk"].split("#", 1)[1]
+                record_id = item["sk"][4:]  # GSI entries carry the table key: REC#<record id>
                 yield RecordSummary(record_id=record_id, received_ms=received_ms, index=item.get("ix", []))
             if "LastEvaluatedKey" not in response:
                 return
@@ -340,17 +367,35 @@ class Store:
             ":proto": first.protocol,
         }
         names = {
-            "#env": "env", "#fp": "fp", "#title": "title", "#lvl": "lvl", "#st": "st", "#fs": "fs",
-            "#fo": "fo", "#algo": "algo", "#why": "why", "#kind": "k", "#ls": "ls", "#lo": "lo",
-            "#llvl": "llvl", "#cnt": "cnt",
+            "#env": "env",
+            "#fp": "fp",
+            "#title": "title",
+            "#lvl": "lvl",
+            "#st": "st",
+            "#fs": "fs",
+            "#fo": "fo",
+            "#algo": "algo",
+            "#why": "why",
+            "#kind": "k",
+            "#ls": "ls",
+            "#lo": "lo",
+            "#llvl": "llvl",
+            "#cnt": "cnt",
         }
         sets = [
-            "#env = if_not_exists(#env, :env)", "#fp = if_not_exists(#fp, :fp)",
-            "#title = if_not_exists(#title, :title)", "#lvl = if_not_exists(#lvl, :lvl)",
-            "#st = if_not_exists(#st, :active)", "#fs = if_not_exists(#fs, :fs)",
-            "#fo = if_not_exists(#fo, :fo)", "#algo = if_not_exists(#algo, :algo)",
-            "#why = if_not_exists(#why, :why)", "#kind = if_not_exists(#kind, :kind)",
-            "#ls = :ls", "#lo = :lo", "#llvl = :llvl",
+            "#env = if_not_exists(#env, :env)",
+            "#fp = if_not_exists(#fp, :fp)",
+            "#title = if_not_exists(#title, :title)",
+            "#lvl = if_not_exists(#lvl, :lvl)",
+            "#st = if_not_exists(#st, :active)",
+            "#fs = if_not_exists(#fs, :fs)",
+            "#fo = if_not_exists(#fo, :fo)",
+            "#algo = if_not_exists(#algo, :algo)",
+            "#why = if_not_exists(#why, :why)",
+            "#kind = if_not_exists(#kind, :kind)",
+            "#ls = :ls",
+            "#lo = :lo",
+            "#llvl = :llvl",
         ]
         short = {":exc": "x", ":plat": "plat", ":fw": "fw", ":proto": "pr"}
         for placeholder, value in optional.items():
