@@ -104,7 +104,12 @@ def main(argv: list[str]) -> int:
             if state == "ok":
                 a, c = aws[workload.name], cpu["workloads"][workload.name]
                 bill = cost.per_million(
-                    a["warm"], c["cpu_ms_per_request"], workload.occurrences, memory, env.retention_days()
+                    a["warm"],
+                    c["cpu_ms_per_request"],
+                    workload.occurrences,
+                    memory,
+                    env.retention_days(),
+                    platform_logs=env.platform_logs_written(workload.function),
                 )
                 row.update(
                     aws=a,

@@ -65,12 +65,20 @@ def billed_duration_ms(cpu_ms: float, memory_mb: int, ddb_round_trips: float, s3
     return max(1, math.ceil(cpu_ms / cpu_share + ddb_round_trips * DYNAMODB_LATENCY_MS + s3_puts * S3_PUT_LATENCY_MS))
 
 
-def per_million(aws: dict[str, Any], cpu_ms: float, occurrences: int, memory_mb: int, retention_days: int) -> Bill:
-    """Cost of one million occurrences arriving `occurrences` per request."""
+def per_million(
+    aws: dict[str, Any],
+    cpu_ms: float,
+    occurrences: int,
+    memory_mb: int,
+    retention_days: int,
+    platform_logs: bool = True,
+) -> Bill:
+    """Cost of one million occurrences arriving `occurrences` per request. `platform_logs`: whether
+    Lambda writes its START/END/REPORT lines (not at SystemLogLevel WARN)."""
     requests = 1e6 / occurrences
     months = retention_days / prices.DAYS_PER_MONTH
     billed = billed_duration_ms(cpu_ms, memory_mb, aws["ddb_round_trips"], aws["s3_puts"])
-    log_bytes = int(aws["log_bytes"]) + PLATFORM_LOG_BYTES
+    log_bytes = int(aws["log_bytes"]) + (PLATFORM_LOG_BYTES if platform_logs else 0)
     stored = aws["record_bytes"] + ITEM_OVERHEAD_BYTES if aws["record_bytes"] else 0
     stored += aws["record_gsi_bytes"] + ITEM_OVERHEAD_BYTES if aws["record_gsi_bytes"] else 0
     lines = {

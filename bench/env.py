@@ -43,6 +43,18 @@ def memory_mb(function: str) -> int:
     return int(own or globals_.get("MemorySize", 128))
 
 
+def platform_logs_written(function: str) -> bool:
+    """Whether Lambda writes its START/END/REPORT lines: they are INFO-level system logs, so a
+    `LoggingConfig.SystemLogLevel` of WARN or above (function over Globals) drops them."""
+    globals_ = template().get("Globals", {}).get("Function", {}).get("LoggingConfig", {})
+    try:
+        own = _function_resource(function).get("LoggingConfig", {})
+    except KeyError:
+        own = {}
+    level = str({**globals_, **own}.get("SystemLogLevel", "INFO")).upper()
+    return level in ("DEBUG", "INFO")
+
+
 def uses_s3(function: str) -> bool:
     try:
         return "s3:" in repr(_function_resource(function).get("Policies", ""))
