@@ -112,6 +112,9 @@ class TokenCache:
     def clear(self) -> None:
         self._entries.clear()
 
+    def forget(self, token_hash: str) -> None:
+        self._entries.pop(token_hash, None)
+
 
 _cache = TokenCache()
 
@@ -189,5 +192,6 @@ def revoke_token(store: Store, token_or_hash: str, project_id: str) -> bool:
         item = store.get_token(token_hash)
         if item and item.get("project") == project_id:
             store.delete_token(project_id, token_hash)
+            _cache.forget(token_hash)  # other warm processes still hold it until their cache expires
             return True
     return False

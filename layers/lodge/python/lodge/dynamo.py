@@ -59,7 +59,7 @@ def _number(text: str) -> int | float:
 
 
 def from_attr(attr: AttributeValue) -> Any:
-    (kind, value), = attr.items()
+    ((kind, value),) = attr.items()
     if kind == "S":
         return value
     if kind == "N":

@@ -7,10 +7,13 @@ frame, an exception, ...) so nothing a client reported is silently dropped.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from lodge.ids import occurrence_id_for
+
+__all__ = ["occurrence_id_for"]  # re-exported: callers import it from here too
 
 Level = Literal["critical", "error", "warning", "info", "debug"]
 Protocol = Literal["rollbar", "appsignal", "crashlog"]
@@ -179,9 +182,3 @@ class Occurrence(BaseModel):
     def to_detail(self) -> dict[str, Any]:
         """The stored form: everything, minus what is empty."""
         return self.model_dump(mode="json", exclude_none=True)
-
-
-def occurrence_id_for(protocol: str, client_id: str) -> str:
-    """Deterministic, opaque, URL-safe id for a client's report within a project."""
-    digest = hashlib.sha256(f"{protocol}\x00{client_id}".encode()).hexdigest()
-    return digest[:24]

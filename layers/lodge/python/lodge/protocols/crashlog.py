@@ -43,8 +43,10 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from lodge import auth
+from lodge.coerce import loose_int
 from lodge.dynamo import to_item
 from lodge.http import HttpError, Request, loads
+from lodge.ids import occurrence_id_for
 from lodge.store import StorageError, project_pk
 
 if TYPE_CHECKING:
@@ -240,18 +242,6 @@ def _str(value: Any) -> str | None:
     return text or None
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
-
-
 def _str_list(value: Any) -> list[str] | None:
     if not isinstance(value, list):
         return None
@@ -284,7 +274,7 @@ def _frame(entry: Any) -> Frame:
         return Frame(filename=entry)
     if not isinstance(entry, dict):
         return Frame.model_validate({"crashlog_frame": entry})
-    lineno = _int(entry.get("number"))
+    lineno = loose_int(entry.get("number"))
     extras = _leftovers(entry, _FRAME_KEYS, Frame)
     if lineno is None and entry.get("number") is not None:
         extras["crashlog_number"] = entry["number"]
@@ -476,9 +466,8 @@ def is_location_id(value: str) -> bool:
 
 
 def location_record_id(location_id: str) -> str:
-    """`lodge.occurrence.occurrence_id_for("crashlog", location_id)` (a unit test holds them equal),
-    computed here so /locate does not import the model and pydantic just to hash a string."""
-    return hashlib.sha256(f"crashlog\x00{location_id}".encode()).hexdigest()[:24]
+    """The record holding a location id's occurrence (`lodge.ids` keeps pydantic out of /locate)."""
+    return occurrence_id_for("crashlog", location_id)
 
 
 def sample_path(project_id: str, location_id: str) -> str:

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from lodge import auth
+from lodge.coerce import loose_int
 from lodge.http import JSON_CONTENT_TYPE, HttpError, Request, first_json_byte, loads, parse_form, response
 from lodge.occurrence import (
     ExceptionInfo,
@@ -243,18 +244,6 @@ def _loose_text(value: Any) -> str | None:
     return str(value)
 
 
-def _loose_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
@@ -306,7 +295,7 @@ def _frame(raw: Any, path: str) -> Frame:
     }
     for key in ("lineno", "colno"):
         original = values.pop(key, None)
-        number = _loose_int(original)
+        number = loose_int(original)
         fields[key] = number
         if original is not None and number is None:
             values[f"_{key}"] = original

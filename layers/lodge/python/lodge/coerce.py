@@ -1,0 +1,18 @@
+"""Lenient conversions of client-sent values: real clients send numbers as strings and vice versa."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def loose_int(value: Any) -> int | None:
+    """An int from an int, a whole float or a string of digits; None for anything else (bools too)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
