@@ -117,3 +117,23 @@ def test_round_trip_through_dynamodb(store: Store) -> None:
     assert back == expected
     assert isinstance(back["f"], float)
     assert "gone" not in back
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1e200, -1e200, 10**400, 1e-200, Decimal("1e300"), float("inf")],
+    ids=["1e200", "-1e200", "10**400", "1e-200", "Decimal 1e300", "inf"],
+)
+def test_numbers_dynamodb_cannot_hold_are_stored_as_zero(value: Any) -> None:
+    """Beyond 1e126 (or 38 digits) DynamoDB rejects the whole write: a 503 on every retry."""
+    assert to_attr(value) == {"N": "0"}
+
+
+def test_numbers_within_range_keep_their_value() -> None:
+    assert to_attr(10**37) == {"N": str(10**37)}
+    assert to_attr(-(10**37)) == {"N": str(-(10**37))}
+    assert to_attr(9.5e125) == {"N": "9.5e+125"}
+    assert from_attr(to_attr(1795324863.123)) == 1795324863.123
+    assert to_attr(Decimal("1.25")) == {"N": "1.25"}
+    # 41 digits: more precision than DynamoDB keeps, so stored as the nearest float
+    assert float(to_attr(12345678901234567890123456789012345678901)["N"]) == pytest.approx(1.2345678901234568e40)

@@ -101,3 +101,47 @@ def test_e1_fixture_maps_with_every_unknown_frame_key_kept() -> None:
     assert last.model_extra == {"argspec": ["x"]}
     assert occurrence.exception_class == "ZeroDivisionError"
     assert occurrence.default_title() == "ZeroDivisionError: division by zero"
+
+
+def _nested(depth: int) -> dict[str, object]:
+    root: dict[str, object] = {}
+    current = root
+    for _ in range(depth):
+        child: dict[str, object] = {}
+        current["a"] = child
+        current = child
+    return root
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+@pytest.mark.parametrize("depth", [300, 900])
+def test_deeply_nested_client_data_is_cut_so_the_detail_serializes(depth: int) -> None:
+    """pydantic refuses to serialize ~250 levels: a valid JSON report must not become a 500."""
+    deep = _nested(depth)
+    occurrence = make(
+        custom=deep,
+        extra={"x": deep},
+        exceptions=[{"type": "E", "frames": [{"locals": deep, "runtimePosition": deep}]}],
+    )
+    detail = occurrence.to_detail()
+    assert _depth(detail["custom"]) <= 33 and "[nested too deep]" in str(detail["custom"])
+    assert _depth(detail["extra"]) <= 34
+    frame = detail["exceptions"][0]["frames"][0]
+    assert _depth(frame["locals"]) <= 33 and _depth(frame["runtimePosition"]) <= 33
+
+
+def test_shallow_client_data_is_kept_exactly() -> None:
+    data = {"a": [1, {"b": {"c": [None, "x"]}}], "n": 2}
+    assert make(custom=data).to_detail()["custom"] == data
+
+
+def test_ids_accept_lone_surrogates() -> None:
+    """A JSON "\\ud800" is legal in a request_id; hashing it must not raise (it was a 500)."""
+    assert occurrence_id_for("appsignal", "\ud800x") != occurrence_id_for("appsignal", "\ud801x")

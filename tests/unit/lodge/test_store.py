@@ -351,3 +351,25 @@ def test_s3_failure_is_a_storage_error(store: Store, monkeypatch: pytest.MonkeyP
     with pytest.raises(StorageError):
         big.put_record("p1", [make(message="w" * 400)], T0)
     assert list(big.iter_records("p1")) == []
+
+
+def test_reversed_time_bounds_match_nothing_without_asking_dynamodb(store: Store) -> None:
+    """DynamoDB rejects BETWEEN with low > high (a ValidationException, i.e. a 500); moto does not."""
+    store.put_record("p1", [make(message="x")], T0)
+    calls: list[str] = []
+    store.ddb.meta.events.register("before-call.dynamodb.Query", lambda **kw: calls.append("query"))
+    assert list(store.iter_records("p1", since_ms=2_000, before_ms=1_000)) == []
+    assert list(store.iter_records("p1", since_ms=1_000, before_ms=1_000)) == []
+    assert calls == []
+    assert len(list(store.iter_records("p1", since_ms=0, before_ms=int(T0 * 1000) + 1))) == 1
+
+
+@pytest.mark.parametrize("ref", ["abc-" + "9" * 5000, "abc-1234567"])
+def test_over_long_batch_index_is_not_an_id(ref: str) -> None:
+    with pytest.raises(KeyError):
+        parse_ref(ref)
+
+
+def test_batch_ids_accept_lone_surrogates() -> None:
+    members = [make(client_id="\ud800a"), make(client_id="\ud800b")]
+    assert len(record_id_for(members)) == 24

@@ -16,3 +16,21 @@ def loose_int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     return None
+
+
+MAX_DEPTH = 32
+"""Deepest nesting kept in free-form client data. Deeper containers become a marker string: real
+reports nest a few levels, and pydantic refuses to serialize ~250 (a 500 on a valid request)."""
+
+
+def cut_depth(value: Any, depth: int = MAX_DEPTH) -> Any:
+    """A copy of `value` whose dicts and lists below `depth` levels are replaced by a marker."""
+    if isinstance(value, dict):
+        if depth <= 0:
+            return "[nested too deep]"
+        return {k: cut_depth(v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        if depth <= 0:
+            return "[nested too deep]"
+        return [cut_depth(v, depth - 1) for v in value]
+    return value

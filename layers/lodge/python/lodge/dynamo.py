@@ -14,6 +14,27 @@ from typing import Any
 AttributeValue = dict[str, Any]
 
 
+# DynamoDB numbers: up to 38 significant digits, magnitude between 1e-130 and 1e126. A value it
+# cannot hold would fail the whole write (a 503, retried forever), so it is stored as 0 instead.
+_MAX_NUMBER = 9.9999e125
+_MIN_NUMBER = 1e-130
+
+
+def _number_text(value: int | float | Decimal) -> str:
+    if isinstance(value, int) and abs(value) < 10**38:
+        return str(value)
+    if isinstance(value, Decimal) and value.is_finite() and len(value.as_tuple().digits) <= 38:
+        number = float(value)
+    else:
+        try:
+            number = float(value)
+        except OverflowError:
+            return "0"
+    if not math.isfinite(number) or abs(number) > _MAX_NUMBER or 0 < abs(number) < _MIN_NUMBER:
+        return "0"
+    return str(value) if isinstance(value, Decimal) else repr(number)
+
+
 def to_attr(value: Any) -> AttributeValue:
     if value is None:
         return {"NULL": True}
@@ -21,11 +42,8 @@ def to_attr(value: Any) -> AttributeValue:
         return {"BOOL": value}
     if isinstance(value, str):
         return {"S": _storable(value)}
-    if isinstance(value, (int, Decimal)):
-        return {"N": str(value)}
-    if isinstance(value, float):
-        # DynamoDB has no NaN or infinity; one would fail the whole write (503, retried forever).
-        return {"N": repr(value) if math.isfinite(value) else "0"}
+    if isinstance(value, (int, float, Decimal)):
+        return {"N": _number_text(value)}
     if isinstance(value, (bytes, bytearray)):
         return {"B": bytes(value)}
     if isinstance(value, (set, frozenset)):

@@ -11,5 +11,5 @@ def occurrence_id_for(protocol: str, client_id: str) -> str:
     Derived from (protocol, client id), so a client's retry maps onto the same stored record and a
     lookup by the client's own id (Rollbar uuid, CrashLog location id) needs no index.
     """
-    digest = hashlib.sha256(f"{protocol}\x00{client_id}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{protocol}\x00{client_id}".encode("utf-8", "surrogatepass")).hexdigest()
     return digest[:24]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lodge.coerce import cut_depth
 from lodge.ids import occurrence_id_for
 
 __all__ = ["occurrence_id_for"]  # re-exported: callers import it from here too
@@ -33,10 +34,19 @@ def normalize_level(value: Any, default: Level) -> Level:
     return default
 
 
+def _shallow_enough(data: Any) -> Any:
+    """Cut client data nested deeper than coerce.MAX_DEPTH under any field (extras included)."""
+    if isinstance(data, dict):
+        return {key: cut_depth(value) for key, value in data.items()}
+    return data
+
+
 class _Open(BaseModel):
     """Base for wire-derived parts: unknown keys are kept, not rejected."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    _limit_depth = model_validator(mode="before")(_shallow_enough)
 
 
 class Frame(_Open):
@@ -106,6 +116,8 @@ class Occurrence(BaseModel):
     """One report from one client: an error, a message or a performance sample."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _limit_depth = model_validator(mode="before")(_shallow_enough)
 
     project_id: str
     protocol: Protocol

@@ -63,7 +63,7 @@ def record_id_for(occurrences: Sequence[Occurrence]) -> str:
     if len(occurrences) == 1:
         return occurrences[0].occurrence_id
     joined = "\x00".join(sorted(o.occurrence_id for o in occurrences))
-    return hashlib.sha256(("batch\x00" + joined).encode()).hexdigest()[:24]
+    return hashlib.sha256(("batch\x00" + joined).encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def occurrence_ref(record_id: str, index: int, size: int) -> str:
@@ -77,7 +77,7 @@ def parse_ref(ref: str) -> tuple[str, int]:
         raise KeyError(ref)
     # ASCII digits only: str.isdigit() accepts "²" (then int() raises ValueError, a 500) and int()
     # accepts Arabic-Indic digits, which would make a second spelling of the same id.
-    if index and not (index.isascii() and index.isdigit()):
+    if index and not (index.isascii() and index.isdigit() and len(index) <= 6):
         raise KeyError(ref)
     return record_id, int(index or 0)
 
@@ -311,6 +311,8 @@ class Store:
         page_size: int = 100,
     ) -> Iterator[RecordSummary]:
         """Records by time received, newest first; `before_ms` exclusive, `since_ms` inclusive."""
+        if since_ms is not None and before_ms is not None and since_ms >= before_ms:
+            return  # nothing can match; DynamoDB rejects a BETWEEN whose bounds are reversed
         low = f"{since_ms:013d}" if since_ms is not None else "0"
         high = f"{before_ms:013d}" if before_ms is not None else "9" * 13
         request: dict[str, Any] = {
