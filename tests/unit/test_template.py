@@ -323,3 +323,21 @@ def test_samconfig_retention() -> None:
     assert production["RetentionDays"] == "90" and production["OffloadThreshold"] == "4096"
     assert config["default"]["deploy"]["parameters"]["confirm_changeset"] is True
     assert int(staging["RetentionDays"]) < int(production["RetentionDays"])
+
+
+def test_route_settings_name_declared_routes() -> None:
+    """A RouteSettings key that names no route fails only at deploy time; catch it here."""
+    declared = {f"{method} {path}" for method, path, _ in _routes()}
+    settings = resources(TEMPLATE, "AWS::Serverless::HttpApi")["LodgeApi"]["Properties"].get("RouteSettings", {})
+    assert settings, "the AppSignal push routes need their own (looser) throttle"
+    for route_key in settings:
+        assert route_key in declared, f"RouteSettings names {route_key!r}, which no function declares"
+
+
+def test_appsignal_push_routes_are_not_throttled_by_the_default() -> None:
+    """API Gateway's 429 shuts the AppSignal gem's agent down until the app restarts (appsignal.md §1.5)."""
+    settings = resources(TEMPLATE, "AWS::Serverless::HttpApi")["LodgeApi"]["Properties"]["RouteSettings"]
+    push = {f"POST {path}" for method, path, name in _routes() if name == "AppsignalPushFunction"}
+    assert push and push <= set(settings)
+    for route_key in push:
+        assert settings[route_key]["ThrottlingRateLimit"] == {"Ref": "PushThrottlingRateLimit"}

@@ -3,7 +3,7 @@
 Write path per request (docs/storage.md): one conditional PutItem of the record (the
 de-duplication), then one UpdateItem per distinct group. If a group update fails the record is
 deleted again and StorageError raised, so the client's retry stores and counts it from scratch:
-a 2xx always means stored *and* counted.
+a 2xx means stored, and counted but for the rare mid-request failures docs/storage.md lists.
 """
 
 from __future__ import annotations
