@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import pytest
 
 from lodge.occurrence import occurrence_id_for
+from lodge.protocols import crashlog
 from lodge.store import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
 from tests.fixtures.crashlog.signer import fixture, signed_headers
 from tests.helpers import invoke, json_body
+
+HUGE_TIMESTAMPS = [10**400, -(10**400), "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"]
 
 
 def signed(project: Project, method: str, path: str, body: bytes = b"", **sign: Any) -> dict[str, str]:
@@ -74,6 +79,34 @@ def test_announce_rejects_bad_signatures_and_bodies(store: Store, project: Proje
     response = announce(project, b"nope")
     assert response["statusCode"] == 400 and "error" in json_body(response)
     assert store.list_markers(project.id) == []
+
+
+@pytest.mark.parametrize("timestamp", HUGE_TIMESTAMPS, ids=["10**400", "-10**400", "year 10**20"])
+def test_announce_with_a_timestamp_beyond_float_is_stored_at_receipt(
+    store: Store, project: Project, timestamp: Any
+) -> None:
+    body = json.dumps({"payload": {"timestamp": timestamp, "hostname": "h"}}).encode()
+    before = time.time()
+    response = announce(project, body)
+    assert response["statusCode"] == 201
+    (marker,) = store.list_markers(project.id)
+    assert before - 1 <= marker["created"] == marker["received"] <= time.time() + 1
+
+
+def test_announce_stores_only_plain_clipped_notifier_strings(store: Store, project: Project) -> None:
+    """A verbatim notifier map with 1e300 or nesting past 32 levels fails every PutItem on AWS (503
+    forever); moto checks neither, so the stored types are asserted directly."""
+    deep: Any = "x"
+    for _ in range(60):
+        deep = {"v": deep}
+    notifier = {"name": 1e300, "version": deep, "language": "Ruby" * 1000, "extra": {"n": 1e300}}
+    body = json.dumps({"payload": {"hostname": "h", "notifier": notifier}}).encode()
+    assert announce(project, body)["statusCode"] == 201
+    (marker,) = store.list_markers(project.id)
+    stored = marker["notifier"]
+    assert set(stored) == {"name", "language"}
+    assert all(type(value) is str for value in stored.values())
+    assert stored["name"] == "1e+300" and stored["language"] == ("Ruby" * 1000)[: crashlog.MAX_MARKER_TEXT]
 
 
 # ---- locate -----------------------------------------------------------------------------------

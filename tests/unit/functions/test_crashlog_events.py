@@ -17,6 +17,8 @@ from tests.conftest import Project
 from tests.fixtures.crashlog.signer import TAMPERED_PARTS, fixture, http_date, signed_headers, tampered
 from tests.helpers import invoke, json_body, load_function
 
+HUGE_TIMESTAMPS = [10**400, -(10**400), "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"]
+
 
 def post(project: Project, body: bytes, path: str = "/events", **sign: Any) -> dict[str, Any]:
     key, secret = project.credentials["crashlog"], project.credentials["crashlog_secret"]
@@ -121,6 +123,31 @@ def test_bad_bodies_are_json_errors(store: Store, project: Project, body: bytes,
     response = post(project, body)
     assert response["statusCode"] == status
     assert "error" in json_body(response)
+
+
+@pytest.mark.parametrize("timestamp", HUGE_TIMESTAMPS, ids=["10**400", "-10**400", "year 10**20"])
+def test_timestamps_beyond_float_and_datetime_are_kept_not_500(store: Store, project: Project, timestamp: Any) -> None:
+    """10**400 is valid JSON; float() raised OverflowError (a 500 the client would retry forever)."""
+    body = json.dumps({"payload": {"event": {"message": "m", "type": "E", "timestamp": timestamp}}}).encode()
+    response = post(project, body)
+    detail = stored(store, project, response)
+    assert detail["extra"]["event"]["timestamp"] == timestamp  # kept as sent, not as the event's time
+
+
+def test_a_date_header_beyond_datetime_is_401_not_500(store: Store, project: Project) -> None:
+    response = post(project, fixture("java_log4j.json"), date="Mon, 01 Jan 99999999999999999999 00:00:00 GMT")
+    assert response["statusCode"] == 401 and json_body(response) == {"error": "HMAC authentication failed"}
+
+
+def test_pathological_backtrace_lines_are_stored_quickly(store: Store, project: Project) -> None:
+    """The old Ruby-line pattern took minutes on one 1 MB line: the Lambda timed out, the event was lost."""
+    line = ":1:in `'" * (1024 * 1024 // 8 - 16) + "z"  # the body stays within the 1 MB limit
+    body = json.dumps({"payload": {"event": {"type": "E"}, "backtrace": [line]}}).encode()
+    started = time.perf_counter()
+    response = post(project, body)
+    assert time.perf_counter() - started < 3.0
+    (frame,) = stored(store, project, response)["exceptions"][0]["frames"]
+    assert frame["filename"] == line
 
 
 def test_oversized_body_is_413(store: Store, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
+import re
+import time
 import uuid
 from typing import Any
 
@@ -116,10 +119,85 @@ def test_api_document_example() -> None:
         ("nan", None),
         ("1e400", None),
         ({"t": 1}, None),
+        pytest.param(10**400, None, id="10**400"),  # a valid JSON integer that float() cannot hold
+        pytest.param(-(10**400), None, id="-10**400"),
+        ("Mon, 01 Jan 99999999999999999999 00:00:00 GMT", None),
     ],
 )
 def test_parse_timestamp(value: Any, expected: float | None) -> None:
     assert crashlog.parse_timestamp(value) == expected
+
+
+def test_parse_http_date_refuses_years_datetime_cannot_hold() -> None:
+    assert crashlog.parse_http_date("Mon, 01 Jan 99999999999999999999 00:00:00 GMT") is None
+    assert crashlog.parse_http_date("Mon, 01 Jan 2000 99999999999999999999:00:00 GMT") is None
+    assert crashlog.parse_http_date("Thu, 04 Oct 2012 08:31:16 GMT") == 1349339476.0
+
+
+# The pattern the line parser replaced; the parser must agree with it wherever it finishes.
+_OLD_RUBY_LINE = re.compile(r"^(?P<file>.*?):(?P<line>\d+)(?::in [`'](?P<method>.*)')?$")
+
+
+def _old_parse(line: str) -> tuple[str, int | None, str | None] | None:
+    match = _OLD_RUBY_LINE.match(line)
+    if not match:
+        return None
+    return match["file"], int(match["line"]) if len(match["line"]) <= 9 else None, match["method"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "app/models/user.rb:12:in `name'",
+        "app/models/user.rb:12:in 'User#name'",  # Ruby 3.4 quotes
+        "/gems/rack-2.2.3/lib/rack.rb:7:in `block (2 levels) in call'",
+        "C:/app/x.rb:3:in `<main>'",
+        "lib/tasks.rake:40",
+        "x.rb:1:in `a:2:in `b''",
+        "x.rb:1:in `'",
+        "x.rb:1:in '",
+        "x.rb:1:in `m'\n",
+        "x.rb:1:in `m'\nmore",
+        "x.rb:1\n",
+        "x.rb:a:1",
+        "x.rb:12345678901",
+        "x.rb",
+        ":1",
+        "",
+        "x.rb:\u0661\u0662:in `m'",  # \\d matches any Unicode digit, as before
+    ],
+)
+def test_ruby_line_parser_matches_the_old_pattern(line: str) -> None:
+    assert crashlog.parse_ruby_line(line) == _old_parse(line)
+
+
+def test_ruby_line_parser_agrees_with_the_old_pattern_on_random_lines() -> None:
+    rng = random.Random(7)
+    pieces = [":", "1", "23", ":in ", "`", "'", "a", "\n", " "]
+    for _ in range(5000):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
+        assert crashlog.parse_ruby_line(line) == _old_parse(line), line
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [":1:in `'", ":1:in `", "a:1", ":1:in `'x:"],
+)
+def test_ruby_line_parser_is_fast_on_pathological_lines(unit: str) -> None:
+    """The old pattern backtracked quadratically: 0.8 s on 32 KB, minutes on 1 MB (a lost event)."""
+    for size in (32 * 1024, 1024 * 1024):
+        line = unit * (size // len(unit)) + "z"
+        started = time.perf_counter()
+        frames = crashlog.frames_of([line, line + "'"])
+        elapsed = time.perf_counter() - started
+        assert elapsed < 0.5, f"{size} bytes took {elapsed:.2f} s"
+        assert len(frames) == 2
+
+
+def test_ruby_line_with_an_overlong_line_number_keeps_the_frame() -> None:
+    """int() refuses more than 4300 digits (a 500); such a number is no line number anyway."""
+    (frame,) = crashlog.frames_of(["x.rb:" + "1" * 5000 + ":in `m'"])
+    assert frame.filename == "x.rb" and frame.lineno is None and frame.method == "m"
 
 
 def test_stage_falls_back_to_system_then_production() -> None:
@@ -203,6 +281,31 @@ def test_announce_marker() -> None:
         "created": RECEIVED,
         "received": RECEIVED,
     }
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = {"v": value}
+    return value
+
+
+def test_announce_marker_keeps_only_clipped_notifier_strings() -> None:
+    """The notifier was stored verbatim: 1e300 or 40-deep nesting made every PutItem fail (503 forever)."""
+    payload = {
+        "hostname": "h" * 10_000,
+        "stage": ["not", "a", "string"],
+        "notifier": {"name": 1e300, "version": _nested(100), "language": "R" * 10_000, "extra": {"x": 1}},
+    }
+    marker = crashlog.announce_marker(payload, RECEIVED)
+    notifier = marker["notifier"]
+    assert set(notifier) == {"name", "language"}
+    assert notifier["name"] == "1e+300"
+    assert all(isinstance(v, str) and 0 < len(v) <= crashlog.MAX_MARKER_TEXT for v in notifier.values())
+    assert len(marker["hostname"]) == crashlog.MAX_MARKER_TEXT and "stage" not in marker
+    assert crashlog.announce_marker({"notifier": "n" * 10_000}, RECEIVED)["notifier"] == "n" * crashlog.MAX_MARKER_TEXT
+    for useless in ({}, {"version": {"a": 1}}, [1, 2], None):
+        assert "notifier" not in crashlog.announce_marker({"notifier": useless}, RECEIVED)
 
 
 def test_location_record_id_is_the_occurrence_id() -> None:

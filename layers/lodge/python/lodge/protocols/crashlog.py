@@ -112,7 +112,7 @@ def parse_http_date(value: str) -> float | None:
     """RFC 1123 and its loose relatives (the Java appender does not zero-pad the day) -> epoch seconds."""
     try:
         parsed = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # a year beyond a C long overflows
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
@@ -203,7 +203,10 @@ def parse_timestamp(value: Any) -> float | None:
         return None
     number: float | None = None
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # 10**400 is valid JSON; no time, but no 500 either
+            return None
     elif isinstance(value, str):
         text = value.strip()
         if not text:
@@ -261,16 +264,44 @@ def _leftovers(raw: dict[str, Any], known: set[str], model: type[BaseModel]) -> 
 
 
 _FRAME_KEYS = {"file", "number", "method", "context_line", "pre_context", "post_context"}
-_RUBY_LINE = re.compile(r"^(?P<file>.*?):(?P<line>\d+)(?::in [`'](?P<method>.*)')?$")
+_RUBY_CALL = re.compile(r":(\d+):in [`']")
+_RUBY_LINE_END = re.compile(r":(\d+)")
+MAX_LINE_DIGITS = 9
+"""Longer is no line number (and int() refuses more than 4300 digits)."""
+
+
+def parse_ruby_line(line: str) -> tuple[str, int | None, str | None] | None:
+    """`file:line` or `file:line:in `method'` -> (file, line, method); None for anything else.
+
+    The same answers as `^(?P<file>.*?):(?P<line>\\d+)(?::in [`'](?P<method>.*)')?$`, in one pass:
+    that pattern backtracks quadratically (":1:in `'" repeated over 1 MB took minutes). The file is
+    the text before the leftmost `:N:in `` when the line ends in a quote, else before a final `:N`.
+    """
+    text = line[:-1] if line.endswith("\n") else line  # `$` also matches before a final newline
+    if "\n" in text:  # `.` never crosses a newline
+        return None
+    call = _RUBY_CALL.search(text) if text.endswith("'") else None
+    if call and call.end() < len(text):
+        return text[: call.start()], _line_number(call[1]), text[call.end() : -1]
+    colon = text.rfind(":")
+    end = _RUBY_LINE_END.fullmatch(text, colon) if colon >= 0 else None
+    if end:
+        return text[:colon], _line_number(end[1]), None
+    return None
+
+
+def _line_number(digits: str) -> int | None:
+    return int(digits) if len(digits) <= MAX_LINE_DIGITS else None
 
 
 def _frame(entry: Any) -> Frame:
     from lodge.occurrence import Frame
 
     if isinstance(entry, str):  # a raw "file:line:in `method'" line
-        match = _RUBY_LINE.match(entry)
-        if match:
-            return Frame(filename=match["file"], lineno=int(match["line"]), method=match["method"])
+        parsed = parse_ruby_line(entry)
+        if parsed:
+            filename, lineno, method = parsed
+            return Frame(filename=filename, lineno=lineno, method=method)
         return Frame(filename=entry)
     if not isinstance(entry, dict):
         return Frame.model_validate({"crashlog_frame": entry})
@@ -440,18 +471,37 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
 def announce_marker(payload: dict[str, Any], received_at: float) -> dict[str, Any]:
     """The marker an `/announce` leaves: which host started, when, in which stage, with what notifier."""
     sent = parse_timestamp(payload.get("timestamp"))
-    notifier = payload.get("notifier")
+    stage = _clipped(payload.get("stage"))
     marker = {
         "kind": "announce",
         "source": "crashlog",
-        "hostname": _str(payload.get("hostname")),
-        "stage": _str(payload.get("stage")),
-        "environment": _str(payload.get("stage")),
-        "notifier": notifier if isinstance(notifier, dict) else _str(notifier),
+        "hostname": _clipped(payload.get("hostname")),
+        "stage": stage,
+        "environment": stage,
+        "notifier": _announced_notifier(payload.get("notifier")),
         "created": round(sent if sent is not None else received_at, 3),
         "received": round(received_at, 3),
     }
     return {k: v for k, v in marker.items() if v is not None}
+
+
+MAX_MARKER_TEXT = 256
+"""Longest text an announce marker keeps per field (host names, gem names and versions are short)."""
+_NOTIFIER_FIELDS = ("name", "version", "language")
+
+
+def _clipped(value: Any) -> str | None:
+    text = _str(value)
+    return text[:MAX_MARKER_TEXT] if text else None
+
+
+def _announced_notifier(notifier: Any) -> dict[str, str] | str | None:
+    """Only name/version/language, as clipped strings: a verbatim map with 1e300 (beyond DynamoDB's
+    numbers) or 33 levels of nesting fails every PutItem, a 503 the client retries forever."""
+    if not isinstance(notifier, dict):
+        return _clipped(notifier)
+    kept = {key: _clipped(notifier.get(key)) for key in _NOTIFIER_FIELDS}
+    return {key: text for key, text in kept.items() if text} or None
 
 
 # ---- locations ---------------------------------------------------------------------------------
