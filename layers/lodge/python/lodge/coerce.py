@@ -13,8 +13,12 @@ def loose_int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        digits = value.strip().removeprefix("-")
+        # ASCII only and bounded: "²".isdigit() is True but int("²") raises, and int() refuses
+        # strings of over 4300 digits; either would be a 500 on a client's odd line number.
+        if digits.isascii() and digits.isdigit() and len(digits) <= 19:
+            return int(value.strip())
     return None
 
 
