@@ -92,3 +92,19 @@ def test_markers_are_not_rate_limited(project: Project, store: Store) -> None:
     key, _ = auth.issue_token(store, project.id, "appsignal_push", rate_limit=1)
     for _ in range(3):
         assert post("/1/markers", f"api_key={key}", b'{"revision":"abc"}')["statusCode"] == 200
+
+
+@pytest.mark.parametrize("path", ["/1/auth", "/1/markers"])
+def test_token_read_failure_is_503_json(
+    project: Project, store: Store, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    from lodge import auth, aws
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise ConnectionError("DynamoDB is unreachable")
+
+    auth.clear_cache()
+    monkeypatch.setattr(aws.dynamodb(), "get_item", broken)
+    body = zlib.compress(fixture_text("marker_0_11.json").encode(), 1)
+    response = post(path, f"api_key={project.credentials['appsignal_push']}&{GEM_QUERY}", body, ZLIB)
+    assert response["statusCode"] == 503 and "error" in json_body(response), response

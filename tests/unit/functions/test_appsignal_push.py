@@ -342,3 +342,76 @@ def test_huge_flush_is_split_into_deterministic_records(project: Project, store:
     assert json_body(push(key, body))["accepted"] == MAX_RECORD_ENTRIES + 5
     assert sorted(len(r.index) for r in records(store, project.id)) == [5, MAX_RECORD_ENTRIES]
     assert json_body(push(key, body)) == {"status": "ok", "accepted": 0, "duplicates": MAX_RECORD_ENTRIES + 5}
+
+
+# ---- review findings ------------------------------------------------------------------------------
+
+DYNAMODB_ITEM_LIMIT = 400 * 1024
+
+
+def test_wide_cjk_batch_is_split_into_records_under_the_dynamodb_item_limit(project: Project, store: Store) -> None:
+    """500 entries of 130-character CJK texts and 200-character ids made one ~1 MB item: 503 forever on AWS.
+
+    moto does not enforce the 400 KB limit, so the size of every PutItem is measured here.
+    """
+    long = "\u3042" * 130
+    batch = [
+        {
+            "request_id": f"{i:0200d}",
+            "exception": {"exception": long, "message": long},
+            "log_entry": {"action": long, "path": "/" + long, "environment": "x", "time": 1700000000},
+        }
+        for i in range(500)
+    ]
+    puts: list[dict[str, Any]] = []
+    event = "before-parameter-build.dynamodb.PutItem"
+
+    def record_puts(params: dict[str, Any], **_: Any) -> None:
+        if params["Item"]["sk"]["S"].startswith("REC#"):
+            puts.append(params["Item"])
+
+    aws.dynamodb().meta.events.register(event, record_puts)
+    try:
+        key = project.credentials["appsignal_push"]
+        body = json.dumps(batch, ensure_ascii=False).encode()
+        assert len(body) < 1024 * 1024  # within the default body limit
+        response = push(key, body)
+        assert response["statusCode"] == 200, response
+        assert json_body(response) == {"status": "ok", "accepted": 500, "duplicates": 0}
+        sizes = [sum(len(k.encode()) + _item_bytes(v) for k, v in item.items()) for item in puts]
+        assert len(sizes) > 1 and max(sizes) < 350 * 1024 < DYNAMODB_ITEM_LIMIT, sizes
+        print(f"500 wide CJK entries: {len(sizes)} records, item bytes {sizes}")
+        # Readable back, every entry, with the texts intact (clipped in the index, whole in the detail).
+        stored = records(store, project.id)
+        assert sum(len(r.index) for r in stored) == 500
+        request_ids = set()
+        for summary in stored:
+            record = store.get_record(project.id, summary.record_id)
+            assert record is not None and len(record.details) == len(summary.index)
+            request_ids |= {d["client_id"] for d in record.details}
+            assert all(d["action"] == long and d["exceptions"][0]["message"] == long for d in record.details)
+        assert request_ids == {e["request_id"] for e in batch}
+        # The gem's retry splits identically, so every chunk is a duplicate.
+        assert json_body(push(key, body)) == {"status": "ok", "accepted": 0, "duplicates": 500}
+    finally:
+        aws.dynamodb().meta.events.unregister(event, record_puts)
+
+
+@pytest.mark.parametrize("field", ["duration", "time", "status", "queue_duration"])
+def test_huge_integer_is_never_a_500(project: Project, store: Store, field: str) -> None:
+    raw = '[{"request_id":"r","log_entry":{"action":"A#b","path":"/","' + field + '":' + str(10**400) + "}}]"
+    response = push(project.credentials["appsignal_push"], raw)
+    assert response["statusCode"] in (200, 400), response
+    assert response["statusCode"] == 200 and json_body(response)["accepted"] == 1
+
+
+def test_token_read_failure_is_503_json(project: Project, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key lookup is a storage read too: DynamoDB down means 503 (the gem keeps the batch), not 500."""
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise ConnectionError("DynamoDB is unreachable")
+
+    auth.clear_cache()
+    monkeypatch.setattr(aws.dynamodb(), "get_item", broken)
+    response = push(project.credentials["appsignal_push"], fixture_text("gem_0_11_18_batch.json"))
+    assert response["statusCode"] == 503 and "error" in json_body(response), response

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
+import re
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -283,3 +286,87 @@ def test_absurd_numbers_are_dropped_and_odd_shapes_kept_in_extra() -> None:
     (occurrence,) = batch(json.dumps([entry]))
     assert occurrence.duration is None and occurrence.status is None
     assert occurrence.extra and occurrence.extra["exception"] == "boom" and occurrence.extra["events"] == "x"
+
+
+# ---- review findings: pathological input ---------------------------------------------------------
+
+# The backtrace-line regex before the linear parser: the reference for what a line means.
+_OLD_BACKTRACE_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::in [`'](?P<method>.*)')?\s*$")
+
+
+@pytest.mark.parametrize("size", [32 * 1024, 1024 * 1024])
+def test_pathological_backtrace_line_parses_in_linear_time(size: int) -> None:
+    """`:1:in \\`'` repeated made the old regex backtrack quadratically (32 KB: ~1 s, 1 MB: ~15 min)."""
+    unit = ":1:in `'"
+    line = unit * (size // len(unit)) + "z"
+    started = time.perf_counter()
+    (frame,) = appsignal.parse_backtrace([line])
+    assert time.perf_counter() - started < 0.5
+    assert frame.filename == line and frame.lineno is None  # not a frame line: kept whole, as before
+    started = time.perf_counter()
+    (frame,) = appsignal.parse_backtrace([line[:-1] + "x.rb:7:in `m'"])  # a long line that does parse
+    assert time.perf_counter() - started < 0.5
+    assert frame.lineno == 1 and frame.method is not None and frame.method.endswith("x.rb:7:in `m")
+
+
+def test_backtrace_line_parser_means_what_the_old_regex_meant() -> None:
+    """Same file/line/method as the old regex on every short line over the characters that matter."""
+    rng = random.Random(20240601)
+    alphabet = ":1in `' \tx\n2"
+    lines = ["a.rb:1:in `x'", "b.rb:2:in 'Foo#bar'", "c.rb:3", "(eval)", ":1", "a:1:in `'", "a:1:in `", "a:12:in '''"]
+    lines += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 14))) for _ in range(20_000)]
+    for line in lines:
+        stripped = line.strip()
+        if not stripped:
+            continue
+        old = _OLD_BACKTRACE_LINE.match(stripped)
+        expected = (old["file"], int(old["line"]), old["method"]) if old else (stripped, None, None)
+        (frame,) = appsignal.parse_backtrace([line])
+        assert (frame.filename, frame.lineno, frame.method) == expected, repr(line)
+
+
+def test_overlong_line_number_is_not_a_crash() -> None:
+    (frame,) = appsignal.parse_backtrace(["a.rb:" + "9" * 5000 + ":in `x'"])
+    assert frame.lineno is None and frame.method == "x"
+
+
+@pytest.mark.parametrize("field", ["duration", "status", "queue_duration", "time"])
+def test_huge_json_integers_are_dropped_not_a_crash(field: str) -> None:
+    """float(10**400) raises OverflowError (a 500 before): such a value is junk like 1e300."""
+    raw = '[{"request_id":"r","log_entry":{"action":"A#b","' + field + '":' + str(10**400) + "}}]"
+    (occurrence,) = batch(raw)
+    assert getattr(occurrence, "timestamp" if field == "time" else field) is None
+    raw = '[{"request_id":"r","events":[{"name":"e","duration":' + str(10**400) + ',"time":-' + str(10**400) + "}]}]"
+    (occurrence,) = batch(raw)
+    assert occurrence.events and occurrence.events[0].duration is None and occurrence.events[0].time is None
+
+
+def _wide_batch(count: int = 500, prefix: str = "") -> list[Any]:
+    """Entries whose index entries are as large as they get: 130-character CJK texts, 200-character ids."""
+    long = "\u3042" * 130
+    return batch(
+        json.dumps(
+            [
+                {
+                    "request_id": f"{prefix}{i:0200d}"[:200],
+                    "exception": {"exception": long, "message": long},
+                    "log_entry": {"action": long, "path": "/" + long, "environment": "\u3044" * 100, "time": 1.7e9},
+                }
+                for i in range(count)
+            ]
+        )
+    )
+
+
+def test_chunks_bound_the_encoded_index_size_deterministically() -> None:
+    from lodge.store import index_entry
+
+    occurrences = _wide_batch()
+    parts = appsignal.chunks(occurrences)
+    assert len(parts) > 1 and [o for part in parts for o in part] == occurrences  # order kept, nothing lost
+    for part in parts:
+        size = sum(len(json.dumps(index_entry(o), ensure_ascii=False).encode()) for o in part)
+        assert size <= appsignal.MAX_RECORD_INDEX_BYTES
+    # A resend (parsed again, received later) splits identically, so every chunk de-duplicates.
+    again = [o.model_copy(update={"received_at": 1.6e9}) for o in _wide_batch()]
+    assert [[o.client_id for o in p] for p in appsignal.chunks(again)] == [[o.client_id for o in p] for p in parts]

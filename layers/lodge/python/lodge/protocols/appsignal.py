@@ -14,9 +14,9 @@ ever added, strings are never touched, and anything else (unclosed brackets, mis
 single quotes, truncation) stays a 400. Occurrences parsed from a repaired body carry
 `extra["lodge_json_repaired"] = true`, so the repair is visible, never silent.
 
-All-or-nothing: a batch is stored as one record (chunks of `MAX_RECORD_ENTRIES` for very large
-flushes, each deterministic so a retry de-duplicates chunk by chunk), and the caller answers 200 only
-when every chunk is stored.
+All-or-nothing: a batch is stored as one record (very large flushes in chunks of at most
+`MAX_RECORD_ENTRIES` entries and `MAX_RECORD_INDEX_BYTES` of index, each chunk deterministic so a
+retry de-duplicates chunk by chunk), and the caller answers 200 only when every chunk is stored.
 """
 
 from __future__ import annotations
@@ -38,8 +38,17 @@ if TYPE_CHECKING:
 
 PROTOCOL: Final = "appsignal"
 MAX_RECORD_ENTRIES = 500
-"""Entries per stored record: keeps the item's `ix` list (~0.2-0.4 KB per entry) well under
-DynamoDB's 400 KB item limit. A gem flush of 20-100 entries is always one record."""
+"""Entries per stored record (typical index entries are ~0.2-0.4 KB). A gem flush of 20-100 entries
+is always one record."""
+MAX_RECORD_INDEX_BYTES = 300_000
+"""Encoded index (`ix`) per stored record. Index texts are clipped but can still be ~3 KB per entry in
+CJK UTF-8, so 500 of them would exceed DynamoDB's 400 KB item limit (a 503 on every retry, forever).
+The rest of the item is its keys plus at most `offload_threshold` bytes of inline detail (larger
+detail goes to S3), which fits in the remaining ~100 KB."""
+_INDEX_ENTRY_OVERHEAD = 96
+"""Bytes allowed per entry on top of its measured JSON: the `ts` and `g` fields, which are left out of
+the measurement (`ts` may be the receive time and `g` is set later, so measuring them would make a
+resent batch split differently), and DynamoDB's per-element overhead."""
 MAX_NUMBER = 1e15
 """Largest magnitude kept for a numeric field (ms durations, statuses); larger values are dropped."""
 MAX_DEPTH = 32
@@ -163,14 +172,14 @@ def split_body(body: bytes, field: str) -> tuple[str, dict[str, str]]:
 def _float(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, (int, float)):
+            number = float(value)  # OverflowError for a huge JSON int such as 10**400
+        elif isinstance(value, str):
             number = float(value.strip())
-        except ValueError:
+        else:
             return None
-    else:
+    except (ValueError, OverflowError):
         return None
     # Non-finite and absurd magnitudes are junk, and DynamoDB cannot store numbers beyond 1e125.
     return number if math.isfinite(number) and abs(number) <= MAX_NUMBER else None
@@ -234,7 +243,33 @@ def parse_time(value: Any) -> float | None:
 
 # ---- backtraces ---------------------------------------------------------------------------------
 
-_BACKTRACE_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::in [`'](?P<method>.*)')?\s*$")
+_LINE_NUMBER = re.compile(r":(\d+)")
+_METHOD_OPENERS = (":in `", ":in '")
+_MAX_LINE_DIGITS = 18
+
+
+def _split_line(line: str) -> tuple[str, int | None, str | None] | None:
+    """(file, line, method) of a stripped "file:line[:in `method']", or None if it is not one.
+
+    Means what `^(.+?):(\\d+)(?::in [`'](.*)')?\\s*$` means, in linear time: that regex backtracked
+    quadratically (a 1 MB line of ":1:in `'" took minutes). The file is the shortest prefix, so the
+    first `:<digits>` that is followed by the end or by `:in `...'` up to the end decides.
+    """
+    if "\n" in line:  # `.` stops at a newline, so neither the file nor the method can span one
+        return None
+    quoted = line.endswith("'")
+    for match in _LINE_NUMBER.finditer(line, 1):
+        end = match.end()
+        method: str | None
+        if end == len(line):
+            method = None
+        elif quoted and line.startswith(_METHOD_OPENERS, end) and len(line) > end + len(_METHOD_OPENERS[0]):
+            method = line[end + len(_METHOD_OPENERS[0]) : -1]
+        else:
+            continue
+        digits = match[1]
+        return line[: match.start()], int(digits) if len(digits) <= _MAX_LINE_DIGITS else None, method
+    return None
 
 
 def parse_backtrace(lines: Any) -> list[Frame]:
@@ -248,9 +283,9 @@ def parse_backtrace(lines: Any) -> list[Frame]:
         line = _str(raw)
         if not line:
             continue
-        match = _BACKTRACE_LINE.match(line.strip())
-        if match:
-            frames.append(Frame(filename=match["file"], lineno=int(match["line"]), method=match["method"]))
+        parts = _split_line(line.strip())
+        if parts:
+            frames.append(Frame(filename=parts[0], lineno=parts[1], method=parts[2]))
         else:
             frames.append(Frame(filename=line.strip()))
     frames.reverse()
@@ -430,9 +465,34 @@ def form_fields(body: bytes) -> dict[str, str]:
         return {}
 
 
+def _index_bytes(occurrence: Occurrence) -> int:
+    """An upper bound of the occurrence's index entry in the stored item, from its content alone."""
+    from lodge.store import index_entry
+
+    entry = {k: v for k, v in index_entry(occurrence).items() if k not in ("ts", "g")}
+    return len(json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogatepass")) + _INDEX_ENTRY_OVERHEAD
+
+
 def chunks(occurrences: list[Occurrence]) -> list[list[Occurrence]]:
-    """Deterministic record-sized slices of a batch (one slice for any normal flush)."""
-    return [occurrences[i : i + MAX_RECORD_ENTRIES] for i in range(0, len(occurrences), MAX_RECORD_ENTRIES)]
+    """Deterministic record-sized slices of a batch, in order (one slice for any normal flush).
+
+    A slice ends at `MAX_RECORD_ENTRIES` entries or before its index would pass
+    `MAX_RECORD_INDEX_BYTES`. Sizes depend only on the entries' content, so a resent batch splits
+    identically and every slice is a duplicate of the one stored first.
+    """
+    parts: list[list[Occurrence]] = []
+    current: list[Occurrence] = []
+    size = 0
+    for occurrence in occurrences:
+        entry_size = _index_bytes(occurrence)
+        if current and (len(current) >= MAX_RECORD_ENTRIES or size + entry_size > MAX_RECORD_INDEX_BYTES):
+            parts.append(current)
+            current, size = [], 0
+        current.append(occurrence)
+        size += entry_size
+    if current:
+        parts.append(current)
+    return parts
 
 
 # ---- authentication -----------------------------------------------------------------------------
@@ -448,12 +508,19 @@ def authenticate(store: Store, api_key: str, *, rate_limited: bool = True) -> To
     import time
 
     from lodge import auth
+    from lodge.store import StorageError
 
-    info = auth.lookup(store, api_key)
+    try:
+        info = auth.lookup(store, api_key)
+    except Exception as error:  # botocore errors and network failures alike: 503, the gem retries
+        raise StorageError("could not look up the push api key") from error
     if info is None or not info.allows(auth.APPSIGNAL_PUSH):
         raise HttpError(401, "invalid push api key")
     if rate_limited and info.rate_limit is not None:
-        allowed, _remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
+        try:
+            allowed, _remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
+        except Exception as error:
+            raise StorageError("could not count the request against the rate limit") from error
         if not allowed:
             retry = str(max(1, reset - int(time.time())))
             raise HttpError(420, "rate limit exceeded", headers={"Retry-After": retry})
