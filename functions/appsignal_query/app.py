@@ -31,7 +31,7 @@ _LISTS: dict[str, views.SampleKind] = {
 
 
 def _authorize(store: Store, request: http.Request, app_id: str, scope: str) -> str:
-    info = auth.lookup(store, request.query.get("token"))
+    info = views.read("the token", lambda: auth.lookup(store, request.query.get("token")))
     if info is None or not info.allows(scope):
         raise http.HttpError(401, "invalid or missing token")
     if info.project_id != app_id:
@@ -73,7 +73,7 @@ def route(request: http.Request) -> dict[str, Any]:
     if rest == "markers.json":
         return _answer(views.list_markers(store, project_id, request.query), callback)
     ref = views.sample_ref(rest.split("/", 1)[1])
-    detail = store.get_occurrence(project_id, ref)
+    detail = views.read("the sample", lambda: store.get_occurrence(project_id, ref))
     if detail is None:
         raise http.HttpError(404, "no such sample")
     return _answer(views.sample_detail(ref, detail), callback)

@@ -404,3 +404,55 @@ def test_crashlog_announce_is_a_notification_marker(project: Project, store: Sto
     assert view["kind"] == "notification" and "web-1" in view["message"] and view["source"] == "crashlog"
     assert json_body(get(project, "markers.json", "kind=announce&count_only=1")) == {"count": 1}
     assert json_body(get(project, "markers.json", "kind=deploy&count_only=1")) == {"count": 0}
+
+
+# ---- storage failures ----------------------------------------------------------------------------
+
+
+def _broken(*_: Any, **__: Any) -> Any:
+    raise ConnectionError("DynamoDB is unreachable")
+
+
+@pytest.mark.parametrize(
+    ("operation", "path"),
+    [
+        ("query", "samples.json"),
+        ("query", "samples/errors.json"),
+        ("query", "samples.json?count_only=true"),
+        ("query", "markers.json"),
+        ("get_item", "samples/{ref}.json"),
+        ("get_item", "markers.json"),  # the token lookup, with nothing cached
+    ],
+)
+def test_storage_read_failure_is_503_json(
+    project: Project, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch, operation: str, path: str
+) -> None:
+    from lodge import auth, aws
+
+    path, _, query = path.format(ref=data["first"][0]).partition("?")
+    if path == "markers.json" and operation == "get_item":
+        auth.clear_cache()
+    else:
+        assert get(project, path, query)["statusCode"] == 200  # the token is now cached: only the data read fails
+    monkeypatch.setattr(aws.dynamodb(), operation, _broken)
+    for callback in ("", "callback=cb"):
+        response = get(project, path, "&".join(p for p in (query, callback) if p))
+        assert response["statusCode"] == 503, response
+        assert "error" in json_body(response)
+
+
+def test_offloaded_detail_read_failure_is_503(project: Project, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lodge import aws
+
+    monkeypatch.setenv("OFFLOAD_THRESHOLD", "1")
+    config.settings.cache_clear()
+    try:
+        (ref,) = ingest_batch(Store(), project.id, entries(1), T0)
+        assert Store().s3.list_objects_v2(Bucket=store.config.bucket_name)["KeyCount"] == 1  # offloaded
+        assert get(project, f"samples/{ref}.json")["statusCode"] == 200
+        monkeypatch.setattr(aws.s3(), "get_object", _broken)
+        response = get(project, f"samples/{ref}.json")
+        assert response["statusCode"] == 503 and "error" in json_body(response)
+    finally:
+        monkeypatch.delenv("OFFLOAD_THRESHOLD")
+        config.settings.cache_clear()

@@ -17,15 +17,17 @@ Semantics Lodge chose where AppSignal documented nothing (all of them stated in 
   matching samples in the window (a full walk of the window's index).
 - "Error" samples are every occurrence that is not a performance sample (errors and messages).
 - Markers: `count` is the number of all matching markers; `from`/`to` are inclusive.
+
+Every storage read fails as `lodge.store.StorageError` (answered 503, "please retry"), never as a 500.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lodge.http import HttpError
 
@@ -40,6 +42,31 @@ SampleKind = Literal["all", "errors", "performance"]
 _ESCAPES = (("-hash-", "#"), ("-slash-", "/"), ("-dot-", "."))
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
 JAVASCRIPT_CONTENT_TYPE = "text/javascript; charset=utf-8"
+
+_T = TypeVar("_T")
+
+
+# ---- storage reads ------------------------------------------------------------------------------
+
+
+def read(what: str, call: Callable[[], _T]) -> _T:
+    """`call()`, with any failure of it (botocore errors, network) as StorageError: a 503, not a 500."""
+    from lodge.store import StorageError
+
+    try:
+        return call()
+    except Exception as error:
+        raise StorageError(f"could not read {what}") from error
+
+
+def _read_all(what: str, items: Iterator[_T]) -> Iterator[_T]:
+    """`items`, a lazily paged storage read, with its failures as StorageError (see `read`)."""
+    from lodge.store import StorageError
+
+    try:
+        yield from items
+    except Exception as error:
+        raise StorageError(f"could not read {what}") from error
 
 
 def format_backtrace(frames: list[dict[str, Any]]) -> list[str]:
@@ -161,7 +188,8 @@ def _iter_matching(
     exception = exception[:INDEX_TEXT_LIMIT] if exception else None
     since_ms = int(since) * 1000 if since is not None else None
     before_ms = (int(before) + 1) * 1000 if before is not None else None  # inclusive of that second
-    for record in store.iter_records(project_id, since_ms=since_ms, before_ms=before_ms, page_size=page_size):
+    records = store.iter_records(project_id, since_ms=since_ms, before_ms=before_ms, page_size=page_size)
+    for record in _read_all("samples", records):
         size = len(record.index)
         for position, entry in enumerate(record.index):
             if _matches(entry, kind, action, exception):
@@ -311,7 +339,7 @@ def list_markers(store: Store, project_id: str, query: Mapping[str, str]) -> dic
     until = parse_timestamp("to", query.get("to"))
     matching = [
         m
-        for m in store.list_markers(project_id)
+        for m in read("markers", lambda: store.list_markers(project_id))
         if (kind is None or kind in (m.get("kind"), _view_kind(m)))
         and (since is None or _seconds(m.get("created")) >= since)
         and (until is None or _seconds(m.get("created")) <= until)
