@@ -27,7 +27,8 @@ def route(request: http.Request) -> dict[str, Any]:
         fields = rollbar_deploys.parse_fields(request)
         info = rollbar_deploys.authorize(request, store, fields, auth.POST_SERVER_ITEM)
         marker = rollbar_deploys.new_deploy(fields)
-        deploy_id = store.put_marker(info.project_id, marker)
+        with rollbar.storage("store the deploy"):
+            deploy_id = store.put_marker(info.project_id, marker)
         metrics.add_metric(name="DeploysReported", unit=MetricUnit.Count, value=1)
         logger.info("deploy stored", extra={"project": info.project_id, "deploy_id": deploy_id})
         return http.response(200, {"data": {"deploy_id": deploy_id}}, rollbar.CORS_HEADERS)
@@ -36,10 +37,11 @@ def route(request: http.Request) -> dict[str, Any]:
         fields = rollbar_deploys.parse_fields(request)
         info = rollbar_deploys.authorize(request, store, fields, auth.POST_SERVER_ITEM, auth.WRITE)
         deploy_id = rollbar_deploys.parse_deploy_id(request.path_params.get("deploy_id") or match.group(1))
-        current = store.get_marker(info.project_id, deploy_id)
-        if current is None or current.get("kind") != "deploy":
-            raise rollbar.fail(404, "Deploy not found in this project.")
-        updated = store.update_marker(info.project_id, deploy_id, rollbar_deploys.changes(fields))
+        with rollbar.storage("update the deploy"):
+            current = store.get_marker(info.project_id, deploy_id)
+            if current is None or current.get("kind") != "deploy":
+                raise rollbar.fail(404, "Deploy not found in this project.")
+            updated = store.update_marker(info.project_id, deploy_id, rollbar_deploys.changes(fields))
         if updated is None:
             raise rollbar.fail(404, "Deploy not found in this project.")
         metrics.add_metric(name="DeploysUpdated", unit=MetricUnit.Count, value=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,68 @@ def test_schema_errors(data: dict[str, Any], message: str) -> None:
         occurrence(data)
     assert caught.value.status == 422
     assert caught.value.body == {"err": 1, "message": message}
+
+
+# ---- regressions from the independent review ------------------------------------------------------
+
+CRASH_TEXT_SHAPES = {
+    "40k newlines": "\n" * 40_000,
+    "40k blank lines with spaces": " \t\n" * 40_000,
+    "newlines then text": "\n" * 40_000 + "x",
+    "type with a long blank value": "Exception Type:" + " " * 40_000 + "\n",
+    "type with spaces then text": "Exception Type:" + " " * 40_000 + "x",
+    "many empty type lines": "Exception Type: \n" * 20_000,
+    "many reason lines with trailing blanks": ("Exception Codes: x" + " " * 200 + "\n") * 2_000,
+    "one 1 MB line of spaces": " " * 1_000_000,
+    "1 MB of mixed whitespace": "\r\n\t \x0b\x0c" * 200_000,
+}
+
+
+@pytest.mark.parametrize("raw", list(CRASH_TEXT_SHAPES.values()), ids=list(CRASH_TEXT_SHAPES))
+def test_crash_report_parsing_is_fast_on_pathological_text(raw: str) -> None:
+    """Review finding 1: `^\\s*...(.+?)\\s*$` with re.M took 10 s on 40,000 newlines (a Lambda timeout)."""
+    data = {"environment": "e", "platform": "ios", "body": {"crash_report": {"raw": raw}}}
+    started = time.perf_counter()
+    occ = occurrence(data)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.5, f"{elapsed:.2f} s"
+    assert occ.kind == "error"
+
+
+@pytest.mark.parametrize(
+    "raw, type_, reason",
+    [
+        ("Exception Type: EXC_CRASH (SIGABRT)\r\nTermination Reason: Namespace SIGNAL\r\n", "EXC_CRASH (SIGABRT)",
+         "Namespace SIGNAL"),
+        ("Exception Type:\nException Type:  SIGSEGV  \n", "SIGSEGV", None),
+        ("  Exception Reason:  boom  \n", "CrashReport", "boom"),
+        ("Process: x\n" * 10 + "Exception Type: late\n", "late", None),
+        ("x" * 70_000 + "\nException Type: beyond the scanned head\n", "CrashReport", None),
+    ],
+)  # fmt: skip
+def test_crash_report_fields_are_read_per_line(raw: str, type_: str, reason: str | None) -> None:
+    occ = occurrence({"environment": "e", "body": {"crash_report": {"raw": raw}}})
+    assert occ.exception_class == type_
+    assert occ.exceptions[0].message == reason
+    assert rollbar.to_rollbar_data(occ.to_detail())["body"] == {"crash_report": {"raw": raw}}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1e200, 1e130, float("inf"), 10**400, -(10**400), "1e400", str(10**400), "Infinity", "-0", 0, 1e-320, 1e14 * 1000],
+    ids=lambda value: repr(value)[:24],
+)
+def test_out_of_range_timestamps_are_not_used(value: Any) -> None:
+    """Review finding 3: 1e200 was stored (DynamoDB rejects > 1e125: 503 forever), 10**400 raised (500)."""
+    occ = occurrence({"environment": "e", "timestamp": value, "body": {"message": {"body": "x"}}})
+    assert occ.timestamp is None
+    assert occ.extra == {"timestamp": value}  # kept verbatim, as any unusable timestamp is
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(1700000000, 1700000000.0), ("1700000000.5", 1700000000.5), (1369188822000, 1369188822.0), (1, 1.0)],
+)
+def test_valid_timestamps_are_unchanged(value: Any, expected: float) -> None:
+    occ = occurrence({"environment": "e", "timestamp": value, "body": {"message": {"body": "x"}}})
+    assert occ.timestamp == expected

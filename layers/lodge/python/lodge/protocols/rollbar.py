@@ -19,9 +19,11 @@ import json
 import re
 import time
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
 from lodge import auth
@@ -38,6 +40,7 @@ from lodge.occurrence import (
     ServerInfo,
     normalize_level,
 )
+from lodge.store import StorageError
 
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
 CLIENT_PLATFORMS = frozenset({"browser", "android", "ios", "flash", "client"})
@@ -87,6 +90,19 @@ def on_error(error: HttpError) -> dict[str, Any]:
     message = "request entity too large" if error.status == 413 else error.message  # D-create's 413 text
     body = error.body if error.body is not None and error.status != 413 else error_body(message)
     return response(error.status, body, {**CORS_HEADERS, **error.headers}, JSON_CONTENT_TYPE)
+
+
+STORAGE_FAILURES = (BotoCoreError, ClientError, OSError)
+"""What DynamoDB and S3 raise when they fail (throttling, timeouts, a dropped connection)."""
+
+
+@contextmanager
+def storage(action: str) -> Iterator[None]:
+    """Storage failing under a request is a 503 (the client retries), not a 500; a bug stays a 500."""
+    try:
+        yield
+    except STORAGE_FAILURES as error:
+        raise StorageError(f"could not {action}") from error
 
 
 def ok(result: Any, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -162,7 +178,8 @@ def token_hint(token: str) -> str:
 
 
 def resolve_token(store: Any, token: str) -> auth.TokenInfo:
-    info = auth.lookup(store, token)
+    with storage("look up the access token"):
+        info = auth.lookup(store, token)
     if info is None:
         raise fail(403, f"access token not found: {token_hint(token)}")
     return info
@@ -199,7 +216,8 @@ def apply_rate_limit(store: Any, info: auth.TokenInfo) -> dict[str, str]:
     """Count the request against the token's per-minute limit; 429 when over. No limit, no write."""
     if not info.rate_limit:
         return {}
-    allowed, remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
+    with storage("count the request against the rate limit"):
+        allowed, remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
     headers = rate_limit_headers(info.rate_limit, remaining, reset)
     if not allowed:
         raise fail(429, "rate limit reached for this access token; retry after the window resets", headers)
@@ -244,21 +262,22 @@ def _loose_text(value: Any) -> str | None:
     return str(value)
 
 
+MAX_TIMESTAMP = 1e11
+"""Unix seconds beyond year 5138 are no clock's reading (and 1e126+ is more than DynamoDB can hold)."""
+
+
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
+    """A Unix timestamp in seconds (milliseconds tolerated), or None when it cannot be one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    if isinstance(value, (int, float)):
+    try:
         number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
+    except (ValueError, OverflowError):  # OverflowError: a JSON integer of hundreds of digits
         return None
-    if number != number or number <= 0:
-        return None
-    return number / 1000 if number > 1e11 else number  # milliseconds sent by mistake
+    if number > MAX_TIMESTAMP:
+        number /= 1000  # milliseconds sent by mistake
+    # The comparison also rejects NaN; below 1 s is no real clock either (and 1e-320 is beyond DynamoDB).
+    return number if 1 <= number < MAX_TIMESTAMP else None
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -352,8 +371,21 @@ def _trace(raw: Any, path: str) -> ExceptionInfo:
     return ExceptionInfo.model_validate({**exc, **{k: v for k, v in values.items() if v is not None}})
 
 
-_CRASH_TYPE = re.compile(r"^\s*Exception Type:\s*(.+?)\s*$", re.M)
-_CRASH_REASON = re.compile(r"^\s*(?:Exception Reason|Exception Codes|Termination Reason):\s*(.+?)\s*$", re.M)
+CRASH_SCAN_LIMIT = 64 * 1024
+"""Apple crash logs name the exception in their header; scanning more only gives an attacker time."""
+# Per line and linear: `[^\S\n]` cannot cross a line, and nothing after `(.*)` can fail and make
+# it backtrack. (`^\s*...(.+?)\s*$` with re.M took 10 s on 40,000 newlines: a Lambda timeout.)
+_CRASH_TYPE = re.compile(r"^[^\S\n]*Exception Type:(.*)", re.M)
+_CRASH_REASON = re.compile(r"^[^\S\n]*(?:Exception Reason|Exception Codes|Termination Reason):(.*)", re.M)
+
+
+def _crash_field(pattern: re.Pattern[str], text: str) -> str | None:
+    """The first non-blank value of a `Name: value` header line."""
+    for match in pattern.finditer(text):
+        value = match.group(1).strip()
+        if value:
+            return value
+    return None
 
 
 def _crash_report(raw: Any) -> ExceptionInfo:
@@ -363,12 +395,11 @@ def _crash_report(raw: Any) -> ExceptionInfo:
     text = raw.get("raw")
     if not isinstance(text, str):
         raise invalid("data.body.crash_report.raw is missing and it is required.")
-    type_match = _CRASH_TYPE.search(text)
-    reason = _CRASH_REASON.search(text)
+    head = text[:CRASH_SCAN_LIMIT]
     return ExceptionInfo.model_validate(
         {
-            "type": type_match.group(1) if type_match else "CrashReport",
-            "message": reason.group(1) if reason else None,
+            "type": _crash_field(_CRASH_TYPE, head) or "CrashReport",
+            "message": _crash_field(_CRASH_REASON, head),
             "_crash_report": raw,
         }
     )

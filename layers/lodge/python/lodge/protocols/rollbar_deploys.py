@@ -153,7 +153,8 @@ def changes(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_deploy_id(raw: str | None) -> int:
-    if not raw or not raw.isdigit() or len(raw) > 19:
+    """ASCII digits only: isdigit() also takes "²" (int() fails on it) and Arabic-Indic digits (a 2nd spelling)."""
+    if not raw or not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         raise fail(404, "Deploy not found in this project.")
     return int(raw)
 

@@ -20,10 +20,12 @@ from urllib.parse import parse_qsl
 from lodge import auth
 from lodge.http import Request
 from lodge.occurrence import LEVELS, occurrence_id_for
-from lodge.protocols.rollbar import MAX_UUID, fail, is_latin1, resolve_token, to_rollbar_data
+from lodge.protocols.rollbar import MAX_UUID, fail, is_latin1, resolve_token, storage, to_rollbar_data
 from lodge.store import Store, parse_ref
 
 PAGE_SIZE = 100
+MAX_PAGE_DIGITS = 9
+READ_FAILED = "read from storage"
 STATUSES = ("active", "resolved", "muted", "archived")
 INSTANCE_VERSION = 2
 """Rollbar's `version` of an instance is the item API version its payload was written for."""
@@ -98,16 +100,18 @@ def item_by_uuid(store: Store, project_id: str, uuid: str | None) -> dict[str, A
     """
     if not uuid or len(uuid) > MAX_UUID or not is_latin1(uuid):
         raise fail(400, "Invalid UUID format")
-    record = store.get_record(project_id, occurrence_id_for("rollbar", uuid))
-    group_id = record.index[0].get("g") if record and record.index else None
-    group = store.get_group(project_id, group_id) if group_id else None
+    with storage(READ_FAILED):
+        record = store.get_record(project_id, occurrence_id_for("rollbar", uuid))
+        group_id = record.index[0].get("g") if record and record.index else None
+        group = store.get_group(project_id, group_id) if group_id else None
     if group is None:
         raise fail(404, "UUID did not match any occurrence")
     return item_object(project_id, group)
 
 
 def item_by_id(store: Store, project_id: str, item_id: str) -> dict[str, Any]:
-    group = store.get_group(project_id, item_id) if _GROUP_ID.match(item_id or "") else None
+    with storage(READ_FAILED):
+        group = store.get_group(project_id, item_id) if _GROUP_ID.match(item_id or "") else None
     if group is None:
         raise fail(404, "Item not found in this project.")
     return item_object(project_id, group)
@@ -123,11 +127,15 @@ def _multi(raw_query: str, name: str) -> set[str]:
 
 
 def _page(raw: str | None) -> int:
+    """ASCII digits only: isdigit() also takes "²" (int() fails on it) and Arabic-Indic digits (a 2nd spelling)."""
     if raw is None or raw == "":
         return 1
-    if not raw.isdigit() or int(raw) < 1:
+    digits = raw.lstrip("0")
+    if not (raw.isascii() and raw.isdigit()) or not digits:
         raise fail(400, "page must be a positive integer")
-    return int(raw)
+    if len(digits) > MAX_PAGE_DIGITS:  # int() refuses > 4300 digits; no listing is this long
+        raise fail(400, "page is out of range")
+    return int(digits)
 
 
 def list_items(store: Store, project_id: str, raw_query: str) -> dict[str, Any]:
@@ -142,7 +150,9 @@ def list_items(store: Store, project_id: str, raw_query: str) -> dict[str, Any]:
     unknown = sorted(levels - set(LEVELS)) or sorted(statuses - set(STATUSES))
     if unknown:
         raise fail(422, f"Invalid filter value: {unknown[0]}")
-    groups: Iterable[dict[str, Any]] = (g for g in store.list_groups(project_id) if g.get("k") != "performance")
+    with storage(READ_FAILED):
+        listed = store.list_groups(project_id)
+    groups: Iterable[dict[str, Any]] = (g for g in listed if g.get("k") != "performance")
     if environments:
         groups = (g for g in groups if g.get("env") in environments)
     if levels:
@@ -173,7 +183,8 @@ def instance(store: Store, project_id: str, instance_id: str) -> dict[str, Any]:
         parse_ref(instance_id)
     except KeyError:
         raise fail(404, "Instance not found in this project.") from None
-    detail = store.get_occurrence(project_id, instance_id)
+    with storage(READ_FAILED):
+        detail = store.get_occurrence(project_id, instance_id)
     if detail is None:
         raise fail(404, "Instance not found in this project.")
     return {
