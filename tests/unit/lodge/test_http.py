@@ -298,6 +298,31 @@ def test_handle_maps_storage_errors_to_503() -> None:
     assert logged == ["storage failure"]
 
 
+def _throttled() -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
+
+
+def _endpoint_down() -> Exception:
+    from botocore.exceptions import EndpointConnectionError
+
+    return EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+
+@pytest.mark.parametrize("failure", [_throttled, _endpoint_down, lambda: ConnectionResetError("reset")])
+def test_handle_answers_unwrapped_storage_failures_with_503(failure: Any) -> None:
+    """A botocore or network failure that no handler wrapped is still a storage failure, not a bug."""
+
+    def route(_: Request) -> dict[str, Any]:
+        raise failure()
+
+    result = handle(_event(), route)
+    assert result["statusCode"] == 503
+    assert json.loads(result["body"]) == {"error": "storage is unavailable; please retry"}
+    assert "slow down" not in result["body"] and "amazonaws" not in result["body"]
+
+
 def test_handle_hides_unexpected_errors() -> None:
     def route(_: Request) -> dict[str, Any]:
         raise KeyError("secret-internal-detail")

@@ -202,9 +202,10 @@ def handle(
     log: Any = None,
 ) -> dict[str, Any]:
     """Run a handler body with Lodge's error policy: HttpError -> its status with a JSON body;
-    storage failures -> 503 (the client may retry); anything unexpected -> 500 with a JSON body,
+    storage failures (StorageError, or botocore/network errors) -> 503 (the client may retry);
+    anything unexpected -> 500 with a JSON body,
     logged with a traceback server-side and never shown to the client."""
-    from lodge.store import StorageError
+    from lodge.store import STORAGE_FAILURES, StorageError
 
     try:
         return route(Request.from_event(event))
@@ -214,6 +215,12 @@ def handle(
         if log is not None:
             log.exception("storage failure")
         return on_error(HttpError(503, f"{error}; please retry"))
+    except STORAGE_FAILURES:
+        # A DynamoDB/S3 failure no handler wrapped in a more specific StorageError is still a
+        # storage failure: 503 so the client retries, never a 500.
+        if log is not None:
+            log.exception("storage failure")
+        return on_error(HttpError(503, "storage is unavailable; please retry"))
     except Exception:
         if log is not None:
             log.exception("unhandled error")

@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from lodge import aws, codec
 from lodge.config import Settings, settings
 from lodge.dynamo import from_item, to_attr, to_item
@@ -43,6 +45,11 @@ S3_EXPIRE_TAG = "lodge-expire=true"
 
 class StorageError(Exception):
     """Storage failed; the request must be answered 5xx so the client retries."""
+
+
+STORAGE_FAILURES = (BotoCoreError, ClientError, OSError)
+"""What DynamoDB and S3 raise when they fail (throttling, timeouts, a dropped connection).
+`lodge.http.handle` answers these with 503 wherever they escape a handler."""
 
 
 def _error_code(error: Exception) -> str:

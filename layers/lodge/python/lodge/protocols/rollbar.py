@@ -23,7 +23,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
 from lodge import auth
@@ -40,7 +39,7 @@ from lodge.occurrence import (
     ServerInfo,
     normalize_level,
 )
-from lodge.store import StorageError
+from lodge.store import STORAGE_FAILURES, StorageError
 
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
 CLIENT_PLATFORMS = frozenset({"browser", "android", "ios", "flash", "client"})
@@ -90,10 +89,6 @@ def on_error(error: HttpError) -> dict[str, Any]:
     message = "request entity too large" if error.status == 413 else error.message  # D-create's 413 text
     body = error.body if error.body is not None and error.status != 413 else error_body(message)
     return response(error.status, body, {**CORS_HEADERS, **error.headers}, JSON_CONTENT_TYPE)
-
-
-STORAGE_FAILURES = (BotoCoreError, ClientError, OSError)
-"""What DynamoDB and S3 raise when they fail (throttling, timeouts, a dropped connection)."""
 
 
 @contextmanager
