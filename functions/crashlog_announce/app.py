@@ -25,9 +25,7 @@ metrics = Metrics()
 def route(request: http.Request) -> dict[str, Any]:
     store = Store()  # cheap: the botocore clients underneath are cached per process
     received_at = round(time.time(), 3)
-    info = crashlog.verify(store, request)
-    crashlog.enforce_rate_limit(store, info)
-    payload = crashlog.payload_of(request.body(settings().max_body_bytes))
+    info, payload = crashlog.signed_payload(store, request, settings().max_body_bytes)
     marker = crashlog.announce_marker(payload, received_at)
     try:
         project = store.get_project(info.project_id)

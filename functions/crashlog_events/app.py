@@ -28,9 +28,7 @@ metrics = Metrics()
 def route(request: http.Request) -> dict[str, Any]:
     store = Store()  # cheap: the botocore clients underneath are cached per process
     received_at = round(time.time(), 3)
-    info = crashlog.verify(store, request)
-    crashlog.enforce_rate_limit(store, info)
-    payload = crashlog.payload_of(request.body(settings().max_body_bytes))
+    info, payload = crashlog.signed_payload(store, request, settings().max_body_bytes)
     location_id = crashlog.new_location_id()
     occurrence = crashlog.to_occurrence(info.project_id, payload, location_id, received_at)
     result = ingest(store, info.project_id, [occurrence], received_at)

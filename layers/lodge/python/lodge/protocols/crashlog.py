@@ -191,6 +191,14 @@ def payload_of(body: bytes) -> dict[str, Any]:
     return payload
 
 
+def signed_payload(store: Store, request: Request, max_body_bytes: int) -> tuple[auth.TokenInfo, dict[str, Any]]:
+    """The prologue of every signed POST (/events, /announce), in its one safe order: the signature
+    first (nothing is decoded for an unauthenticated caller), then the rate limit, then the body."""
+    info = verify(store, request)
+    enforce_rate_limit(store, info)
+    return info, payload_of(request.body(max_body_bytes))
+
+
 def _loads(body: bytes) -> Any:
     if not body.strip():
         raise HttpError(400, "request body is empty")
