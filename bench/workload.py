@@ -141,19 +141,10 @@ def load_all() -> list[Workload]:
 
 
 def load_handler(function: str) -> Any:
-    """Import functions/<function>/app.py under a unique module name (every handler is app.py)."""
-    import importlib.util
-    import sys
+    """The handler module of functions/<function>/ (shared loader: lodge_devtools.handlers)."""
+    from lodge_devtools.handlers import load_function
 
-    module_name = f"lodge_fn_{function}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / function / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_function(function)
 
 
 def worker_main(run: Callable[[str, list[str]], dict[str, Any]], argv: list[str]) -> int:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from lodge_devtools.handlers import load_function
+
 ROOT = Path(__file__).resolve().parents[1]
+
+__all__ = ["FakeLambdaContext", "invoke", "json_body", "load_function"]
 
 
 @dataclass
@@ -23,19 +24,6 @@ class FakeLambdaContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 10_000
-
-
-def load_function(name: str) -> ModuleType:
-    """Import functions/<name>/app.py under a unique module name (every handler is called app.py)."""
-    module_name = f"lodge_fn_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def invoke(name: str, event: dict[str, Any]) -> dict[str, Any]:
