@@ -12,7 +12,7 @@ SAM := $(SAM_VENV)/bin/sam
 # SAM CLI: no telemetry, no version check (see ../shared/toolchain.md).
 SAM_ENV := SAM_CLI_TELEMETRY=0 __SAM_CLI_APP_DIR=$(CURDIR)/.sam-cli AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: help python-check install install-sam install-node dev invoke test lint typecheck validate cfn-lint build \
+.PHONY: help python-check install install-sam install-node install-browser dev invoke test lint typecheck validate cfn-lint build \
 	build-check unit bench clean
 
 help:
@@ -55,6 +55,15 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 
 install-node: node_modules/.installed
 
+# Browser tests drive Debian's Chromium through npm playwright-core (never a browser download).
+CHROMIUM ?= /usr/bin/chromium
+install-browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "error: browser tests need Debian's chromium at $(CHROMIUM) (apt-get install chromium)" >&2; exit 1; fi; \
+	fi
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -79,7 +88,7 @@ unit: install
 	$(PY) -m pytest -q
 
 # pytest's exit status is kept as is: 5 ("no tests collected") fails the target like any other failure.
-test: install install-sam install-node lint typecheck validate cfn-lint build-check
+test: install install-sam install-node install-browser lint typecheck validate cfn-lint build-check
 	$(PY) -m pytest -q
 
 # The dev tools import the layer package and lodge_devtools straight from the tree.
