@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lodge_devtools.sam_app import DEFAULT_BUCKET, DEFAULT_TABLE
-from lodge_devtools.target import STATE_FILE, Target, read_state
+from lodge_devtools.target import STATE_FILE, Target, pid_alive, read_state
 
 if TYPE_CHECKING:
     from lodge.store import Store
 
 HASH_PREFIX = "sha256:"
+RUNNER_DOWN = "the local runner is down (it stopped or crashed); start it with `make dev`"
+CACHE_NOTE = "Warm functions cache token lookups for up to 60 s; the change applies within a minute."
 REVOCATION_NOTE = "Warm functions cache token lookups for up to 60 s; revoked tokens stop working within a minute."
 
 EPILOG = """\
@@ -36,10 +38,13 @@ credential kinds: rollbar_post_server_item rollbar_post_client_item rollbar_read
 
 examples:
   lodge project create "My app"
+  eval "$(lodge project create "My app" --env)"   (LODGE_URL and LODGE_<KIND> variables for a shell)
   lodge --stack lodge project list
+  lodge project delete "My app"                (asks first; --yes to skip the question)
   lodge token list 5114f7e38c5ce90000000011
   lodge token rotate "My app" rollbar_post_server_item
   lodge token revoke "My app" sha256:3f1c...   (or the token itself)
+  lodge token limit "My app" appsignal_push 600   (requests per minute per token; 0 = unlimited)
 """
 
 
@@ -93,6 +98,8 @@ def resolve_target(args: argparse.Namespace) -> Target:
             "--endpoint-url URL or --stack NAME",
             2,
         )
+    if state.get("emulated") and not pid_alive(state.get("pid")):
+        raise CliError(RUNNER_DOWN, 2)
     return Target(
         table or state["table"],
         bucket or state["bucket"],
@@ -131,13 +138,117 @@ def _print_credentials(credentials: dict[str, str]) -> None:
 def project_create(store: Store, args: argparse.Namespace) -> int:
     from lodge import auth
 
-    project_id, credentials = auth.create_project(store, args.name)
-    if args.json:
-        print(json.dumps({"project_id": project_id, "name": args.name, "credentials": credentials}, indent=2))
+    name = args.name.strip()
+    if not name:
+        raise CliError("a project needs a name", 2)
+    taken = [p for p in store.list_projects() if p.get("name", "").casefold() == name.casefold()]
+    if taken:
+        raise CliError(f"a project named {taken[0].get('name')!r} exists already ({taken[0]['id']}); pick another name")
+    project_id, credentials = auth.create_project(store, name)
+    if args.env:
+        print(f"Created project {name!r}: {project_id} - credentials exported, shown only now:", file=sys.stderr)
+        print(shell_exports(project_id, credentials, getattr(args, "runner_url", None)))
         return 0
-    print(f"Created project {args.name!r}: {project_id}")
+    if args.json:
+        print(json.dumps({"project_id": project_id, "name": name, "credentials": credentials}, indent=2))
+        return 0
+    print(f"Created project {name!r}: {project_id}")
     print("Credentials - shown only now, store them somewhere safe:")
     _print_credentials(credentials)
+    return 0
+
+
+def shell_exports(project_id: str, credentials: dict[str, str], url: str | None) -> str:
+    """`export` lines for a POSIX shell: LODGE_URL (local runner), LODGE_PROJECT_ID, LODGE_<KIND>."""
+    import shlex
+
+    lines = [f"export LODGE_URL={shlex.quote(url)}"] if url else []
+    lines.append(f"export LODGE_PROJECT_ID={shlex.quote(project_id)}")
+    lines += [f"export LODGE_{kind.upper()}={shlex.quote(value)}" for kind, value in credentials.items()]
+    for line in lines:
+        print(f"  {line}", file=sys.stderr)
+    return "\n".join(lines)
+
+
+def project_delete(store: Store, args: argparse.Namespace) -> int:
+    """Delete a project with everything it holds: credentials, issues, occurrences, markers, S3 detail."""
+    project = find_project(store, args.project)
+    label = f"{project.get('name', '')!r} ({project['id']})"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CliError(f"deleting {label} needs confirmation: run it in a terminal, or add --yes", 2)
+        answer = input(f"Delete project {label} and all its data (tokens, issues, occurrences)? Type its name: ")
+        if answer.strip() != project.get("name", "") and answer.strip() != project["id"]:
+            raise CliError("not deleted (the answer did not match the project's name)")
+    counts = delete_project_data(store, project["id"])
+    if args.json:
+        print(json.dumps({"project_id": project["id"], "deleted": counts}))
+    else:
+        print(
+            f"Deleted project {label}: {counts['tokens']} credentials, {counts['items']} items, "
+            f"{counts['objects']} stored payloads. {REVOCATION_NOTE}"
+        )
+    return 0
+
+
+def delete_project_data(store: Store, project_id: str) -> dict[str, int]:
+    """Tokens first (so nothing new can arrive), then every item of the project's partition, then its S3 detail."""
+    from lodge.store import project_pk
+
+    tokens = store.list_tokens(project_id)
+    for token in tokens:
+        store.delete_token(project_id, token["hash"])
+    items = 0
+    request: dict[str, Any] = {
+        "TableName": store.table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": project_pk(project_id)}},
+        "ProjectionExpression": "pk, sk",
+    }
+    while True:
+        page = store.ddb.query(**request)
+        for key in page.get("Items", []):
+            store.ddb.delete_item(TableName=store.table, Key=key)
+            items += 1
+        if "LastEvaluatedKey" not in page:
+            break
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    objects = 0
+    bucket = store.config.bucket_name
+    for page in store.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{project_id}/"):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            store.s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            objects += len(keys)
+    return {"tokens": len(tokens), "items": items, "objects": objects}
+
+
+def token_limit(store: Store, args: argparse.Namespace) -> int:
+    """Set (or clear, with 0) the per-minute rate limit of a project's credentials of one kind."""
+    from lodge import auth
+
+    if args.kind not in auth.KINDS:
+        raise CliError(f"unknown credential kind {args.kind!r}; known: {', '.join(auth.KINDS)}", 2)
+    if args.per_minute < 0:
+        raise CliError("the limit is requests per minute: 0 (unlimited) or more", 2)
+    project = find_project(store, args.project)
+    changed = 0
+    for ref in store.list_tokens(project["id"]):
+        if ref.get("kind") != args.kind:
+            continue
+        record = store.get_token(ref["hash"])
+        if record is None:
+            continue
+        record["rl"] = args.per_minute or None
+        store.put_token(ref["hash"], {k: v for k, v in record.items() if k not in ("pk", "sk")})
+        changed += 1
+    if not changed:
+        raise CliError(f"project {project['id']} has no {args.kind} credential")
+    limit = f"{args.per_minute} requests per minute" if args.per_minute else "no limit"
+    if args.json:
+        print(json.dumps({"project_id": project["id"], "kind": args.kind, "rate_limit": args.per_minute or None}))
+    else:
+        print(f"{args.kind} of {project.get('name', '')!r}: {limit} ({changed} credential(s)). {CACHE_NOTE}")
     return 0
 
 
@@ -176,11 +287,12 @@ def token_list(store: Store, args: argparse.Namespace) -> int:
         return 0
     print(f"Credentials of {project.get('name', '')!r} ({project['id']}). Tokens are stored only as hashes;")
     print("the last column is a token's SHA-256, not the token. `lodge token revoke` accepts it.")
-    print(f"{'KIND':<24}  {'CREATED (UTC)':<19}  {'LABEL':<24}  TOKEN SHA-256")
+    print(f"{'KIND':<24}  {'CREATED (UTC)':<19}  {'LABEL':<24}  {'LIMIT/MIN':<9}  TOKEN SHA-256")
     for token in tokens:
+        limit = str(int(token["rl"])) if token.get("rl") else "-"
         print(
             f"{token.get('kind', ''):<24}  {_when(token.get('created')):<19}  {token.get('label', ''):<24}  "
-            f"{HASH_PREFIX}{token['hash']}"
+            f"{limit:<9}  {HASH_PREFIX}{token['hash']}"
         )
     return 0
 
@@ -260,10 +372,17 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True
     )
     create = project.add_parser("create", parents=[common], help="create a project with one credential of each kind")
-    create.add_argument("name")
+    create.add_argument("name", help="a unique name")
+    create.add_argument(
+        "--env", action="store_true", help="print `export LODGE_...=` lines instead (use with eval in a shell)"
+    )
     create.set_defaults(run=project_create)
     listing = project.add_parser("list", parents=[common], help="list projects")
     listing.set_defaults(run=project_list)
+    delete = project.add_parser("delete", parents=[common], help="delete a project and all its data (asks first)")
+    delete.add_argument("project", help="project id or name")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(run=project_delete)
 
     token = groups.add_parser("token", help="list, rotate and revoke credentials").add_subparsers(
         dest="command", required=True
@@ -279,22 +398,35 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("project", help="project id or name")
     revoke.add_argument("token", metavar="TOKEN_OR_HASH", help="the token, or its hash as `token list` shows it")
     revoke.set_defaults(run=token_revoke)
+    limit = token.add_parser("limit", parents=[common], help="set the per-minute rate limit of a credential kind")
+    limit.add_argument("project", help="project id or name")
+    limit.add_argument("kind", help="credential kind, e.g. appsignal_push")
+    limit.add_argument("per_minute", type=int, metavar="PER_MINUTE", help="requests per minute per token; 0 = none")
+    limit.set_defaults(run=token_limit)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
     args = build_parser().parse_args(argv)
     if getattr(args, "stack", None) and getattr(args, "endpoint_url", None):
         print("lodge: choose one of --stack and --endpoint-url", file=sys.stderr)
         return 2
     try:
-        store = resolve_target(args).store()
+        target = resolve_target(args)
+        args.runner_url = _runner_url(args)
+        store = target.store()
         code: int = args.run(store, args)
     except CliError as error:
         print(f"lodge: {error}", file=sys.stderr)
         return error.code
+    except EndpointConnectionError as error:
+        if _is_local(args):
+            print(f"lodge: {RUNNER_DOWN}", file=sys.stderr)
+            return 2
+        print(f"lodge: cannot reach {error.kwargs.get('endpoint_url', 'the AWS endpoint')}: {error}", file=sys.stderr)
+        return 1
     except (BotoCoreError, ClientError) as error:
         print(f"lodge: AWS request failed: {error}", file=sys.stderr)
         return 1
@@ -302,6 +434,19 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     return code
+
+
+def _is_local(args: argparse.Namespace) -> bool:
+    """True when the target is the local runner's emulation (no --stack, no --endpoint-url)."""
+    return not getattr(args, "stack", None) and not getattr(args, "endpoint_url", None)
+
+
+def _runner_url(args: argparse.Namespace) -> str | None:
+    if not _is_local(args):
+        return None
+    state = read_state(getattr(args, "state_file", None) or STATE_FILE) or {}
+    url = state.get("url")
+    return str(url) if url else None
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
 """Docker-less twin of `sam local invoke`: run one function once with an event file.
 
-    python -m lodge_devtools.invoke rollbar_item -e events/rollbar_item.json [--endpoint-url URL]
+    make invoke EVENT=events/rollbar_item.json [FN=rollbar_item] [ARGS="--endpoint-url URL"]
+    python -m lodge_devtools.invoke [FUNCTION] -e EVENT
 
-The function's logs go to stderr and its response, as JSON, alone to stdout (pipe it to `jq`).
-Without an endpoint it runs against an in-process moto with the table and bucket created from the
-template and the demo project present, so the sample events (demo credentials) succeed.
+The function is the one the template routes the event's `routeKey` to, unless FUNCTION names one
+(logical id or directory). The function's logs go to stderr and its response, as JSON, alone to
+stdout (pipe it to `jq`). Data: a running `make dev`'s emulation when there is one, else an
+in-process moto holding the local data (`.lodge/data`, restored and saved back) with the demo
+project present, so the sample events (demo credentials) succeed. CrashLog events signed with the
+demo key are re-signed with the demo secret and the current Date, since their recorded Date is
+outside the replay window a few minutes after it was taken.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lodge_devtools import template
-from lodge_devtools.sam_app import DEFAULT_BUCKET, DEFAULT_TABLE, FunctionSpec, load_app
-from lodge_devtools.target import Target, ensure_demo_project
+from lodge_devtools import demo, template
+from lodge_devtools.sam_app import DEFAULT_BUCKET, DEFAULT_TABLE, App, FunctionSpec, load_app
+from lodge_devtools.target import DATA_DIR, STATE_FILE, Target, ensure_demo_project, pid_alive, read_state
 from lodge_devtools.worker import Context
 from lodge_devtools.workers import worker_env
 
@@ -80,42 +85,127 @@ def run_handler(spec: FunctionSpec, event: Any) -> tuple[bool, Any]:
         print(f"REPORT RequestId: {request_id}\tDuration: {took:.2f} ms", file=sys.stderr)
 
 
+USAGE = "usage: make invoke EVENT=events/<file>.json [FN=<function>]   (sample events: ls events/)"
+
+
+def resign_crashlog(event: dict[str, Any], now: float | None = None) -> bool:
+    """Re-sign a CrashLog event made with the demo key: fresh Date, signature by the demo secret."""
+    from email.utils import formatdate
+
+    from lodge.protocols import crashlog
+
+    headers = event.get("headers") or {}
+    names = {name.lower(): name for name in headers}
+    parsed = crashlog.parse_authorization(str(headers.get(names.get("authorization", ""), "")))
+    if parsed is None or parsed[1] != demo.DEMO_CREDENTIALS["crashlog"]:
+        return False
+    date = formatdate(now if now is not None else time.time(), usegmt=True)
+    method = str(((event.get("requestContext") or {}).get("http") or {}).get("method", "POST")).upper()
+    canonical = crashlog.canonical_string(
+        method,
+        str(headers.get(names.get("content-type", ""), "")),
+        str(headers.get(names.get("content-md5", ""), "")),
+        date,
+        str(event.get("rawPath") or "/"),
+    )
+    signature = crashlog.sign(demo.DEMO_CREDENTIALS["crashlog_secret"], canonical)
+    headers[names.get("date", "date")] = date
+    headers[names["authorization"]] = f"{parsed[0]} {parsed[1]}:{signature}"
+    event["headers"] = headers
+    return True
+
+
+def function_for(app: App, name: str | None, event: Any) -> FunctionSpec:
+    """The named function, else the one the event's routeKey (`POST /events`) is routed to."""
+    if name:
+        return app.function(name)
+    route_key = event.get("routeKey") if isinstance(event, dict) else None
+    for route in app.routes:
+        if route_key and route.route_key == route_key:
+            return app.functions[route.function]
+    raise KeyError(f"the event's routeKey {route_key!r} is no route of the template; name the function with FN=")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lodge_devtools.invoke", description=__doc__.split("\n")[0])
-    parser.add_argument("function", help="logical id (RollbarItemFunction) or directory name (rollbar_item)")
-    parser.add_argument("-e", "--event", default="-", help="event JSON file ('-' = stdin)")
-    parser.add_argument("--endpoint-url", help="run against this AWS endpoint (e.g. a running `make dev`'s emulation)")
+    parser.add_argument(
+        "function", nargs="?", help="logical id (RollbarItemFunction) or directory (rollbar_item); default: by route"
+    )
+    parser.add_argument("-e", "--event", help="event JSON file ('-' = stdin)")
+    parser.add_argument("--endpoint-url", help="run against this AWS endpoint (e.g. DynamoDB Local)")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--table", default=DEFAULT_TABLE)
     parser.add_argument("--bucket", default=DEFAULT_BUCKET)
     parser.add_argument("--template", type=Path, default=template.TEMPLATE)
+    parser.add_argument("--ephemeral", action="store_true", help="a throwaway emulation instead of the local data")
+    parser.add_argument("--no-resign", action="store_true", help="keep a CrashLog event's recorded Date")
     return parser
 
 
+def _usage_error(message: str) -> int:
+    print(f"make invoke: {message}", file=sys.stderr)
+    print(USAGE, file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args([a for a in (argv if argv is not None else sys.argv[1:]) if a])
+    if not args.event:
+        return _usage_error("no event file given")
     app = load_app(args.template, table=args.table, bucket=args.bucket)
     try:
-        spec = app.function(args.function)
+        source = sys.stdin if args.event == "-" else open(args.event, encoding="utf-8")  # noqa: SIM115
+        with source:
+            event = json.load(source)
+    except OSError as error:
+        return _usage_error(f"cannot read {args.event}: {error.strerror}")
+    except ValueError as error:
+        return _usage_error(f"{args.event} is not JSON: {error}")
+    try:
+        spec = function_for(app, args.function, event)
     except KeyError as error:
-        print(error.args[0], file=sys.stderr)
-        return 2
-    source = sys.stdin if args.event == "-" else open(args.event, encoding="utf-8")  # noqa: SIM115
-    with source:
-        event = json.load(source)
-    emulated = not args.endpoint_url
-    target = Target(args.table, args.bucket, endpoint_url=args.endpoint_url, region=args.region, emulated=emulated)
+        return _usage_error(error.args[0])
+    if not args.no_resign and isinstance(event, dict) and resign_crashlog(event):
+        print("(CrashLog event re-signed with the demo secret and the current Date)", file=sys.stderr)
+    endpoint = args.endpoint_url
+    if not endpoint and not args.ephemeral:
+        runner = read_state(STATE_FILE)
+        if runner and runner.get("emulated") and pid_alive(runner.get("pid")):
+            endpoint = runner["aws_endpoint"]
+            print(f"(running against the local runner's emulation, {runner['url']})", file=sys.stderr)
+    target = Target(
+        args.table,
+        args.bucket,
+        endpoint_url=endpoint,
+        region=args.region,
+        emulated=endpoint != args.endpoint_url or not endpoint,
+    )
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
         del os.environ[name]
     os.environ.update(worker_env(spec, target.aws_env()))
     with contextlib.ExitStack() as stack:
-        if emulated:
+        snapshots = None
+        if not endpoint:
             from moto import mock_aws
+
+            from lodge_devtools import persistence
 
             stack.enter_context(mock_aws())
             target.provision()
-            ensure_demo_project(target.store())
+            if not args.ephemeral:
+                try:
+                    stack.enter_context(persistence.lock_data_dir(DATA_DIR))
+                except persistence.DataDirBusy:
+                    print("(local data busy: this invocation runs on a throwaway emulation)", file=sys.stderr)
+                else:
+                    snapshots = persistence.Snapshots(
+                        DATA_DIR, target.client("dynamodb"), target.client("s3"), args.table, args.bucket
+                    )
+                    snapshots.restore()
+        ensure_demo_project(target.store())
         ok, response = run_handler(spec, event)
+        if snapshots is not None:
+            snapshots.save()
     print(json.dumps(response))
     return 0 if ok else 1
 

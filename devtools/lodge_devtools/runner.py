@@ -7,6 +7,11 @@ points elsewhere (DynamoDB Local, or a real account with real credentials). Gate
 that clients can observe is emulated: route selection, 404 `{"message":"Not Found"}`, CORS from the
 template's CorsConfiguration, 502 for a crashed function or a malformed response, 503 on timeout,
 413 over API Gateway's 10 MB payload limit.
+
+Local data persists: the embedded moto's table and bucket are snapshotted under `.lodge/data/`
+(persistence.py) and restored on the next start; `--fresh` starts empty. The console shows one line
+per request (method, path with credentials masked, status, ms); the functions' own output (Powertools
+logs and metrics) goes to `.lodge/logs/functions.log`, or to the console with `--function-logs -`.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import errno
 import json
-import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -26,12 +32,12 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any
-from urllib.parse import urlsplit
+from typing import IO, Any
+from urllib.parse import unquote_plus, urlsplit
 
-from lodge_devtools import apigw, demo, template
+from lodge_devtools import apigw, demo, persistence, template
 from lodge_devtools.sam_app import DEFAULT_BUCKET, DEFAULT_TABLE, App, Cors, load_app
-from lodge_devtools.target import STATE_FILE, Target, ensure_demo_project, read_state, write_state
+from lodge_devtools.target import STATE_FILE, Target, ensure_demo_project, pid_alive, read_state, write_state
 from lodge_devtools.workers import FunctionPool, InvokeError, worker_env
 
 LAYER_DIR = template.ROOT / "layers" / "lodge" / "python"
@@ -46,6 +52,24 @@ _STATUS_MESSAGES = {
     502: "Internal Server Error",
     503: "Service Unavailable",
 }
+LISTEN_BACKLOG = 128
+"""Pending connections the kernel queues for us (socketserver's default of 5 resets bursts of new clients)."""
+_SECRET_PARAM = re.compile(r"(token|key|secret|password|passwd|signature|auth|credential|session)", re.IGNORECASE)
+
+
+def mask_credentials(target: str) -> str:
+    """The request target for the access log, with credential-like query values (`api_key=`, `token=`,
+    `access_token=`, `sentry_key=`, ...) replaced by `***`."""
+    path, sep, query = target.partition("?")
+    if not sep:
+        return target
+    parts = []
+    for pair in query.split("&"):
+        name, eq, value = pair.partition("=")
+        if eq and value and _SECRET_PARAM.search(unquote_plus(name)):
+            pair = f"{name}=***"
+        parts.append(pair)
+    return f"{path}?{'&'.join(parts)}"
 
 
 class BadResponse(ValueError):
@@ -140,18 +164,24 @@ def preflight_headers(cors: Cors, origin: str, request_method: str, request_head
 class LodgeServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address: tuple[str, int], app: App, pools: Mapping[str, FunctionPool], quiet: bool) -> None:
+    def __init__(
+        self, address: tuple[str, int], app: App, pools: Mapping[str, FunctionPool], quiet: bool = False
+    ) -> None:
         super().__init__(address, RequestHandler)
         self.app = app
         self.pools = pools
         self.quiet = quiet
+        self.log_lock = threading.Lock()
 
 
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
     server: LodgeServer
     server_version = "lodge-local"
+    _status: int | None = None
+    """The status answered to the current request (for the access log line)."""
     sys_version = ""
 
     def _read_body(self) -> bytes | None:
@@ -190,6 +220,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length)
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes, request_id: str) -> None:
+        self._status = status
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -212,6 +243,18 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         started = time.monotonic()
+        self._status = None
+        try:
+            self._route()
+        finally:
+            if self._status is not None and not self.server.quiet:
+                took = (time.monotonic() - started) * 1000
+                line = f"{self.command} {mask_credentials(self.path)} {self._status} {took:.0f} ms\n"
+                with self.server.log_lock:
+                    sys.stderr.write(line)
+                    sys.stderr.flush()
+
+    def _route(self) -> None:
         request_id = str(uuid.uuid4())
         body = self._read_body()
         if body is None:
@@ -268,15 +311,13 @@ class RequestHandler(BaseHTTPRequestHandler):
             headers = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
             headers += cors_headers(app.cors, origin)
         self._send(status, headers, data, request_id)
-        if not self.server.quiet:
-            took = (time.monotonic() - started) * 1000
-            sys.stderr.write(f"{self.command} {self.path} -> {status} ({route.function}, {took:.0f} ms)\n")
 
     def _log_failure(self, function: str, kind: str, detail: str) -> None:
-        sys.stderr.write(f"[{function}] invocation failed ({kind}): {detail}\n")
+        with self.server.log_lock:
+            sys.stderr.write(f"[{function}] invocation failed ({kind}): {detail}\n")
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # _dispatch logs routed requests with their function and duration
+        pass  # _dispatch logs every answered request: method, masked path, status, duration
 
     def log_error(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
@@ -288,16 +329,6 @@ for _method in METHODS:
 
 
 # ---- startup -------------------------------------------------------------------------------------
-
-
-def start_moto() -> tuple[Any, str]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log drowns the functions' logs
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
 
 
 def demo_item(occurrence: str) -> dict[str, Any]:
@@ -347,9 +378,9 @@ def demo_text(url: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lodge_devtools.runner", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="make dev ARGS=...", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=3000, help="0 picks a free port (default 3000)")
     parser.add_argument("--demo", action="store_true", help="create the demo project and print its credentials")
     parser.add_argument(
         "--endpoint-url",
@@ -364,6 +395,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bucket", default=DEFAULT_BUCKET)
     parser.add_argument("--template", type=Path, default=template.TEMPLATE)
     parser.add_argument("--state-file", type=Path, default=STATE_FILE, help="where the admin CLI finds this runner")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="local data snapshots (default: data/ next to the state file)"
+    )
+    parser.add_argument("--fresh", action="store_true", help="start with empty local data (deletes the snapshot)")
+    parser.add_argument(
+        "--save-interval", type=float, default=2.0, help="seconds between snapshots of changed local data"
+    )
+    parser.add_argument(
+        "--function-logs",
+        default=None,
+        metavar="FILE",
+        help="where the functions' own output goes (default: logs/functions.log next to the state file; - = console)",
+    )
     parser.add_argument("--max-workers", type=int, default=4, help="warm workers per function")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     return parser
@@ -373,29 +417,101 @@ def _raise_exit(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+class StartupError(Exception):
+    """Startup cannot go on; the message is the one line the user sees."""
+
+
+def port_taken_message(host: str, port: int, state_file: Path) -> str:
+    """One line: who holds the port (a Lodge runner, if its state file says so) and how to pick another."""
+    state = read_state(state_file) or {}
+    holder = "something else"
+    if state.get("url", "").endswith(f":{port}") and pid_alive(state.get("pid")):
+        holder = f"Lodge (pid {state['pid']}, {state['url']})"
+    return (
+        f"lodge: port {port} on {host} is already in use by {holder}; stop it, or pick another port: "
+        f'make dev ARGS="--port {port + 1}"'
+    )
+
+
+def bind(args: argparse.Namespace, app: App) -> LodgeServer:
+    """Take the port first, so a second `make dev` fails in a second with one line, before moto starts."""
+    try:
+        return LodgeServer((args.host, args.port), app, {}, args.quiet)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise StartupError(port_taken_message(args.host, args.port, args.state_file)) from None
+        raise StartupError(f"lodge: cannot listen on {args.host}:{args.port}: {error.strerror}") from None
+
+
+def open_function_log(args: argparse.Namespace) -> tuple[IO[str] | None, str]:
+    """(sink for the workers' output or None for the console, where it is)."""
+    where = args.function_logs or str(args.state_file.parent / "logs" / "functions.log")
+    if where == "-":
+        return None, "console"
+    path = Path(where)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "a", encoding="utf-8", buffering=1), str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return serve(args)
+    except StartupError as error:
+        print(error, file=sys.stderr)
+        return 1
+
+
+def serve(args: argparse.Namespace) -> int:
     app = load_app(args.template, table=args.table, bucket=args.bucket)
+    server = bind(args, app)
     moto_server = None
-    if args.endpoint_url or args.aws:
-        target = Target(args.table, args.bucket, endpoint_url=args.endpoint_url or None, region=args.region)
-    else:
-        moto_server, endpoint = start_moto()
-        target = Target(args.table, args.bucket, endpoint_url=endpoint, region=args.region, emulated=True)
+    autosave: persistence.Autosave | None = None
+    data_lock = None
+    data_dir: Path = args.data_dir or args.state_file.parent / "data"
     pools: dict[str, FunctionPool] = {}
-    server: LodgeServer | None = None
+    log_sink, log_where = open_function_log(args)
     signal.signal(signal.SIGTERM, _raise_exit)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background (inherited SIG_IGN)
     try:
-        target.provision()
-        if args.demo:
-            ensure_demo_project(target.store())
+        restored = None
+        if args.endpoint_url or args.aws:
+            target = Target(args.table, args.bucket, endpoint_url=args.endpoint_url or None, region=args.region)
+            target.provision()
+        else:
+            try:
+                data_lock = persistence.lock_data_dir(data_dir)
+            except persistence.DataDirBusy as busy:
+                raise StartupError(
+                    f"lodge: another runner (pid {busy}) uses the local data in {data_dir}; stop it first, "
+                    "or give this one its own with --data-dir DIR"
+                ) from None
+            if args.fresh:
+                persistence.clear(data_dir)
+            moto_server, endpoint, tracker = persistence.start_tracked_moto()
+            target = Target(args.table, args.bucket, endpoint_url=endpoint, region=args.region, emulated=True)
+            target.provision()
+            snapshots = persistence.Snapshots(
+                data_dir, target.client("dynamodb"), target.client("s3"), target.table, target.bucket
+            )
+            try:
+                restored = snapshots.restore()
+            except (ValueError, KeyError) as error:
+                raise StartupError(
+                    f"lodge: the local data in {data_dir} cannot be read ({error}); move it away, or start empty "
+                    "with make dev ARGS=--fresh"
+                ) from None
+            tracker.take()  # the restore itself is not a change
+            autosave = persistence.Autosave(snapshots, tracker, args.save_interval)
+            autosave.start()
+        if args.demo and ensure_demo_project(target.store()) and autosave is not None:
+            autosave.tracker.mark("dynamodb")
         aws_env = target.aws_env()
         pools = {
-            name: FunctionPool(spec, worker_env(spec, aws_env), LAYER_DIR, args.max_workers)
+            name: FunctionPool(spec, worker_env(spec, aws_env), LAYER_DIR, args.max_workers, log_sink)
             for name, spec in app.functions.items()
         }
-        server = LodgeServer((args.host, args.port), app, pools, args.quiet)
+        server.pools = pools
         url = f"http://{args.host}:{server.server_address[1]}"
         state = {
             "url": url,
@@ -411,6 +527,11 @@ def main(argv: list[str] | None = None) -> int:
             f"Lodge is running on {url}  (AWS: {target.endpoint_url or 'real AWS'}, table {target.table}, "
             f"bucket {target.bucket})"
         )
+        if restored is not None:
+            items, objects = restored
+            what = f"restored {items} items, {objects} objects" if items or objects else "empty"
+            print(f"Local data: {data_dir} ({what}; saved as it changes; make dev ARGS=--fresh starts empty)")
+        print(f"Function logs: {log_where}")
         for route in sorted(app.routes, key=lambda r: (r.path, r.method)):
             print(f"  {route.method:<7} {url}{route.path}  -> {route.function}")
         if args.demo:
@@ -423,14 +544,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
-        if server is not None:
-            server.server_close()
+        server.server_close()
         for pool in pools.values():
             pool.close()
+        if autosave is not None:
+            autosave.stop()  # the last snapshot, after the workers are gone
         if moto_server is not None:
             threading.Thread(target=moto_server.stop, daemon=True).start()
-        if server is not None and (read_state(args.state_file) or {}).get("pid") == os.getpid():
+        if (read_state(args.state_file) or {}).get("pid") == os.getpid():
             args.state_file.unlink()
+        if log_sink is not None:
+            log_sink.close()
+        if data_lock is not None:
+            data_lock.close()
     return 0
 
 

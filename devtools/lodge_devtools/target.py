@@ -19,7 +19,10 @@ from lodge_devtools import demo, template
 if TYPE_CHECKING:
     from lodge.store import Store
 
-STATE_FILE = template.ROOT / ".lodge" / "runner.json"
+LODGE_HOME = Path(os.environ.get("LODGE_HOME") or template.ROOT / ".lodge")
+"""The git-ignored directory of local state: runner.json, data/ (snapshots), logs/. LODGE_HOME moves it."""
+STATE_FILE = LODGE_HOME / "runner.json"
+DATA_DIR = LODGE_HOME / "data"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 _PASS_THROUGH = (
     "AWS_PROFILE",
@@ -112,3 +115,16 @@ def read_state(path: Path = STATE_FILE) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data
+
+
+def pid_alive(pid: Any) -> bool:
+    """Whether a process with this id exists (a runner's pid from its state file)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -65,15 +65,20 @@ class _Frame:
 
 
 def _pump(stream: IO[bytes], sink: IO[str], prefix: str) -> None:
-    """Copy a worker's output to the runner's console, line by line, tagged with the function."""
+    """Copy a worker's output to the console or the function log, line by line, tagged with the function."""
     for line in iter(stream.readline, b""):
-        sink.write(f"{prefix} {line.decode('utf-8', 'replace').rstrip()}\n")
-        sink.flush()
+        try:
+            sink.write(f"{prefix} {line.decode('utf-8', 'replace').rstrip()}\n")
+            sink.flush()
+        except ValueError:  # the log file was closed at shutdown
+            break
     stream.close()
 
 
 class Worker:
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], layer_dir: Path) -> None:
+    def __init__(
+        self, spec: FunctionSpec, env: Mapping[str, str], layer_dir: Path, log_sink: IO[str] | None = None
+    ) -> None:
         self.spec = spec
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
@@ -100,7 +105,8 @@ class Worker:
         os.close(from_worker_w)
         self._out = to_worker_w
         self._in = _Frame(from_worker_r, bytearray())
-        for stream, sink in ((self.process.stdout, sys.stdout), (self.process.stderr, sys.stderr)):
+        sinks = (log_sink, log_sink) if log_sink is not None else (sys.stdout, sys.stderr)
+        for stream, sink in zip((self.process.stdout, self.process.stderr), sinks, strict=True):
             assert stream is not None
             threading.Thread(target=_pump, args=(stream, sink, f"[{spec.logical_id}]"), daemon=True).start()
 
@@ -149,10 +155,20 @@ class Worker:
 
 
 class FunctionPool:
-    """The warm workers of one function (at most `max_workers`; extra requests wait their turn)."""
+    """The warm workers of one function (at most `max_workers`; extra requests wait their turn).
 
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], layer_dir: Path, max_workers: int = 4) -> None:
+    The workers' stdout and stderr go to `log_sink` (a log file) when given, else to the console."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        env: Mapping[str, str],
+        layer_dir: Path,
+        max_workers: int = 4,
+        log_sink: IO[str] | None = None,
+    ) -> None:
         self.spec = spec
+        self.log_sink = log_sink
         self.env = dict(env)
         self.layer_dir = layer_dir
         self.max_workers = max_workers
@@ -171,7 +187,7 @@ class FunctionPool:
                 return self._idle.pop()
             self._count += 1
         try:
-            worker = Worker(self.spec, self.env, self.layer_dir)
+            worker = Worker(self.spec, self.env, self.layer_dir, self.log_sink)
         except OSError as error:
             self._discard(None)
             raise InvokeError("crash", f"could not start worker: {error}") from error

@@ -109,7 +109,8 @@ def echo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerHandle]:
     (app_dir / "template.yaml").write_text(TEMPLATE)
     (app_dir / "functions" / "echo").mkdir(parents=True)
     (app_dir / "functions" / "echo" / "app.py").write_text(ECHO)
-    with launch_runner(app_dir / "run", "--template", str(app_dir / "template.yaml")) as handle:
+    # The functions' output on the console (by default it goes to a log file), so tests can read it there.
+    with launch_runner(app_dir / "run", "--template", str(app_dir / "template.yaml"), "--function-logs", "-") as handle:
         yield handle
 
 
@@ -312,8 +313,33 @@ def test_handler_exception_and_bad_response_are_502(echo: RunnerHandle) -> None:
 
 
 def test_real_runner_answers_unknown_routes_like_api_gateway(runner: RunnerHandle) -> None:
-    response = requests.get(f"{runner.url}/api/1/nothing-here", timeout=10)
+    # Outside every protocol prefix (under one, the protocol's own error JSON answers: issue 14, below).
+    response = requests.get(f"{runner.url}/nothing-here", timeout=10)
     assert (response.status_code, response.json()) == (404, {"message": "Not Found"})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body_key"),
+    [
+        ("POST", "/api/1/", "err"),  # rollbar.js pointed at pyrollbar's base URL
+        ("GET", "/api/1/nothing-here", "err"),
+        ("GET", "/api/1/deploy", "err"),
+        ("GET", "/1/log_entries", "error"),
+        ("POST", "/api/1/log_entries/x", "error"),
+        ("GET", "/api/5114f7e38c5ce90000000011/nothing.json", "error"),
+        ("GET", "/events", "error"),
+        ("GET", "/locate/a/b", "error"),
+    ],
+)
+def test_unserved_paths_under_a_protocol_prefix_answer_its_error_json(
+    runner: RunnerHandle, method: str, path: str, body_key: str
+) -> None:
+    response = requests.request(method, f"{runner.url}{path}", data="{}", timeout=30)
+    assert response.status_code == 404, response.text
+    body = response.json()
+    assert body_key in body and path in json.dumps(body), body
+    if body_key == "err":
+        assert body["err"] == 1 and body["message"]  # what rollbar.js checks before it logs a failure
 
 
 def test_new_project_gets_distinct_credentials(runner: RunnerHandle) -> None:

@@ -29,6 +29,7 @@ FUNCTION_DIRS = [
     "crashlog_events",
     "crashlog_announce",
     "crashlog_locate",
+    "protocol_fallback",  # issue 14: protocol error JSON for unserved paths under a protocol prefix
 ]
 INGEST = {"rollbar_item", "appsignal_push", "crashlog_events"}
 READERS = {"rollbar_read", "appsignal_query", "crashlog_locate"}

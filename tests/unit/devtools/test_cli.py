@@ -129,3 +129,82 @@ def test_no_runner_and_no_target_is_a_clear_error(
 ) -> None:
     code, _, err = run(capsys, "--state-file", str(tmp_path / "none.json"), "project", "list")
     assert code == 2 and "make dev" in err
+
+
+# ---- first-hour fixes (issue 14) -----------------------------------------------------------------
+
+
+def test_project_names_are_unique(stack: str, store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    run_json(capsys, "--stack", stack, "project", "create", "Shop")
+    code, _, err = run(capsys, "--stack", stack, "project", "create", "shop")
+    assert code == 1 and "exists already" in err
+    assert [p["name"] for p in store.list_projects()] == ["Shop"]
+    assert run_json(capsys, "--stack", stack, "token", "list", "Shop")  # name-based commands keep working
+
+
+def test_env_output_exports_every_credential(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--stack", stack, "project", "create", "Env app", "--env")
+    assert code == 0, err
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
+    assert set(exports) == {"LODGE_PROJECT_ID", *(f"LODGE_{k.upper()}" for k in [*auth.KINDS, "crashlog_secret"])}
+    assert "LODGE_URL" not in exports  # a deployed stack: its URL is the stack's ApiUrl output
+
+
+def test_project_delete_removes_its_data_after_confirmation(
+    stack: str, store: Store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doomed = run_json(capsys, "--stack", stack, "project", "create", "Doomed")
+    kept = run_json(capsys, "--stack", stack, "project", "create", "Kept")
+    token = doomed["credentials"]["rollbar_post_server_item"]
+    store.s3.put_object(Bucket=store.config.bucket_name, Key=f"{doomed['project_id']}/rec1", Body=b"x")
+    code, _, err = run(capsys, "--stack", stack, "project", "delete", "Doomed")  # stdin is no terminal
+    assert code == 2 and "--yes" in err
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    code, _, err = run(capsys, "--stack", stack, "project", "delete", "Doomed")
+    assert code == 1 and "not deleted" in err and store.get_project(doomed["project_id"]) is not None
+    monkeypatch.setattr("builtins.input", lambda prompt: "Doomed")
+    code, out, err = run(capsys, "--stack", stack, "project", "delete", "Doomed")
+    assert code == 0, err
+    assert "1 stored payloads" in out
+    assert store.get_project(doomed["project_id"]) is None
+    assert store.get_token(auth.hash_token(token)) is None
+    assert store.list_tokens(doomed["project_id"]) == []
+    assert "Contents" not in store.s3.list_objects_v2(Bucket=store.config.bucket_name, Prefix=doomed["project_id"])
+    assert store.get_project(kept["project_id"]) is not None
+    assert len(store.list_tokens(kept["project_id"])) == len(auth.KINDS)
+
+
+def test_token_limit_sets_and_clears_the_rate_limit(
+    stack: str, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    created = run_json(capsys, "--stack", stack, "project", "create", "Limited")
+    token = created["credentials"]["appsignal_push"]
+    assert run_json(capsys, "--stack", stack, "token", "limit", "Limited", "appsignal_push", "600")["rate_limit"] == 600
+    auth.clear_cache()
+    assert auth.lookup(store, token).rate_limit == 600
+    rows = run_json(capsys, "--stack", stack, "token", "list", "Limited")
+    assert {r["kind"]: r["rate_limit"] for r in rows}["appsignal_push"] == 600
+    run_json(capsys, "--stack", stack, "token", "limit", "Limited", "appsignal_push", "0")
+    auth.clear_cache()
+    assert auth.lookup(store, token).rate_limit is None
+    code, _, err = run(capsys, "--stack", stack, "token", "limit", "Limited", "nope", "5")
+    assert code == 2 and "unknown credential kind" in err
+
+
+def test_a_crashed_runner_is_named_as_such(aws_mock: None, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """kill -9 leaves .lodge/runner.json behind; its pid is gone and its moto port refuses connections."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    state = {"url": "http://127.0.0.1:3000", "aws_endpoint": f"http://127.0.0.1:{dead_port}", "region": "us-east-1"}
+    state |= {"table": "t", "bucket": "b", "emulated": True, "pid": 2**22 + 12345}
+    (tmp_path / "runner.json").write_text(json.dumps(state))
+    code, _, err = run(capsys, "--state-file", str(tmp_path / "runner.json"), "project", "list")
+    assert code == 2 and "runner is down" in err and "make dev" in err
+    state["pid"] = __import__("os").getpid()  # alive, but nothing listens: the connection error says the same
+    (tmp_path / "runner.json").write_text(json.dumps(state))
+    code, _, err = run(capsys, "--state-file", str(tmp_path / "runner.json"), "project", "list")
+    assert code == 2 and "runner is down" in err and "make dev" in err

@@ -48,6 +48,8 @@ def test_real_template_routes(app: App, method: str, path: str, route_key: str, 
     assert got == params
 
 
+# Issue 14: paths under a protocol prefix that no endpoint serves (these were API Gateway 404s before)
+# go to the fallback function, which answers in that protocol's error JSON.
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -55,10 +57,19 @@ def test_real_template_routes(app: App, method: str, path: str, route_key: str, 
         ("DELETE", "/api/1/item/"),
         ("PATCH", "/api/1/deploy"),
         ("GET", "/locate/"),
-        ("GET", "/"),
         ("POST", "/events/"),
+        ("GET", "/events"),
+        ("POST", "/api/1/"),
+        ("GET", "/1/log_entries"),
+        ("POST", "/api/5114f7e38c5ce90000000011/samples.json"),
     ],
 )
+def test_real_template_protocol_fallback(app: App, method: str, path: str) -> None:
+    found = app.match(method, path)
+    assert found is not None and found[0].function == "ProtocolFallbackFunction"
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("GET", "/nothing"), ("POST", "/apix/1"), ("GET", "/2/x")])
 def test_real_template_unmatched(app: App, method: str, path: str) -> None:
     assert app.match(method, path) is None
 
