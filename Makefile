@@ -9,11 +9,11 @@ VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
-# SAM CLI: no telemetry, no version check (see ../shared/toolchain.md).
+# SAM CLI: no telemetry, no version check, its state inside the clone (.sam-cli/).
 SAM_ENV := SAM_CLI_TELEMETRY=0 __SAM_CLI_APP_DIR=$(CURDIR)/.sam-cli AWS_EC2_METADATA_DISABLED=true
 
 .PHONY: help python-check install install-sam install-node install-browser dev invoke test lint typecheck validate cfn-lint build \
-	build-check unit bench clean
+	build-check unit bench clean clean-data deploy
 
 help:
 	@echo "make dev        run Lodge locally on 127.0.0.1:3000 (embedded AWS emulation), with a demo project"
@@ -22,7 +22,10 @@ help:
 	@echo "make bench      cost, cold start, CPU and round-trip figures (bench/results.json)"
 	@echo "make build      sam build (no container, cached, parallel)"
 	@echo "make build-check  sam build, then assert the layer holds python/lodge/ and every function its app.py"
-	@echo "make invoke FN=rollbar_item EVENT=events/rollbar_item.json   Docker-less twin of sam local invoke"
+	@echo "make dev ARGS=--fresh           ... starting with empty local data (ARGS=\"--port 3001\": another port)"
+	@echo "make clean-data   forget the local data (.lodge/data: projects, tokens, issues of make dev)"
+	@echo "make invoke EVENT=events/rollbar_item.json [FN=rollbar_item]   Docker-less twin of sam local invoke"
+	@echo "make deploy       sam build + sam deploy (first time --guided, saved to $(DEPLOY_CONFIG)); ENV=staging"
 
 python-check:
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.11 is required (python3.11, or python3 being 3.11)" >&2; exit 1; fi
@@ -98,10 +101,32 @@ dev: install
 	$(DEV_PATH) $(PY) -m lodge_devtools.runner --demo $(ARGS)
 
 invoke: install
-	$(DEV_PATH) $(PY) -m lodge_devtools.invoke $(FN) -e $(EVENT) $(ARGS)
+	@$(DEV_PATH) $(PY) -m lodge_devtools.invoke $(FN) $(if $(EVENT),-e $(EVENT)) $(ARGS)
 
 bench: install
 	$(DEV_PATH) $(PY) -m bench
 
+# `make clean` keeps the local data (.lodge/data); `make clean-data` is the one that forgets it.
 clean:
-	rm -rf .aws-sam .lodge .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .lodge/logs .pytest_cache .mypy_cache .ruff_cache
+
+clean-data:
+	@if [ -f .lodge/runner.json ] && kill -0 "$$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' .lodge/runner.json)" 2>/dev/null; then \
+	  echo "make clean-data: stop the running make dev first (Ctrl-C in its terminal)" >&2; exit 1; fi
+	rm -rf .lodge/data
+
+# ---- deploy (issue 14): the first run asks (sam deploy --guided) and saves the answers in
+# $(DEPLOY_CONFIG) (git-ignored, seeded from samconfig.toml); later runs deploy with them.
+# ENV=staging deploys samconfig's staging environment; ARGS is passed to sam deploy.
+DEPLOY_CONFIG ?= samconfig.local.toml
+ENV ?= default
+
+deploy: build
+	@if [ ! -f $(DEPLOY_CONFIG) ]; then \
+	  cp samconfig.toml $(DEPLOY_CONFIG) && \
+	  echo "First deploy: sam deploy --guided asks for stack name, region and parameters, saved to $(DEPLOY_CONFIG)" && \
+	  $(SAM_ENV) $(SAM) deploy --guided --config-file $(DEPLOY_CONFIG) --config-env $(ENV) $(ARGS) \
+	    || { rm -f $(DEPLOY_CONFIG); exit 1; }; \
+	else \
+	  $(SAM_ENV) $(SAM) deploy --config-file $(DEPLOY_CONFIG) --config-env $(ENV) $(ARGS); \
+	fi
