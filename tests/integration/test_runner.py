@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -386,6 +387,9 @@ def test_pyrollbar_shaped_item_round_trip(runner: RunnerHandle) -> None:
     assert hidden.status_code == 404, hidden.text
 
 
+INVOKE_HOME = tempfile.mkdtemp(prefix="lodge-invoke-")
+
+
 def run_invoke(*args: str) -> subprocess.CompletedProcess[str]:
     """`python -m lodge_devtools.invoke ARGS` as `make invoke` runs it."""
     return subprocess.run(
@@ -394,7 +398,11 @@ def run_invoke(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "PYTHONPATH": f"{ROOT / 'devtools'}{os.pathsep}{ROOT / 'layers' / 'lodge' / 'python'}"},
+        env={
+            **os.environ,
+            "PYTHONPATH": f"{ROOT / 'devtools'}{os.pathsep}{ROOT / 'layers' / 'lodge' / 'python'}",
+            "LODGE_HOME": INVOKE_HOME,  # never the developer's .lodge/ (local data, a running make dev)
+        },
     )
 
 
@@ -474,3 +482,19 @@ def test_lodge_cli_finds_the_runner_and_its_tokens_work(runner: RunnerHandle) ->
         f"{runner.url}/api/1/item/", json=item, headers={"X-Rollbar-Access-Token": rotated["token"]}, timeout=30
     )
     assert fresh.status_code == 200, fresh.text
+
+
+def test_console_is_one_masked_line_per_request_and_function_output_goes_to_a_log_file(runner: RunnerHandle) -> None:
+    token = runner.credentials["personal"]
+    response = requests.get(
+        f"{runner.url}/api/{runner.project_id}/samples.json", params={"token": token, "limit": 1}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    requests.get(f"{runner.url}/nothing-here", timeout=10)
+    console = runner.log().split("Ctrl-C to stop.", 1)[1]  # after the banner (which shows the demo credentials)
+    assert f"GET /api/{runner.project_id}/samples.json?token=***&limit=1 200 " in console
+    assert "GET /nothing-here 404 " in console
+    assert token not in console
+    assert "No application metrics to publish" not in console and '"_aws"' not in console
+    function_log = (runner.state_file.parent / "logs" / "functions.log").read_text()
+    assert "[AppsignalQueryFunction]" in function_log
