@@ -492,7 +492,12 @@ def serve(args: argparse.Namespace) -> int:
             target = Target(args.table, args.bucket, endpoint_url=endpoint, region=args.region, emulated=True)
             target.provision()
             snapshots = persistence.Snapshots(
-                data_dir, target.client("dynamodb"), target.client("s3"), target.table, target.bucket
+                data_dir,
+                target.client("dynamodb"),
+                target.client("s3"),
+                target.table,
+                target.bucket,
+                read_items=persistence.in_process_reader(target.table, target.region),
             )
             try:
                 restored = snapshots.restore()

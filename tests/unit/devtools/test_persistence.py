@@ -139,3 +139,19 @@ def test_one_runner_per_data_directory(tmp_path: Path) -> None:
         assert done.stdout.strip() == f"busy {__import__('os').getpid()}", done.stderr
     finally:
         held.close()
+
+
+def test_the_in_process_reader_sees_what_a_scan_sees(target: Target, tmp_path: Path) -> None:
+    ddb = target.client("dynamodb")
+    for n in range(30):
+        ddb.put_item(TableName=TABLE, Item={"pk": {"S": "P"}, "sk": {"S": f"{n:03}"}, "b": {"B": bytes([n])}})
+    fast = snapshots(target, tmp_path)
+    fast.read_items = persistence.in_process_reader(TABLE, "us-east-1")
+    scanned = snapshots(target, tmp_path)._all_items()
+    assert sorted(fast._all_items(), key=lambda i: i["sk"]["S"]) == sorted(scanned, key=lambda i: i["sk"]["S"])
+
+    def moto_changed() -> list[dict[str, Any]]:
+        raise AttributeError("'Table' object has no attribute 'all_items'")
+
+    fast.read_items = moto_changed
+    assert len(fast._all_items()) == 30  # falls back to a Scan
