@@ -25,7 +25,8 @@ help:
 	@echo "make dev ARGS=--fresh           ... starting with empty local data (ARGS=\"--port 3001\": another port)"
 	@echo "make clean-data   forget the local data (.lodge/data: projects, tokens, issues of make dev)"
 	@echo "make invoke EVENT=events/rollbar_item.json [FN=rollbar_item]   Docker-less twin of sam local invoke"
-	@echo "make deploy       sam build + sam deploy (first time --guided, saved to $(DEPLOY_CONFIG)); ENV=staging"
+	@echo "make deploy       sam build + sam deploy (first time --guided, or REGION=eu-west-1 [STACK=lodge];"
+	@echo "                  the answers are saved to $(DEPLOY_CONFIG) for later runs); ENV=staging"
 
 python-check:
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.11 is required (python3.11, or python3 being 3.11)" >&2; exit 1; fi
@@ -117,16 +118,23 @@ clean-data:
 
 # ---- deploy (issue 14): the first run asks (sam deploy --guided) and saves the answers in
 # $(DEPLOY_CONFIG) (git-ignored, seeded from samconfig.toml); later runs deploy with them.
+# REGION=... (and STACK=...) on the first run saves those without questions instead.
 # ENV=staging deploys samconfig's staging environment; ARGS is passed to sam deploy.
 DEPLOY_CONFIG ?= samconfig.local.toml
 ENV ?= default
+SAM_DEPLOY := $(SAM_ENV) $(SAM) deploy --config-file $(DEPLOY_CONFIG) --config-env $(ENV)
 
 deploy: build
-	@if [ ! -f $(DEPLOY_CONFIG) ]; then \
+	@if [ -f $(DEPLOY_CONFIG) ]; then \
+	  $(SAM_DEPLOY) $(ARGS); \
+	elif [ -n "$(REGION)" ]; then \
 	  cp samconfig.toml $(DEPLOY_CONFIG) && \
-	  echo "First deploy: sam deploy --guided asks for stack name, region and parameters, saved to $(DEPLOY_CONFIG)" && \
-	  $(SAM_ENV) $(SAM) deploy --guided --config-file $(DEPLOY_CONFIG) --config-env $(ENV) $(ARGS) \
+	  echo "First deploy: region $(REGION) (and stack $(or $(STACK),from samconfig.toml)) saved to $(DEPLOY_CONFIG)" && \
+	  $(SAM_DEPLOY) --region $(REGION) $(if $(STACK),--stack-name $(STACK)) --save-params $(ARGS) \
 	    || { rm -f $(DEPLOY_CONFIG); exit 1; }; \
 	else \
-	  $(SAM_ENV) $(SAM) deploy --config-file $(DEPLOY_CONFIG) --config-env $(ENV) $(ARGS); \
+	  cp samconfig.toml $(DEPLOY_CONFIG) && \
+	  echo "First deploy: sam deploy --guided asks for stack name, region and parameters, saved to $(DEPLOY_CONFIG)." && \
+	  echo "It asks '... has no authentication. Is this okay?' once per route: answer y (the handlers check tokens)." && \
+	  $(SAM_DEPLOY) --guided $(ARGS) || { rm -f $(DEPLOY_CONFIG); exit 1; }; \
 	fi
