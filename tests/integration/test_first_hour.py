@@ -113,8 +113,11 @@ def test_quick_start_verbatim_then_restart_keeps_the_project_and_its_issue(clone
         runner = start_make_dev(clone, log)
         url = wait_for_runner(clone, runner, log)
         assert "restored" in log.read_text()
+        elsewhere = tmp_path / "elsewhere"  # bin/lodge from any directory, through a symlink on the PATH
+        elsewhere.mkdir()
+        (elsewhere / "lodge").symlink_to(clone / "bin" / "lodge")
         projects = subprocess.run(
-            [str(clone / "bin" / "lodge"), "project", "list", "--json"], capture_output=True, text=True, timeout=60
+            ["./lodge", "project", "list", "--json"], cwd=elsewhere, capture_output=True, text=True, timeout=60
         )
         assert projects.returncode == 0, projects.stderr
         mine = [p for p in json.loads(projects.stdout) if p["name"] == "My app"]
