@@ -75,7 +75,8 @@ def stack_target(stack: str, region: str | None) -> Target:
     missing = [key for key in ("TableName", "BucketName") if key not in outputs]
     if missing:
         raise CliError(f"stack {stack!r} has no output {', '.join(missing)} (is it a Lodge stack, fully deployed?)")
-    return Target(outputs["TableName"], outputs["BucketName"], region=region)
+    api_url = outputs.get("ApiUrl", "").rstrip("/") or None
+    return Target(outputs["TableName"], outputs["BucketName"], region=region, api_url=api_url)
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
@@ -415,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         target = resolve_target(args)
-        args.runner_url = _runner_url(args)
+        args.runner_url = target.api_url or _runner_url(args)
         store = target.store()
         code: int = args.run(store, args)
     except CliError as error:

@@ -507,6 +507,8 @@ def serve(args: argparse.Namespace) -> int:
                     "with make dev ARGS=--fresh"
                 ) from None
             tracker.take()  # the restore itself is not a change
+            # Background jobs that follow the emulation start here and stop in `finally` (autosave today;
+            # an emulated DynamoDB-stream consumer would sit next to it).
             autosave = persistence.Autosave(snapshots, tracker, args.save_interval)
             autosave.start()
         if args.demo and ensure_demo_project(target.store()) and autosave is not None:

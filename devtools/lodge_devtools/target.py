@@ -45,6 +45,8 @@ class Target:
     region: str = "us-east-1"
     emulated: bool = False
     """True for an emulator we own (moto): dummy credentials are used whatever the environment says."""
+    api_url: str | None = None
+    """The HTTP API's base URL when known (a deployed stack's ApiUrl output)."""
 
     def aws_env(self) -> dict[str, str]:
         """Environment variables that make botocore (in a worker) reach this target."""

@@ -147,7 +147,7 @@ def test_env_output_exports_every_credential(stack: str, capsys: pytest.CaptureF
     assert code == 0, err
     exports = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
     assert set(exports) == {"LODGE_PROJECT_ID", *(f"LODGE_{k.upper()}" for k in [*auth.KINDS, "crashlog_secret"])}
-    assert "LODGE_URL" not in exports  # a deployed stack: its URL is the stack's ApiUrl output
+    assert "LODGE_URL" not in exports  # this stand-in stack has no ApiUrl output (a deployed one has)
 
 
 def test_project_delete_removes_its_data_after_confirmation(
@@ -208,3 +208,15 @@ def test_a_crashed_runner_is_named_as_such(aws_mock: None, tmp_path: Any, capsys
     (tmp_path / "runner.json").write_text(json.dumps(state))
     code, _, err = run(capsys, "--state-file", str(tmp_path / "runner.json"), "project", "list")
     assert code == 2 and "runner is down" in err and "make dev" in err
+
+
+def test_env_output_of_a_stack_has_its_api_url(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    import boto3
+
+    outputs = {**STACK_TEMPLATE["Outputs"], "ApiUrl": {"Value": "https://abc.execute-api.us-east-1.amazonaws.com/"}}
+    boto3.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName="deployed", TemplateBody=json.dumps({**STACK_TEMPLATE, "Outputs": outputs})
+    )
+    code, out, err = run(capsys, "--stack", "deployed", "project", "create", "Web", "--env")
+    assert code == 0, err
+    assert "export LODGE_URL=https://abc.execute-api.us-east-1.amazonaws.com" in out.splitlines()
