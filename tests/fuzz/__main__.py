@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.fuzz.run import Tally, fuzz_endpoint, fuzz_http
 
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__.split("\n")[0])
-    parser.add_argument("-n", "--cases", type=int, default=10_000, help="cases per endpoint in-process")
+    parser.add_argument("-n", "--cases", type=int, default=10_000, help="cases per endpoint in-process (0: none)")
     parser.add_argument("-e", "--endpoint", action="append", choices=sorted(BY_NAME), help="only these")
     parser.add_argument("--http", type=int, default=200, help="cases per endpoint over HTTP (0: none)")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"fuzz: seed {args.seed}, {args.cases} cases per endpoint in-process, {args.http} over HTTP", flush=True)
     tallies: list[Tally] = []
-    for endpoint in endpoints:
+    for endpoint in endpoints if args.cases > 0 else []:
         started = time.monotonic()
         with InProcess() as harness:  # a fresh emulation per endpoint: no state carries over
             tally = fuzz_endpoint(harness, endpoint, args.cases, args.seed)
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             f" tracebacks {sum(tally.tracebacks.values())} | slowest {tally.slowest:.2f}s ({took:.0f}s)",
             flush=True,
         )
+        for signature, count in tally.tracebacks.most_common():  # at once: a long run may be cut short
+            print(f"    {count}x {signature}", flush=True)
     logged: dict[str, int] = {}
     if args.http:
         with tempfile.TemporaryDirectory(prefix="lodge-fuzz-") as workdir:

@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import time
 import traceback
@@ -258,21 +259,39 @@ def send_http(base_url: str, method: str, path: str, query: str, headers: dict[s
         connection.close()
 
 
+_WORKER_PREFIX = re.compile(r"^\[[A-Za-z0-9_]+\] ")
+
+
+def _traceback_signature(lines: list[str], kind: str | None = None) -> str:
+    """`ExcType @ file:function` from the text of a traceback (innermost project frame)."""
+    where = "?"
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith('File "') and str(ROOT) in stripped:
+            file_part, _, func = stripped.partition(", in ")
+            where = f"{file_part.split(chr(34))[1].replace(str(ROOT) + '/', '')}:{func}"
+        elif kind is None and line and not line.startswith(" ") and not stripped.startswith("Traceback"):
+            kind = line.split(":", 1)[0].rsplit(".", 1)[-1]
+            break
+    return f"{kind or 'Error'} @ {where}"
+
+
 def log_tracebacks(text: str) -> Counter[str]:
-    """Traceback classes in a runner log: the last 'File' line of the project, and the error line."""
+    """Traceback classes in a runner log: plain tracebacks (a worker's stderr) and Powertools JSON
+    lines with an `exception` field, each line possibly prefixed with the function's `[LogicalId]`."""
     found: Counter[str] = Counter()
-    lines = text.splitlines()
+    lines = [_WORKER_PREFIX.sub("", line) for line in text.splitlines()]
     for index, line in enumerate(lines):
-        if not line.startswith("Traceback (most recent call last)"):
-            continue
-        where, kind = "?", "Error"
-        for follow in lines[index + 1 : index + 200]:
-            stripped = follow.strip()
-            if stripped.startswith('File "') and str(ROOT) in stripped:
-                file_part, _, func = stripped.partition(", in ")
-                where = f"{file_part.split(chr(34))[1].replace(str(ROOT) + '/', '')}:{func}"
-            elif follow and not follow.startswith(" "):
-                kind = follow.split(":", 1)[0]
-                break
-        found[f"{kind} @ {where}"] += 1
+        if line.startswith("Traceback (most recent call last)"):
+            found[_traceback_signature(lines[index + 1 : index + 200])] += 1
+        elif line.startswith("{") and '"exception"' in line:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("exception"), str):
+                name = record.get("exception_name")
+                found[
+                    _traceback_signature(record["exception"].splitlines(), name if isinstance(name, str) else None)
+                ] += 1
     return found

@@ -217,8 +217,8 @@ def serialize(tree: Any, style: str) -> bytes:
     if style == "trailing_garbage":
         return json.dumps(tree).encode() + b"}\x00garbage"
     if style == "truncated":
-        text = json.dumps(tree).encode()
-        return text[: max(1, len(text) * 2 // 3)]
+        data = json.dumps(tree).encode()
+        return data[: max(1, len(data) * 2 // 3)]
     if style == "duplicate_keys":
         text = json.dumps(tree)
         return (text[:-1] + ', "data": null, "data": 1}').encode() if text.endswith("}") else text.encode()

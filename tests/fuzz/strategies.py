@@ -199,7 +199,7 @@ def path_and_query(draw: st.DrawFn, shape: Shape) -> tuple[str, str, dict[str, s
             value = draw(st.sampled_from(PARAM_VALUES))
             params[name] = value
             head = path.rsplit("/", 1)[0] if name != "proxy" else path.rstrip("/")
-            path = f"{head}/{quote(value, safe='')}"
+            path = f"{head}/{quote(value.encode('utf-8', 'surrogatepass'), safe='')}"
             labels[-1] += f"({name}={value[:10]!r})"
     if draw(st.integers(0, 99)) < (45 if shape.method == "GET" else 12):
         extra = []

@@ -9,6 +9,7 @@ subset accepts known classes and fails on any new one.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -24,8 +25,6 @@ SURROGATE = "\ud800"
 
 
 def send(harness: InProcess, endpoint: str, tree: Any, fresh: str = "") -> tuple[Outcome, dict[str, Any] | None]:
-    import uuid
-
     case = valid_case(BY_NAME[endpoint], tree, fresh=fresh or str(uuid.uuid4()))
     return harness.invoke(BY_NAME[endpoint].function, case.event())
 

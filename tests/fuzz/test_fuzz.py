@@ -5,6 +5,7 @@ or traceback whose class is not a known open finding (tests.fuzz.findings) fails
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,4 +82,16 @@ def test_runner_log_tracebacks_are_classified() -> None:
         "    return self.model_dump()\n"
         "UnicodeEncodeError: 'utf-8' codec can't encode\n"
     )
-    assert log_tracebacks(text) == {"UnicodeEncodeError @ layers/lodge/python/lodge/occurrence.py:to_detail": 1}
+    record = {
+        "level": "ERROR",
+        "message": "unhandled error",
+        "exception": "Traceback (most recent call last):\n"
+        f'  File "{root}/layers/lodge/python/lodge/protocols/rollbar.py", line 336, in _frame\n'
+        "    return Frame.model_validate()\npydantic_core._pydantic_core.ValidationError: 1",
+        "exception_name": "ValidationError",
+    }
+    text += "[RollbarItemFunction] " + json.dumps(record) + "\n"
+    assert log_tracebacks(text) == {
+        "UnicodeEncodeError @ layers/lodge/python/lodge/occurrence.py:to_detail": 1,
+        "ValidationError @ layers/lodge/python/lodge/protocols/rollbar.py:_frame": 1,
+    }
