@@ -8,7 +8,9 @@ id is derived from the event id), its item and the AppSignal samples listing.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,7 +141,7 @@ def test_python_chained_exception_with_locals_and_breadcrumbs(lodge: Lodge, sent
     ]
     frame = chain[1]["frames"][-1]
     assert frame["method"] == "_checkout" and frame["filename"].endswith("test_sentry_clients.py")
-    assert frame["code"].strip() == 'basket["price"]  # noqa: B018 - raises KeyError'
+    assert frame["code"].strip() == 'basket["price"]'
     assert frame["context"]["pre"][-1].strip() == "try:"
     assert frame["locals"]["order_id"] == "17" and "basket" in frame["locals"]
     assert frame["in_app"] is True and frame["abs_path"] == __file__
@@ -186,3 +188,75 @@ def test_python_client_report_discards_are_recorded(lodge: Lodge, sentry: Any) -
     assert (["client_report"], 200) in SENT
     days = outcomes.read(lodge.runner.target.store(), lodge.project_id)
     assert list(days.values()) == [{"before_send:error": 3, "queue_overflow:transaction": 1}]
+
+
+# ---- Node: @sentry/node -------------------------------------------------------------------------
+
+
+@needs_node
+def test_node_handled_and_uncaught_errors(lodge: Lodge) -> None:
+    done = subprocess.run(
+        ["node", str(JS / "sentry_node.cjs"), lodge.dsn], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1, done.stderr  # the SDK exits the process after an uncaught exception
+    sent = {line["kind"]: line["id"] for line in map(json.loads, done.stdout.splitlines())}
+    assert set(sent) == {"handled", "uncaught"}, done.stdout
+
+    item, data = lodge.event(sent["handled"])
+    assert item["title"] == "RangeError: amount 250 over limit"
+    assert item["environment"] == "staging"
+    frame = data["body"]["trace"]["frames"][-1]
+    assert frame["method"] == "chargeCard" and frame["filename"].endswith("sentry_node.cjs")
+    assert frame["code"].strip() == "throw new RangeError(`amount ${amount} over limit`);"
+    assert frame["context"]["pre"][-1].strip() == "if (amount > limit) {"
+    assert isinstance(frame["lineno"], int) and isinstance(frame["colno"], int) and frame["in_app"] is True
+    assert data["person"]["id"] == "u-7" and data["person"]["email"] == "grace@example.com"
+    assert data["code_version"] == "shop-node@2.0.0" and data["server"]["host"] == "node-1"
+    assert data["notifier"]["name"] == "sentry.javascript.node"
+    assert data["body"]["trace"]["exception"]["mechanism"] == {"type": "generic", "handled": True}
+    assert lodge.sample(sent["handled"])["tags"] == {"region": "eu-west"}
+
+    item, data = lodge.event(sent["uncaught"])
+    assert item["title"] == "TypeError: uncaught boom" and item["level"] in ("critical", "error")
+    trace = data["body"]["trace"]
+    assert trace["exception"]["mechanism"]["handled"] is False
+    assert trace["frames"][-1]["method"] == "Timeout.failLater [as _onTimeout]"  # as V8 names it
+    assert trace["frames"][-1]["code"].strip() == "throw new TypeError('uncaught boom');"
+    assert data["person"]["id"] == "u-7" and data["code_version"] == "shop-node@2.0.0"
+    assert lodge.sample(sent["uncaught"])["tags"] == {"region": "eu-west"}
+
+
+# ---- Browser: @sentry/browser in headless Chromium ------------------------------------------------
+
+
+@needs_node
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium (make install-browser)")
+def test_browser_uncaught_error_from_another_origin(lodge: Lodge) -> None:
+    done = subprocess.run(
+        ["node", str(JS / "sentry_browser.mjs"), lodge.dsn], cwd=ROOT, capture_output=True, text=True, timeout=90
+    )
+    assert done.returncode == 0, done.stderr
+    sent = json.loads(done.stdout)
+    assert sent["origin"] != lodge.url  # cross-origin: CORS is enforced on every envelope
+    assert sent["failed"] == [] and sent["envelopes"] and set(sent["envelopes"]) == {200}, sent
+    assert [m["type"] for m in sent["console"]] == ["pageerror"], sent["console"]  # no CORS error, only the test's
+
+    item, data = lodge.event(sent["id"])
+    assert item["title"] == "TypeError: Cannot read properties of undefined (reading 'toFixed')"
+    assert item["environment"] == "staging" and data["platform"] == "javascript"
+    trace = data["body"]["trace"]
+    assert trace["exception"]["mechanism"]["handled"] is False
+    assert [(f.get("method"), f.get("lineno"), f.get("code", "").strip()) for f in trace["frames"]] == [
+        ("onCheckout", 21, "renderBasket([{ price: 1 }, {}]);"),
+        ("renderBasket", 18, "return items.map((item) => item.price.toFixed(2));"),
+        ("Array.map", None, ""),  # native code: no file, no line
+        ("?", 18, "return items.map((item) => item.price.toFixed(2));"),  # the anonymous arrow function
+    ]
+    frame = trace["frames"][-1]
+    assert frame["filename"] == sent["origin"] + "/" and isinstance(frame["colno"], int) and frame["in_app"] is True
+    assert frame["context"]["pre"][-1].strip() == "function renderBasket(items) {"
+    assert data["person"]["id"] == "u-9" and data["person"]["username"] == "linus"
+    assert data["code_version"] == "shop-web@3.1.0"
+    assert data["request"]["url"] == sent["origin"] + "/"
+    assert data["notifier"]["name"] == "sentry.javascript.browser"
+    assert lodge.sample(sent["id"])["tags"] == {"page": "checkout"}
