@@ -280,9 +280,9 @@ def to_occurrence(event: dict[str, Any], project_id: str, client_id: str, receiv
     contexts = event.get("contexts")
     tags = _pairs(event.get("tags"))
     custom = event.get("extra")
-    for key, value in (("contexts", contexts), ("tags", tags), ("extra", custom)):
-        if value is not None and not isinstance(value, dict):
-            extra[key] = value
+    for key in ("contexts", "extra", "user", "request", "sdk"):
+        if event.get(key) is not None and not isinstance(event.get(key), dict):
+            extra[key] = event[key]  # an odd shape is kept, not dropped
     if tags is None and event.get("tags") is not None:
         extra["tags"] = event.get("tags")
     environment = _text(event.get("environment"))
