@@ -33,6 +33,7 @@ target (where the table and bucket are):
 
 credential kinds: rollbar_post_server_item rollbar_post_client_item rollbar_read rollbar_write
                   appsignal_push crashlog personal   (crashlog also gets its HMAC secret)
+                  sentry_dsn   (the DSN public key; create and rotate print the whole DSN)
 
 examples:
   lodge project create "My app"
@@ -102,6 +103,37 @@ def resolve_target(args: argparse.Namespace) -> Target:
     )
 
 
+# ---- Sentry DSN (issue 13): where SDKs send, shown with the DSN key ---------------------------------
+
+
+def api_url(args: argparse.Namespace) -> str | None:
+    """The API base URL clients use: the stack's ApiUrl output, or the local runner's URL."""
+    if getattr(args, "endpoint_url", None):
+        return None
+    if getattr(args, "stack", None):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from lodge_devtools.target import botocore_session
+
+        session = botocore_session()
+        region = getattr(args, "region", None) or session.get_config_variable("region") or "us-east-1"
+        try:
+            stacks = session.create_client("cloudformation", region_name=region).describe_stacks(StackName=args.stack)
+        except (BotoCoreError, ClientError):
+            return None
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
+        return outputs.get("ApiUrl")
+    state = read_state(getattr(args, "state_file", None) or STATE_FILE)
+    return state.get("url") if state else None
+
+
+def sentry_dsn(args: argparse.Namespace, key: str, project_id: str) -> str:
+    from lodge.protocols.sentry.auth import dsn
+
+    url = api_url(args)
+    return dsn(url, key, project_id) if url else dsn("https://API-HOST/", key, project_id) + "  (API-HOST: your ApiUrl)"
+
+
 def find_project(store: Store, ref: str) -> dict[str, Any]:
     """A project by id, or by its name when exactly one project has it."""
     project = store.get_project(ref)
@@ -132,12 +164,15 @@ def project_create(store: Store, args: argparse.Namespace) -> int:
     from lodge import auth
 
     project_id, credentials = auth.create_project(store, args.name)
+    the_dsn = sentry_dsn(args, credentials["sentry_dsn"], project_id)
     if args.json:
-        print(json.dumps({"project_id": project_id, "name": args.name, "credentials": credentials}, indent=2))
+        created = {"project_id": project_id, "name": args.name, "credentials": credentials, "sentry_dsn": the_dsn}
+        print(json.dumps(created, indent=2))
         return 0
     print(f"Created project {args.name!r}: {project_id}")
     print("Credentials - shown only now, store them somewhere safe:")
     _print_credentials(credentials)
+    print(f"Sentry SDKs: dsn={the_dsn}")
     return 0
 
 
@@ -196,14 +231,19 @@ def token_rotate(store: Store, args: argparse.Namespace) -> int:
     token, secret = auth.issue_token(store, project["id"], args.kind, rate_limit=max(limits) if limits else None)
     for previous in old:
         store.delete_token(project["id"], previous["hash"])
+    the_dsn = sentry_dsn(args, token, project["id"]) if args.kind == "sentry_dsn" else None
     if args.json:
         out: dict[str, Any] = {"project_id": project["id"], "kind": args.kind, "token": token, "revoked": len(old)}
         if secret:
             out["secret"] = secret
+        if the_dsn:
+            out["sentry_dsn"] = the_dsn
         print(json.dumps(out, indent=2))
         return 0
     print(f"New {args.kind} credential for {project.get('name', '')!r} ({project['id']}) - shown only now:")
     _print_credentials({args.kind: token, **({"crashlog_secret": secret} if secret else {})})
+    if the_dsn:
+        print(f"Sentry SDKs: dsn={the_dsn} (update every SDK's DSN)")
     print(f"Revoked {len(old)} previous {args.kind} credential(s). {REVOCATION_NOTE}")
     return 0
 

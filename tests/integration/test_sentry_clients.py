@@ -260,3 +260,24 @@ def test_browser_uncaught_error_from_another_origin(lodge: Lodge) -> None:
     assert data["request"]["url"] == sent["origin"] + "/"
     assert data["notifier"]["name"] == "sentry.javascript.browser"
     assert lodge.sample(sent["id"])["tags"] == {"page": "checkout"}
+
+
+def test_cors_preflight_for_sdks_that_send_x_sentry_auth(lodge: Lodge) -> None:
+    number = lodge.dsn.rsplit("/", 1)[1]
+    url = f"{lodge.url}/api/{number}/envelope/"
+    preflight = requests.options(
+        url,
+        headers={
+            "Origin": "http://shop.localhost:8080",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-sentry-auth",
+        },
+        timeout=10,
+    )
+    assert preflight.status_code in (200, 204)
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "x-sentry-auth" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    refused = requests.post(url, data=b"{}\n", headers={"Origin": "http://shop.localhost:8080"}, timeout=10)
+    assert refused.status_code == 401 and refused.json() == {"detail": "missing authorization information"}
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"  # the browser SDK can read the status
+    assert "x-sentry-rate-limits" in refused.headers["Access-Control-Expose-Headers"].lower()

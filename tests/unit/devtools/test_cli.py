@@ -129,3 +129,20 @@ def test_no_runner_and_no_target_is_a_clear_error(
 ) -> None:
     code, _, err = run(capsys, "--state-file", str(tmp_path / "none.json"), "project", "list")
     assert code == 2 and "make dev" in err
+
+
+def test_project_create_and_rotate_print_the_sentry_dsn(
+    stack: str, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lodge.protocols.sentry.auth import dsn_project_number
+
+    created = run_json(capsys, "--stack", stack, "project", "create", "A")
+    key, number = created["credentials"]["sentry_dsn"], dsn_project_number(created["project_id"])
+    assert created["sentry_dsn"].startswith(f"https://{key}@API-HOST/{number}")  # this stack has no ApiUrl output
+    code, out, _ = run(capsys, "--stack", stack, "token", "rotate", "A", "sentry_dsn")
+    assert code == 0 and "Sentry SDKs: dsn=https://" in out and f"/{number}" in out
+    auth.clear_cache()
+    assert auth.lookup(store, key) is None
+    new_key = out.split("dsn=https://", 1)[1].split("@", 1)[0]
+    info = auth.lookup(store, new_key)
+    assert info is not None and info.allows(auth.SENTRY_INGEST) and info.project_id == created["project_id"]
