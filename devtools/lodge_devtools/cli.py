@@ -41,6 +41,7 @@ examples:
   lodge token list 5114f7e38c5ce90000000011
   lodge token rotate "My app" rollbar_post_server_item
   lodge token revoke "My app" sha256:3f1c...   (or the token itself)
+  lodge sentry discards "My app"   (what its Sentry SDKs reported dropping)
 """
 
 
@@ -265,6 +266,25 @@ def token_revoke(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def sentry_discards(store: Store, args: argparse.Namespace) -> int:
+    """What the project's Sentry SDKs reported dropping (client reports), per UTC day."""
+    from lodge.protocols.sentry import outcomes
+
+    project = find_project(store, args.project)
+    days = outcomes.read(store, project["id"])
+    if args.json:
+        print(json.dumps({"project_id": project["id"], "days": days}, indent=2))
+        return 0
+    if not days:
+        print(f"No client reports from {project.get('name', '')!r}'s Sentry SDKs: nothing dropped, or none sent yet.")
+        return 0
+    print(f"{'DAY (UTC)':<10}  {'REASON:CATEGORY':<40}  QUANTITY")
+    for day, counts in sorted(days.items()):
+        for key, quantity in sorted(counts.items()):
+            print(f"{day:<10}  {key:<40}  {quantity}")
+    return 0
+
+
 # ---- parser -------------------------------------------------------------------------------------
 
 
@@ -293,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common(True)],
     )
     parser.add_argument("--state-file", type=Path, default=None, help=argparse.SUPPRESS)
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{project,token}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{project,token,sentry}")
     common = _common(False)
 
     project = groups.add_parser("project", help="create and list projects").add_subparsers(
@@ -319,6 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("project", help="project id or name")
     revoke.add_argument("token", metavar="TOKEN_OR_HASH", help="the token, or its hash as `token list` shows it")
     revoke.set_defaults(run=token_revoke)
+
+    sentry = groups.add_parser("sentry", help="what Sentry SDKs reported").add_subparsers(dest="command", required=True)
+    discards = sentry.add_parser("discards", parents=[common], help="events the project's SDKs dropped, per day")
+    discards.add_argument("project", help="project id or name")
+    discards.set_defaults(run=sentry_discards)
     return parser
 
 
