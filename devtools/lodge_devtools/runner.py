@@ -270,7 +270,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._send(status, headers, data, request_id)
         if not self.server.quiet:
             took = (time.monotonic() - started) * 1000
-            sys.stderr.write(f"{self.command} {self.path} -> {status} ({route.function}, {took:.0f} ms)\n")
+            # Path only, as API Gateway's access log: query strings carry credentials (?sentry_key=).
+            path = self.path.split("?", 1)[0]
+            sys.stderr.write(f"{self.command} {path} -> {status} ({route.function}, {took:.0f} ms)\n")
 
     def _log_failure(self, function: str, kind: str, detail: str) -> None:
         sys.stderr.write(f"[{function}] invocation failed ({kind}): {detail}\n")

@@ -260,6 +260,9 @@ def test_browser_uncaught_error_from_another_origin(lodge: Lodge) -> None:
     assert data["request"]["url"] == sent["origin"] + "/"
     assert data["notifier"]["name"] == "sentry.javascript.browser"
     assert lodge.sample(sent["id"])["tags"] == {"page": "checkout"}
+    # The browser SDK puts its key in the query string; the runner's request log (like API Gateway's
+    # access log, which records $context.path) must not repeat it.
+    assert lodge.credentials["sentry_dsn"] not in lodge.runner.log()
 
 
 def test_cors_preflight_for_sdks_that_send_x_sentry_auth(lodge: Lodge) -> None:
