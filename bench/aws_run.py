@@ -72,7 +72,8 @@ def run(function: str, names: list[str]) -> dict[str, Any]:
         auth.clear_cache()
         emulation.provision(aws.dynamodb(), aws.s3(), env.TABLE_NAME, env.BUCKET_NAME)
         store = Store()
-        _project_id, credentials = auth.create_project(store, "bench")
+        project_id, credentials = auth.create_project(store, "bench")
+        credentials = {**credentials, "project_id": project_id}  # Sentry workloads name it in the path
         inspector = botocore.session.Session().create_client("dynamodb", region_name="us-east-1")
         key_names, index = env.table_keys()
         meter = Meter({"dynamodb": aws.dynamodb(), "s3": aws.s3()}, inspector, env.TABLE_NAME, key_names, index)

@@ -56,6 +56,7 @@ class Stub:
                     "secret": secret,
                 }
             )
+        self.credentials["project_id"] = project_id  # Sentry workloads name it in the path
         self.calls = 0
 
     def attach(self, dynamodb: Any, s3: Any) -> None:

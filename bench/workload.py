@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import gzip
 import hashlib
 import hmac
 import json
@@ -67,18 +68,23 @@ class Workload:
 
     def decoded_body(self) -> bytes:
         """The body as the server sees it after decoding (what a plain json.loads would parse)."""
+        if self.body_encoding == "gzip":
+            return gzip.decompress(self.body)
         return zlib.decompress(self.body) if self.body_encoding.startswith("zlib") else self.body
 
     def _encode(self, decoded: bytes) -> bytes:
         if self.body_encoding.startswith("zlib"):
             level = int(self.body_encoding.partition("-")[2] or 6)
             return zlib.compress(decoded, level)
+        if self.body_encoding == "gzip":
+            return gzip.compress(decoded, 9, mtime=0)  # sentry-python's level
         return decoded
 
     def request(self, credentials: dict[str, str], ids: tuple[str, ...] | None = None) -> Request:
         """This workload's request for the given project; fresh client ids unless `ids` is given (a retry)."""
         token = credentials[self.credential_kind]
-        new_ids = ids if ids is not None else tuple(str(uuid.uuid4()) for _ in self.fresh_ids)
+        # Same length as the captured id: Sentry item headers give payload lengths in bytes.
+        new_ids = ids if ids is not None else tuple(_fresh_id(old) for old in self.fresh_ids)
         text = self.decoded_body().decode("utf-8").replace(self.credential_placeholder, token)
         for old, new in zip(self.fresh_ids, new_ids, strict=True):
             text = text.replace(old, new)
@@ -88,7 +94,16 @@ class Workload:
             headers = _sign_crashlog(headers, self.method, self.path, token, credentials["crashlog_secret"])
         headers = [(k, str(len(body)) if k.lower() == "content-length" else v) for k, v in headers]
         query = self.query.replace(self.credential_placeholder, token)
-        return Request(self.method, self.path, query, headers, body, new_ids)
+        path = self.path
+        if "{sentry_project}" in path:  # a DSN names its project by number (lodge.protocols.sentry.auth)
+            from lodge.protocols.sentry.auth import dsn_project_number
+
+            path = path.replace("{sentry_project}", dsn_project_number(credentials["project_id"]))
+        return Request(self.method, path, query, headers, body, new_ids)
+
+
+def _fresh_id(old: str) -> str:
+    return uuid.uuid4().hex if len(old) == 32 else str(uuid.uuid4())
 
 
 def _sign_crashlog(
@@ -131,7 +146,14 @@ def load(name: str) -> Workload:
     )
 
 
-ORDER = ("rollbar_python_chained", "rollbar_node_error", "rollbar_message", "appsignal_batch20", "crashlog_ruby")
+ORDER = (
+    "rollbar_python_chained",
+    "rollbar_node_error",
+    "rollbar_message",
+    "appsignal_batch20",
+    "crashlog_ruby",
+    "sentry_python_chained",
+)
 
 
 def load_all() -> list[Workload]:

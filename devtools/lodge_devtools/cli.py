@@ -35,6 +35,7 @@ target (where the table and bucket are):
 
 credential kinds: rollbar_post_server_item rollbar_post_client_item rollbar_read rollbar_write
                   appsignal_push crashlog personal   (crashlog also gets its HMAC secret)
+                  sentry_dsn   (the DSN public key; create and rotate print the whole DSN)
 
 examples:
   lodge project create "My app"
@@ -45,6 +46,7 @@ examples:
   lodge token rotate "My app" rollbar_post_server_item
   lodge token revoke "My app" sha256:3f1c...   (or the token itself)
   lodge token limit "My app" appsignal_push 600   (requests per minute per token; 0 = unlimited)
+  lodge sentry discards "My app"   (what its Sentry SDKs reported dropping)
 """
 
 
@@ -110,6 +112,37 @@ def resolve_target(args: argparse.Namespace) -> Target:
     )
 
 
+# ---- Sentry DSN (issue 13): where SDKs send, shown with the DSN key ---------------------------------
+
+
+def api_url(args: argparse.Namespace) -> str | None:
+    """The API base URL clients use: the stack's ApiUrl output, or the local runner's URL."""
+    if getattr(args, "endpoint_url", None):
+        return None
+    if getattr(args, "stack", None):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from lodge_devtools.target import botocore_session
+
+        session = botocore_session()
+        region = getattr(args, "region", None) or session.get_config_variable("region") or "us-east-1"
+        try:
+            stacks = session.create_client("cloudformation", region_name=region).describe_stacks(StackName=args.stack)
+        except (BotoCoreError, ClientError):
+            return None
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
+        return outputs.get("ApiUrl")
+    state = read_state(getattr(args, "state_file", None) or STATE_FILE)
+    return state.get("url") if state else None
+
+
+def sentry_dsn(args: argparse.Namespace, key: str, project_id: str) -> str:
+    from lodge.protocols.sentry.auth import dsn
+
+    url = api_url(args)
+    return dsn(url, key, project_id) if url else dsn("https://API-HOST/", key, project_id) + "  (API-HOST: your ApiUrl)"
+
+
 def find_project(store: Store, ref: str) -> dict[str, Any]:
     """A project by id, or by its name when exactly one project has it."""
     project = store.get_project(ref)
@@ -146,16 +179,19 @@ def project_create(store: Store, args: argparse.Namespace) -> int:
     if taken:
         raise CliError(f"a project named {taken[0].get('name')!r} exists already ({taken[0]['id']}); pick another name")
     project_id, credentials = auth.create_project(store, name)
+    the_dsn = sentry_dsn(args, credentials["sentry_dsn"], project_id)
     if args.env:
         print(f"Created project {name!r}: {project_id} - credentials exported, shown only now:", file=sys.stderr)
-        print(shell_exports(project_id, credentials, getattr(args, "runner_url", None)))
+        print(shell_exports(project_id, {**credentials, "sentry_dsn": the_dsn}, getattr(args, "runner_url", None)))
         return 0
     if args.json:
-        print(json.dumps({"project_id": project_id, "name": name, "credentials": credentials}, indent=2))
+        created = {"project_id": project_id, "name": name, "credentials": credentials, "sentry_dsn": the_dsn}
+        print(json.dumps(created, indent=2))
         return 0
     print(f"Created project {name!r}: {project_id}")
     print("Credentials - shown only now, store them somewhere safe:")
     _print_credentials(credentials)
+    print(f"Sentry SDKs: dsn={the_dsn}")
     return 0
 
 
@@ -309,14 +345,19 @@ def token_rotate(store: Store, args: argparse.Namespace) -> int:
     token, secret = auth.issue_token(store, project["id"], args.kind, rate_limit=max(limits) if limits else None)
     for previous in old:
         store.delete_token(project["id"], previous["hash"])
+    the_dsn = sentry_dsn(args, token, project["id"]) if args.kind == "sentry_dsn" else None
     if args.json:
         out: dict[str, Any] = {"project_id": project["id"], "kind": args.kind, "token": token, "revoked": len(old)}
         if secret:
             out["secret"] = secret
+        if the_dsn:
+            out["sentry_dsn"] = the_dsn
         print(json.dumps(out, indent=2))
         return 0
     print(f"New {args.kind} credential for {project.get('name', '')!r} ({project['id']}) - shown only now:")
     _print_credentials({args.kind: token, **({"crashlog_secret": secret} if secret else {})})
+    if the_dsn:
+        print(f"Sentry SDKs: dsn={the_dsn} (update every SDK's DSN)")
     print(f"Revoked {len(old)} previous {args.kind} credential(s). {REVOCATION_NOTE}")
     return 0
 
@@ -335,6 +376,25 @@ def token_revoke(store: Store, args: argparse.Namespace) -> int:
         print(f"Revoked. {REVOCATION_NOTE}")
     if not revoked:
         raise CliError(f"no such token (or token hash) in project {project['id']}")
+    return 0
+
+
+def sentry_discards(store: Store, args: argparse.Namespace) -> int:
+    """What the project's Sentry SDKs reported dropping (client reports), per UTC day."""
+    from lodge.protocols.sentry import outcomes
+
+    project = find_project(store, args.project)
+    days = outcomes.read(store, project["id"])
+    if args.json:
+        print(json.dumps({"project_id": project["id"], "days": days}, indent=2))
+        return 0
+    if not days:
+        print(f"No client reports from {project.get('name', '')!r}'s Sentry SDKs: nothing dropped, or none sent yet.")
+        return 0
+    print(f"{'DAY (UTC)':<10}  {'REASON:CATEGORY':<40}  QUANTITY")
+    for day, counts in sorted(days.items()):
+        for key, quantity in sorted(counts.items()):
+            print(f"{day:<10}  {key:<40}  {quantity}")
     return 0
 
 
@@ -366,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common(True)],
     )
     parser.add_argument("--state-file", type=Path, default=None, help=argparse.SUPPRESS)
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{project,token}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{project,token,sentry}")
     common = _common(False)
 
     project = groups.add_parser("project", help="create and list projects").add_subparsers(
@@ -404,6 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument("kind", help="credential kind, e.g. appsignal_push")
     limit.add_argument("per_minute", type=int, metavar="PER_MINUTE", help="requests per minute per token; 0 = none")
     limit.set_defaults(run=token_limit)
+
+    sentry = groups.add_parser("sentry", help="what Sentry SDKs reported").add_subparsers(dest="command", required=True)
+    discards = sentry.add_parser("discards", parents=[common], help="events the project's SDKs dropped, per day")
+    discards.add_argument("project", help="project id or name")
+    discards.set_defaults(run=sentry_discards)
     return parser
 
 

@@ -14,4 +14,5 @@ DEMO_CREDENTIALS: dict[str, str] = {
     "crashlog": "00000000-0000-4000-8000-0000crashlog",
     "crashlog_secret": "demo-crashlog-secret-local-only-000000000",
     "personal": "demo00000000000000000000personal",
+    "sentry_dsn": "demo000000000000000000000sentry0",
 }

@@ -355,6 +355,8 @@ def demo_item(occurrence: str) -> dict[str, Any]:
 
 def demo_text(url: str) -> str:
     """The demo project's credentials and copy-paste examples."""
+    from lodge.protocols.sentry.auth import dsn as sentry_dsn  # the layer, as the CLI imports lodge.auth
+
     creds = demo.DEMO_CREDENTIALS
     occurrence = str(uuid.uuid4())
     item = demo_item(occurrence)
@@ -373,6 +375,9 @@ def demo_text(url: str) -> str:
         "  import rollbar",
         f"  rollbar.init('{creds['rollbar_post_server_item']}', 'production', endpoint='{url}/api/1/')",
         "  rollbar.report_message('hello from pyrollbar')",
+        "",
+        # Sentry (issue 13): one additive line; the DSN helper lives in the layer.
+        f"Sentry SDKs: dsn='{sentry_dsn(url, creds['sentry_dsn'], demo.DEMO_PROJECT_ID)}'",
     ]
     return "\n".join(lines)
 

@@ -30,8 +30,9 @@ FUNCTION_DIRS = [
     "crashlog_announce",
     "crashlog_locate",
     "protocol_fallback",  # issue 14: protocol error JSON for unserved paths under a protocol prefix
+    "sentry_ingest",
 ]
-INGEST = {"rollbar_item", "appsignal_push", "crashlog_events"}
+INGEST = {"rollbar_item", "appsignal_push", "crashlog_events", "sentry_ingest"}
 READERS = {"rollbar_read", "appsignal_query", "crashlog_locate"}
 # Readers that also write, and why (docs/deploy.md lists the same).
 READER_WRITES = {"appsignal_query": "POST /api/{app_id}/markers.json creates deploy markers"}
@@ -270,6 +271,8 @@ def test_route_paths_are_valid_http_api_route_keys() -> None:
         ("GET", "/api/1/items/{proxy+}", "rollbar_read"),  # GET /api/1/items/
         ("POST", "/1/log_entries", "appsignal_push"),
         ("POST", "/events", "crashlog_events"),
+        ("POST", "/api/{app_id}/envelope/{proxy+}", "sentry_ingest"),  # POST /api/<n>/envelope/ (every SDK)
+        ("POST", "/api/{app_id}/store/{proxy+}", "sentry_ingest"),  # POST /api/<n>/store/ (legacy SDKs)
     ],
 )
 def test_client_paths_are_routed(method: str, path: str, directory: str) -> None:

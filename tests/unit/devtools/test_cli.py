@@ -220,3 +220,35 @@ def test_env_output_of_a_stack_has_its_api_url(store: Store, capsys: pytest.Capt
     code, out, err = run(capsys, "--stack", "deployed", "project", "create", "Web", "--env")
     assert code == 0, err
     assert "export LODGE_URL=https://abc.execute-api.us-east-1.amazonaws.com" in out.splitlines()
+
+
+def test_project_create_and_rotate_print_the_sentry_dsn(
+    stack: str, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lodge.protocols.sentry.auth import dsn_project_number
+
+    created = run_json(capsys, "--stack", stack, "project", "create", "A")
+    key, number = created["credentials"]["sentry_dsn"], dsn_project_number(created["project_id"])
+    assert created["sentry_dsn"].startswith(f"https://{key}@API-HOST/{number}")  # this stack has no ApiUrl output
+    code, out, _ = run(capsys, "--stack", stack, "token", "rotate", "A", "sentry_dsn")
+    assert code == 0 and "Sentry SDKs: dsn=https://" in out and f"/{number}" in out
+    auth.clear_cache()
+    assert auth.lookup(store, key) is None
+    new_key = out.split("dsn=https://", 1)[1].split("@", 1)[0]
+    info = auth.lookup(store, new_key)
+    assert info is not None and info.allows(auth.SENTRY_INGEST) and info.project_id == created["project_id"]
+
+
+def test_sentry_discards_lists_what_sdks_dropped(stack: str, store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    from collections import Counter
+
+    from lodge.protocols.sentry import outcomes
+
+    created = run_json(capsys, "--stack", stack, "project", "create", "A")
+    code, out, _ = run(capsys, "--stack", stack, "sentry", "discards", "A")
+    assert code == 0 and "nothing dropped" in out
+    outcomes.record(store, created["project_id"], Counter({"queue_overflow:error": 3}), now=1_796_000_000)
+    code, out, _ = run(capsys, "--stack", stack, "sentry", "discards", "A")
+    assert code == 0 and "2026-11-30" in out and "queue_overflow:error" in out and out.rstrip().endswith("3")
+    listed = run_json(capsys, "--stack", stack, "sentry", "discards", created["project_id"])
+    assert listed["days"] == {"2026-11-30": {"queue_overflow:error": 3}}

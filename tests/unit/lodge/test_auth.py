@@ -21,6 +21,7 @@ DEMO = {
     "crashlog": "9a0e7c3d-5b1f-4e2a-8c6d-3f4b2a1e0d9c",
     "crashlog_secret": "demo-crashlog-secret-value",
     "personal": "PERSONAL_TOKEN_0123456789abcdef0123",
+    "sentry_dsn": "SENTRY_DSN_PUBLIC_KEY_0123456789abc",
 }
 
 

@@ -27,6 +27,7 @@ READ = "read"
 WRITE = "write"
 APPSIGNAL_PUSH = "appsignal_push"
 CRASHLOG = "crashlog"
+SENTRY_INGEST = "sentry_ingest"  # Sentry: the DSN public key (lodge.protocols.sentry.auth)
 
 # Credential kinds a project gets, with their scopes.
 KINDS: dict[str, frozenset[str]] = {
@@ -37,6 +38,7 @@ KINDS: dict[str, frozenset[str]] = {
     "appsignal_push": frozenset({APPSIGNAL_PUSH}),
     "crashlog": frozenset({CRASHLOG}),
     "personal": frozenset({READ, WRITE}),
+    "sentry_dsn": frozenset({SENTRY_INGEST}),  # 32 hex characters, like Sentry's public keys
 }
 
 

@@ -13,6 +13,7 @@ Issues are per project *and* environment, as in Rollbar. Performance samples are
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 
@@ -95,6 +96,8 @@ def compute(occurrence: Occurrence) -> Grouping | None:
     """Group an occurrence; None for performance samples, which are not issues."""
     if occurrence.kind == "performance":
         return None
+    if occurrence.protocol == "sentry":
+        return _compute_v2(occurrence)
     title = occurrence.default_title()
     if occurrence.fingerprint:
         fingerprint = _client_fingerprint(occurrence.fingerprint)
@@ -118,3 +121,63 @@ def compute(occurrence: Occurrence) -> Grouping | None:
         reason = "normalized message"
     group_id = _sha1(f"{occurrence.environment}\n{fingerprint}")[:20]
     return Grouping(group_id=group_id, fingerprint=fingerprint, reason=reason, title=title)
+
+
+# ---- v2 (Sentry events only) ------------------------------------------------------------------
+# Sentry SDKs mark each frame `in_app`; Sentry groups on those frames, so a change inside a library
+# (or a different library version) does not split an issue. Their `fingerprint` is an array whose
+# "{{ default }}" entry stands for the default grouping. Other protocols stay on v1: their issues
+# keep their ids.
+
+SENTRY_ALGORITHM_VERSION = 2
+_DEFAULT_PLACEHOLDER = re.compile(r"^\{\{\s*default\s*\}\}$")
+
+
+def _grouping_frames(frames: list[Frame]) -> list[Frame]:
+    in_app = [frame for frame in frames if (frame.model_extra or {}).get("in_app") is True]
+    return in_app or frames
+
+
+def _logentry_template(occurrence: Occurrence) -> str | None:
+    logentry = (occurrence.extra or {}).get("logentry")
+    template = logentry.get("message") if isinstance(logentry, dict) else None
+    return template if isinstance(template, str) and template.strip() else None
+
+
+def _default_v2(occurrence: Occurrence) -> tuple[str, str]:
+    head = occurrence.exceptions[0] if occurrence.exceptions else None
+    frames = _grouping_frames(head.frames) if head else []
+    if head and frames:
+        parts = [_frame_key(frame, None) for frame in frames]
+        which = "in-app " if (frames[0].model_extra or {}).get("in_app") is True else ""
+        return (
+            _sha1("v2|frames|" + head.type + "|" + "|".join(parts)),
+            f"exception class {head.type} and the filename and function of its {len(parts)} {which}frame(s)",
+        )
+    if head:
+        return (
+            _sha1("v2|exception|" + head.type + "|" + normalize_message(head.message or "")),
+            f"exception class {head.type} and normalized message (no frames)",
+        )
+    template = _logentry_template(occurrence)
+    if template is not None:
+        return _sha1("v2|message|" + normalize_message(template)), "message template (logentry.message)"
+    return _sha1(
+        "v2|message|" + normalize_message(occurrence.message or occurrence.default_title())
+    ), "normalized message"
+
+
+def _compute_v2(occurrence: Occurrence) -> Grouping:
+    title = occurrence.default_title()
+    default, reason = _default_v2(occurrence)
+    raw = (occurrence.extra or {}).get("fingerprint")
+    parts = [p if isinstance(p, str) else json.dumps(p, default=str) for p in raw] if isinstance(raw, list) else []
+    if parts:
+        uses_default = any(_DEFAULT_PLACEHOLDER.match(p.strip()) for p in parts)
+        resolved = [default if _DEFAULT_PLACEHOLDER.match(p.strip()) else p for p in parts]
+        fingerprint = _sha1("v2|fingerprint|" + json.dumps(resolved))
+        reason = f"client fingerprint with {{{{ default }}}} ({reason})" if uses_default else "client fingerprint"
+    else:
+        fingerprint = default
+    group_id = _sha1(f"{occurrence.environment}\n{fingerprint}")[:20]
+    return Grouping(group_id, fingerprint, reason, title, SENTRY_ALGORITHM_VERSION)

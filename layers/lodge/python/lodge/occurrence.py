@@ -17,7 +17,7 @@ from lodge.ids import occurrence_id_for
 __all__ = ["occurrence_id_for"]  # re-exported: callers import it from here too
 
 Level = Literal["critical", "error", "warning", "info", "debug"]
-Protocol = Literal["rollbar", "appsignal", "crashlog"]
+Protocol = Literal["rollbar", "appsignal", "crashlog", "sentry"]
 Kind = Literal["error", "message", "performance"]
 
 LEVELS: tuple[str, ...] = ("critical", "error", "warning", "info", "debug")
