@@ -105,7 +105,7 @@ def test_function_specs_resolve_environment(app: App) -> None:
 
 
 def test_every_route_targets_a_known_function(app: App) -> None:
-    assert len(app.functions) == 9
+    assert len(app.functions) == 10  # nine protocol endpoints and the console
     assert {r.function for r in app.routes} == set(app.functions)
 
 
