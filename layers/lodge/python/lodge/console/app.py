@@ -23,7 +23,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from lodge import auth, http
 from lodge.console import data, session
-from lodge.occurrence import LEVELS
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -144,7 +143,7 @@ def templates() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(ago=_ago, iso=_iso, spark=_spark, pretty=_pretty)
-    env.globals.update(asset=_asset, base=BASE, levels=LEVELS, bars=_bars, marker_x=_marker_x)
+    env.globals.update(asset=_asset, base=BASE, levels=data.LEVELS, bars=_bars, marker_x=_marker_x)
     return env
 
 
@@ -271,7 +270,7 @@ def issues(ctx: Context) -> dict[str, Any]:
     status = q.get("status", "active")
     status = status if status in data.STATUSES else "active"
     level = q.get("level", "")
-    level = level if level in LEVELS else ""
+    level = level if level in data.LEVELS else ""
     sort = q.get("sort", "last_seen")
     sort = sort if sort in data.SORTS else "last_seen"
     filters = {

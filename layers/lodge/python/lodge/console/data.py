@@ -28,6 +28,9 @@ DAY = 86400
 NEW_FOR_SECONDS = DAY
 """An issue first seen this recently carries the "new" badge."""
 STATUSES = ("active", "resolved", "muted")
+LEVELS = ("critical", "error", "warning", "info", "debug")
+"""The occurrence model's levels (lodge.occurrence.LEVELS; a test keeps them equal). Not imported:
+that module loads pydantic, which would double the console's cold start."""
 LIBRARY_MARKERS = (
     "site-packages/",
     "dist-packages/",
@@ -376,9 +379,11 @@ def _with_trend(row: IssueRow, trend: Trend | None) -> IssueRow:
 
 def get_issue(viewer: Viewer, issue_id: str, store: Store | None = None) -> IssueDetail | None:
     """An issue with its 14-day daily trend and occurrences per environment (from the bounded read)."""
+    if not _safe_id(issue_id):
+        return None
     db = _store(store)
     group = db.get_group(viewer.project_id, issue_id)
-    if group is None or not _safe_id(issue_id):
+    if group is None:
         return None
     now = time.time()
     end = (now // DAY + 1) * DAY
