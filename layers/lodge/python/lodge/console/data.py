@@ -19,7 +19,7 @@ from typing import Any
 
 from lodge import auth
 from lodge.config import settings
-from lodge.store import RecordSummary, Store, parse_ref
+from lodge.store import RecordSummary, Store, occurrence_ref, parse_ref
 
 TREND_RECORD_CAP = 2000
 """At most this many records are read from the time index for one page's trends."""
@@ -429,7 +429,7 @@ def issue_occurrences(
                 continue
             found.append(
                 OccurrenceSummary(
-                    ref=record.record_id if size == 1 else f"{record.record_id}-{position}",
+                    ref=occurrence_ref(record.record_id, position, size),
                     received_at=record.received_ms / 1000,
                     level=str(entry.get("l") or ""),
                     environment=str(entry.get("e") or ""),
