@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cost, env, prices, report
+from bench import coldstart, console, cost, env, prices, report
 from bench.workload import ROOT, Workload, load_all
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -137,6 +137,9 @@ def main(argv: list[str]) -> int:
         "retention_days": env.retention_days(),
         "rss_headroom": report.HEADROOM,
     }
+    # Console pages (bench/console.py): page size and read units of the issues list and an issue page.
+    print("console: seeding 1,000 issues and rendering pages (moto) ...", file=sys.stderr)
+    results["console"] = console.measure()
     results["targets"] = report.targets(results)
     results["meta"] = {
         "when": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -147,6 +150,7 @@ def main(argv: list[str]) -> int:
     }
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     print(report.text(results))
+    print(console.text(results["console"]))
     return 0
 
 

@@ -371,6 +371,8 @@ def demo_text(url: str) -> str:
         f"    -d '{json.dumps(item)}'",
         f"  curl -s '{url}/api/1/item/?uuid={occurrence}' -H 'X-Rollbar-Access-Token: {creds['rollbar_read']}'",
         "",
+        f"Console: {url}/console/  (sign in with the personal token above)",
+        "",
         "pyrollbar:",
         "  import rollbar",
         f"  rollbar.init('{creds['rollbar_post_server_item']}', 'production', endpoint='{url}/api/1/')",

@@ -31,11 +31,14 @@ FUNCTION_DIRS = [
     "crashlog_locate",
     "protocol_fallback",  # issue 14: protocol error JSON for unserved paths under a protocol prefix
     "sentry_ingest",
+    "console",
 ]
 INGEST = {"rollbar_item", "appsignal_push", "crashlog_events", "sentry_ingest"}
 READERS = {"rollbar_read", "appsignal_query", "crashlog_locate"}
 # Readers that also write, and why (docs/deploy.md lists the same).
 READER_WRITES = {"appsignal_query": "POST /api/{app_id}/markers.json creates deploy markers"}
+# The console reads like a reader and writes only issue status, credentials and its session key.
+CONSOLE = "console"
 FORBIDDEN_ACTIONS = {"dynamodb:scan", "dynamodb:deletetable", "dynamodb:createtable", "dynamodb:updatetable"}
 # API Gateway validates each path part of an HTTP API route key against this expression.
 PATH_PART = re.compile(r"^(\{[\w.:-]+\+?\}|[a-zA-Z0-9.:_-]+)$")
@@ -159,8 +162,24 @@ def test_read_functions_do_not_write(directory: str) -> None:
 
 def test_s3_detail_is_read_only_by_readers() -> None:
     readers_of_detail = {d for d, name in BY_DIR.items() if "s3:getobject" in _actions(name)}
-    assert readers_of_detail <= READERS
+    assert readers_of_detail <= READERS | {CONSOLE}
     assert {"rollbar_read", "appsignal_query"} <= readers_of_detail
+
+
+def test_console_writes_only_status_credentials_and_its_key() -> None:
+    name = BY_DIR[CONSOLE]
+    assert _actions(name) == {
+        "dynamodb:getitem",
+        "dynamodb:query",
+        "dynamodb:putitem",
+        "dynamodb:updateitem",
+        "dynamodb:deleteitem",
+        "s3:getobject",
+    }
+    for statement in _statements(name):
+        if {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & set(_as_list(statement["Action"])):
+            keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+            assert sorted(keys) == ["LODGE#CONSOLE", "PRJ#*", "TOK#*"], "never the rate-limit counters (RL#)"
 
 
 def test_query_permission_covers_the_time_index() -> None:

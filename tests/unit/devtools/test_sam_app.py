@@ -116,7 +116,7 @@ def test_function_specs_resolve_environment(app: App) -> None:
 
 
 def test_every_route_targets_a_known_function(app: App) -> None:
-    assert len(app.functions) == 11  # nine endpoints + protocol_fallback (issue 14) + sentry_ingest (issue 13)
+    assert len(app.functions) == 12  # nine protocol endpoints, protocol_fallback, sentry_ingest, console
     assert {r.function for r in app.routes} == set(app.functions)
 
 

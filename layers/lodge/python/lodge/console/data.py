@@ -1,0 +1,650 @@
+"""The console's one seam to storage: every read and write the console makes goes through here.
+
+Pages and templates see only the small view models below, never storage items or their attribute
+names, so when storage gains typed read models and protocol-neutral queries only this module is
+rewritten. Every function takes the signed-in project's id and reads only that project's partition.
+
+Trends come from a bounded read of the time index (the newest `TREND_RECORD_CAP` records inside the
+window), so a page costs a few reads however busy the project; counts beyond the cap are not drawn,
+and the view says so (`Trend.capped`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lodge import auth
+from lodge.config import settings
+from lodge.store import RecordSummary, Store, occurrence_ref, parse_ref
+
+TREND_RECORD_CAP = 2000
+"""At most this many records are read from the time index for one page's trends."""
+HOUR = 3600
+DAY = 86400
+NEW_FOR_SECONDS = DAY
+"""An issue first seen this recently carries the "new" badge."""
+STATUSES = ("active", "resolved", "muted")
+LEVELS = ("critical", "error", "warning", "info", "debug")
+"""The occurrence model's levels (lodge.occurrence.LEVELS; a test keeps them equal). Not imported:
+that module loads pydantic, which would double the console's cold start."""
+LIBRARY_MARKERS = (
+    "site-packages/",
+    "dist-packages/",
+    "node_modules/",
+    "/gems/",
+    "/lib/ruby/",
+    "/usr/lib/python",
+    "<frozen ",
+    "node:internal",
+    "internal/",
+    "/jdk/",
+    "java.base/",
+)
+
+
+class NotAvailableYet(Exception):
+    """A triage action whose model does not exist yet (resolve in next version, mute)."""
+
+
+# ---- view models ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Occurrence counts per bucket, oldest first, over `span` seconds ending at `end`."""
+
+    counts: tuple[int, ...]
+    bucket_seconds: int
+    end: float
+    capped: bool = False
+
+    @property
+    def start(self) -> float:
+        return self.end - self.bucket_seconds * len(self.counts)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True)
+class IssueRow:
+    id: str
+    title: str
+    level: str
+    status: str
+    count: int
+    first_seen: float
+    last_seen: float
+    environment: str
+    kind: str
+    protocol: str
+    exception_class: str | None
+    status_changed: float | None
+    trend: Trend | None = None
+
+    @property
+    def is_new(self) -> bool:
+        return self.first_seen >= time.time() - NEW_FOR_SECONDS
+
+    @property
+    def regressed(self) -> bool:
+        """Seen again after it was resolved. (Reopening it on regression is the triage model's job.)"""
+        return self.status == "resolved" and self.status_changed is not None and self.last_seen > self.status_changed
+
+
+@dataclass(frozen=True)
+class IssueDetail:
+    issue: IssueRow
+    grouping_reason: str
+    grouping_version: str
+    fingerprint: str
+    platform: str | None
+    framework: str | None
+    first_occurrence: str | None
+    last_occurrence: str | None
+    environments: dict[str, int]
+    """Occurrences per environment among the records the trend read (bounded)."""
+
+
+@dataclass(frozen=True)
+class IssuePage:
+    rows: list[IssueRow]
+    total: int
+    page: int
+    pages: int
+    environments: list[str]
+    counts_by_status: dict[str, int]
+
+
+@dataclass(frozen=True)
+class FrameView:
+    filename: str
+    lineno: int | None
+    colno: int | None
+    method: str
+    code: str | None
+    context_pre: list[str]
+    context_post: list[str]
+    locals: dict[str, Any] | None
+    in_app: bool
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExceptionView:
+    type: str
+    message: str | None
+    description: str | None
+    frames: list[FrameView]
+    """Most recent call first, as people read a trace."""
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OccurrenceSummary:
+    ref: str
+    received_at: float
+    level: str
+    environment: str
+    title: str
+    protocol: str
+
+
+@dataclass(frozen=True)
+class OccurrenceView:
+    ref: str
+    issue_id: str | None
+    protocol: str
+    client_name: str | None
+    client_version: str | None
+    client_id: str
+    kind: str
+    level: str
+    environment: str
+    title: str
+    message: str | None
+    received_at: float
+    timestamp: float | None
+    code_version: str | None
+    exceptions: list[ExceptionView]
+    sections: dict[str, Any]
+    """request, person, server, client, tags, custom, ... (only those present)."""
+    unknown_keys: dict[str, Any]
+    """Top-level keys the client sent that the occurrence model has no field for, verbatim."""
+    raw: dict[str, Any]
+    """Everything stored."""
+
+
+@dataclass(frozen=True)
+class Marker:
+    id: int
+    kind: str
+    protocol: str
+    environment: str
+    revision: str | None
+    user: str | None
+    created: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Credential:
+    hash: str
+    kind: str
+    label: str
+    created: float | None
+    rate_limit: int | None
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    id: str
+    name: str
+    retention_days: int
+    credentials: list[Credential]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is signed in: the project a session may read, and the hash of the token that opened it."""
+
+    project_id: str
+    token_hash: str
+
+
+# ---- sign-in and the session key ----------------------------------------------------------------
+
+SESSION_KEY_PK = "LODGE#CONSOLE"
+SESSION_KEY_SK = "SESSION_KEY"
+_session_key: bytes | None = None
+
+
+def _store(store: Store | None) -> Store:
+    return store if store is not None else Store()
+
+
+def session_key(store: Store | None = None) -> bytes:
+    """The key that signs console cookies: 32 random bytes made once per deployment.
+
+    Kept in the table (encrypted at rest) under its own key: the first console process to need it
+    creates it with a conditional put, every other one reads that same item, once per process.
+    """
+    global _session_key
+    if _session_key is not None:
+        return _session_key
+    from lodge.dynamo import from_item, to_item
+
+    db = _store(store)
+    key = to_item({"pk": SESSION_KEY_PK, "sk": SESSION_KEY_SK})
+    found = db.ddb.get_item(TableName=db.table, Key=key, ConsistentRead=True).get("Item")
+    if found is None:
+        fresh = secrets.token_bytes(32)
+        try:
+            db.ddb.put_item(
+                TableName=db.table,
+                Item=to_item({"pk": SESSION_KEY_PK, "sk": SESSION_KEY_SK, "key": fresh, "created": int(time.time())}),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except db.ddb.exceptions.ConditionalCheckFailedException:
+            found = db.ddb.get_item(TableName=db.table, Key=key, ConsistentRead=True)["Item"]
+        else:
+            _session_key = fresh
+            return fresh
+    value = from_item(found)["key"]
+    _session_key = bytes(value)
+    return _session_key
+
+
+def forget_session_key() -> None:
+    global _session_key
+    _session_key = None
+
+
+def sign_in(token: str, store: Store | None = None) -> Viewer | None:
+    """A personal API token opens a session on its project; any other kind or an unknown one: None."""
+    info = auth.lookup(_store(store), token)
+    if info is None or info.kind != "personal":
+        return None
+    return Viewer(info.project_id, info.token_hash)
+
+
+def still_valid(viewer: Viewer, store: Store | None = None) -> bool:
+    """One GetItem per page: a session ends the moment its token is revoked or rotated."""
+    item = _store(store).get_token(viewer.token_hash)
+    return item is not None and item.get("project") == viewer.project_id and item.get("kind") == "personal"
+
+
+# ---- issues -----------------------------------------------------------------------------------
+
+
+def _issue_row(group: dict[str, Any]) -> IssueRow:
+    status_changed = group.get("stt")
+    return IssueRow(
+        id=str(group["id"]),
+        title=str(group.get("title") or "(no title)"),
+        level=str(group.get("llvl") or group.get("lvl") or "error"),
+        status=str(group.get("st") or "active"),
+        count=int(group.get("cnt") or 0),
+        first_seen=float(group.get("fs") or 0),
+        last_seen=float(group.get("ls") or 0),
+        environment=str(group.get("env") or ""),
+        kind=str(group.get("k") or "error"),
+        protocol=str(group.get("pr") or ""),
+        exception_class=group.get("x"),
+        status_changed=float(status_changed) if status_changed is not None else None,
+    )
+
+
+def _recent(store: Store, project_id: str, since: float) -> tuple[list[RecordSummary], bool]:
+    """The newest records received since `since`, at most TREND_RECORD_CAP; True when capped."""
+    records: list[RecordSummary] = []
+    for record in store.iter_records(project_id, since_ms=int(since * 1000), page_size=500):
+        if len(records) >= TREND_RECORD_CAP:
+            return records, True
+        records.append(record)
+    return records, False
+
+
+def _trends(
+    records: Iterable[RecordSummary], group_ids: set[str], end: float, buckets: int, width: int, capped: bool
+) -> dict[str, Trend]:
+    counts = {group_id: [0] * buckets for group_id in group_ids}
+    start = end - buckets * width
+    for record in records:
+        for entry in record.index:
+            series = counts.get(str(entry.get("g")))
+            if series is None:
+                continue
+            moment = float(entry.get("ts") or record.received_ms / 1000)
+            if not start <= moment < end:
+                moment = record.received_ms / 1000  # a client clock far off: place it when it arrived
+            slot = int((moment - start) // width)
+            if 0 <= slot < buckets:
+                series[slot] += 1
+    return {g: Trend(tuple(c), width, end, capped) for g, c in counts.items()}
+
+
+SORTS = {"last_seen": "last_seen", "first_seen": "first_seen", "count": "count"}
+
+
+def list_issues(
+    viewer: Viewer,
+    *,
+    status: str = "active",
+    environment: str = "",
+    level: str = "",
+    search: str = "",
+    sort: str = "last_seen",
+    page: int = 1,
+    per_page: int = 50,
+    store: Store | None = None,
+) -> IssuePage:
+    """One page of issues (errors and messages), filtered and sorted, each with a 24-hour sparkline."""
+    db = _store(store)
+    rows = [_issue_row(g) for g in db.list_groups(viewer.project_id) if g.get("k") != "performance"]
+    counts_by_status = {s: sum(1 for r in rows if r.status == s) for s in STATUSES}
+    environments = sorted({r.environment for r in rows if r.environment})
+    chosen = [r for r in rows if r.status == status]
+    if environment:
+        chosen = [r for r in chosen if r.environment == environment]
+    if level:
+        chosen = [r for r in chosen if r.level == level]
+    needle = search.strip().casefold()
+    if needle:
+        chosen = [r for r in chosen if needle in r.title.casefold()]
+    key = SORTS.get(sort, "last_seen")
+    chosen.sort(key=lambda r: (getattr(r, key), r.id), reverse=True)
+    pages = max(1, -(-len(chosen) // per_page))
+    page = min(max(1, page), pages)
+    shown = chosen[(page - 1) * per_page : page * per_page]
+    if shown:
+        now = time.time()
+        end = (now // HOUR + 1) * HOUR
+        records, capped = _recent(db, viewer.project_id, end - 24 * HOUR)
+        trends = _trends(records, {r.id for r in shown}, end, 24, HOUR, capped)
+        shown = [_with_trend(r, trends.get(r.id)) for r in shown]
+    return IssuePage(shown, len(chosen), page, pages, environments, counts_by_status)
+
+
+def _with_trend(row: IssueRow, trend: Trend | None) -> IssueRow:
+    from dataclasses import replace
+
+    return replace(row, trend=trend)
+
+
+def get_issue(viewer: Viewer, issue_id: str, store: Store | None = None) -> IssueDetail | None:
+    """An issue with its 14-day daily trend and occurrences per environment (from the bounded read)."""
+    if not _safe_id(issue_id):
+        return None
+    db = _store(store)
+    group = db.get_group(viewer.project_id, issue_id)
+    if group is None:
+        return None
+    now = time.time()
+    end = (now // DAY + 1) * DAY
+    records, capped = _recent(db, viewer.project_id, end - 14 * DAY)
+    trend = _trends(records, {issue_id}, end, 14, DAY, capped)[issue_id]
+    environments: dict[str, int] = {}
+    for record in records:
+        for entry in record.index:
+            if entry.get("g") == issue_id:
+                env = str(entry.get("e") or "")
+                environments[env] = environments.get(env, 0) + 1
+    return IssueDetail(
+        issue=_with_trend(_issue_row(group), trend),
+        grouping_reason=str(group.get("why") or ""),
+        grouping_version=str(group.get("algo") or ""),
+        fingerprint=str(group.get("fp") or ""),
+        platform=group.get("plat"),
+        framework=group.get("fw"),
+        first_occurrence=group.get("fo"),
+        last_occurrence=group.get("lo"),
+        environments=dict(sorted(environments.items(), key=lambda kv: -kv[1])),
+    )
+
+
+def _safe_id(value: str) -> bool:
+    return 0 < len(value) <= 128 and value.isascii() and value.replace("-", "").replace("_", "").isalnum()
+
+
+def issue_occurrences(
+    viewer: Viewer, issue_id: str, *, before_ms: int | None = None, limit: int = 20, store: Store | None = None
+) -> tuple[list[OccurrenceSummary], int | None]:
+    """Older occurrences of an issue, newest first, `limit` a page; the second value is the next
+    page's `before_ms` (None on the last page). Reads at most TREND_RECORD_CAP records a page."""
+    found: list[OccurrenceSummary] = []
+    scanned = 0
+    last_ms: int | None = None
+    for record in _store(store).iter_records(viewer.project_id, before_ms=before_ms, page_size=200):
+        scanned += 1
+        last_ms = record.received_ms
+        size = len(record.index)
+        for position, entry in enumerate(record.index):
+            if entry.get("g") != issue_id:
+                continue
+            found.append(
+                OccurrenceSummary(
+                    ref=occurrence_ref(record.record_id, position, size),
+                    received_at=record.received_ms / 1000,
+                    level=str(entry.get("l") or ""),
+                    environment=str(entry.get("e") or ""),
+                    title=str(entry.get("m") or entry.get("x") or ""),
+                    protocol=str(entry.get("pr") or ""),
+                )
+            )
+        if len(found) > limit:
+            # Records hold whole requests: resume below this record's time (its siblings in a batch
+            # past the limit show on this page rather than being skipped).
+            return found, record.received_ms
+        if scanned >= TREND_RECORD_CAP:
+            return found, last_ms
+    return found, None
+
+
+# ---- occurrences ------------------------------------------------------------------------------
+
+_SECTIONS = ("request", "person", "server", "client", "notifier", "tags", "custom", "context", "events")
+_MODEL_FIELDS = frozenset(
+    {
+        "project_id", "protocol", "client_id", "received_at", "timestamp", "kind", "environment", "level",
+        "title", "exceptions", "message", "request", "person", "server", "client", "notifier", "tags",
+        "custom", "fingerprint", "code_version", "platform", "language", "framework", "context", "hostname",
+        "action", "path", "duration", "status", "queue_duration", "events", "extra", "group_id",
+    }
+)  # fmt: skip
+
+
+def is_library(filename: str) -> bool:
+    return any(marker in filename for marker in LIBRARY_MARKERS)
+
+
+def _frame(raw: dict[str, Any]) -> FrameView:
+    filename = str(raw.get("filename") or "")
+    extra = {k: v for k, v in raw.items() if k not in FRAME_FIELDS}
+    explicit = raw.get("in_app", raw.get("in_project"))
+    in_app = bool(explicit) if isinstance(explicit, bool) else not is_library(filename)
+    return FrameView(
+        filename=filename,
+        lineno=raw.get("lineno"),
+        colno=raw.get("colno"),
+        method=str(raw.get("method") or ""),
+        code=raw.get("code"),
+        context_pre=[str(line) for line in raw.get("context_pre") or []],
+        context_post=[str(line) for line in raw.get("context_post") or []],
+        locals=raw.get("locals"),
+        in_app=in_app,
+        extra=extra,
+    )
+
+
+FRAME_FIELDS = frozenset(
+    {"filename", "lineno", "colno", "method", "class_name", "code", "context_pre", "context_post", "locals"}
+)
+EXCEPTION_FIELDS = frozenset({"type", "message", "description", "frames"})
+
+
+def _exception(raw: dict[str, Any]) -> ExceptionView:
+    frames = [_frame(f) for f in raw.get("frames") or [] if isinstance(f, dict)]
+    return ExceptionView(
+        type=str(raw.get("type") or ""),
+        message=raw.get("message"),
+        description=raw.get("description"),
+        frames=frames[::-1],
+        extra={k: v for k, v in raw.items() if k not in EXCEPTION_FIELDS},
+    )
+
+
+def get_occurrence(viewer: Viewer, ref: str, store: Store | None = None) -> OccurrenceView | None:
+    try:
+        parse_ref(ref)
+    except KeyError:
+        return None
+    detail = _store(store).get_occurrence(viewer.project_id, ref)
+    if detail is None or detail.get("project_id", viewer.project_id) != viewer.project_id:
+        return None
+    notifier = detail.get("notifier") or {}
+    sections = {name: detail[name] for name in _SECTIONS if detail.get(name) not in (None, {}, [])}
+    unknown = dict(detail.get("extra") or {})
+    unknown.update({k: v for k, v in detail.items() if k not in _MODEL_FIELDS})
+    return OccurrenceView(
+        ref=ref,
+        issue_id=detail.get("group_id"),
+        protocol=str(detail.get("protocol") or ""),
+        client_name=notifier.get("name"),
+        client_version=notifier.get("version"),
+        client_id=str(detail.get("client_id") or ""),
+        kind=str(detail.get("kind") or "error"),
+        level=str(detail.get("level") or "error"),
+        environment=str(detail.get("environment") or ""),
+        title=_title(detail),
+        message=detail.get("message"),
+        received_at=float(detail.get("received_at") or 0),
+        timestamp=detail.get("timestamp"),
+        code_version=detail.get("code_version"),
+        exceptions=[_exception(e) for e in detail.get("exceptions") or [] if isinstance(e, dict)],
+        sections=sections,
+        unknown_keys=unknown,
+        raw=detail,
+    )
+
+
+def _title(detail: dict[str, Any]) -> str:
+    if detail.get("title"):
+        return str(detail["title"])
+    exceptions = detail.get("exceptions") or []
+    if exceptions:
+        head = exceptions[0]
+        return f"{head.get('type')}: {head.get('message')}" if head.get("message") else str(head.get("type"))
+    return str(detail.get("message") or detail.get("action") or "(no message)")
+
+
+# ---- triage -----------------------------------------------------------------------------------
+
+ACTIONS = {"resolve": "resolved", "reopen": "active"}
+PENDING_ACTIONS = ("resolve_next", "mute")
+
+
+def triage(viewer: Viewer, issue_id: str, action: str, store: Store | None = None) -> IssueRow | None:
+    """Apply a triage action; None when the issue does not exist in this project.
+
+    Raises NotAvailableYet for resolve-in-next-version and mute, whose model comes with triage."""
+    if action in PENDING_ACTIONS:
+        raise NotAvailableYet(action)
+    if action not in ACTIONS or not _safe_id(issue_id):
+        raise ValueError(action)
+    group = _store(store).set_group_status(viewer.project_id, issue_id, ACTIONS[action])
+    return _issue_row(group) if group is not None else None
+
+
+# ---- deploys ----------------------------------------------------------------------------------
+
+
+def list_markers(viewer: Viewer, limit: int = 200, store: Store | None = None) -> list[Marker]:
+    """Deploy and announce markers of every protocol, newest first."""
+    markers = []
+    for item in _store(store).list_markers(viewer.project_id)[:limit]:
+        markers.append(_marker(item))
+    return markers
+
+
+_MARKER_FIELDS = frozenset({"pk", "sk", "id", "kind", "source", "environment", "revision", "user", "created"})
+
+
+def _marker(item: dict[str, Any]) -> Marker:
+    return Marker(
+        id=int(item.get("id") or 0),
+        kind=str(item.get("kind") or "deploy"),
+        protocol=str(item.get("source") or ""),
+        environment=str(item.get("environment") or ""),
+        revision=item.get("revision"),
+        user=item.get("user"),
+        created=float(item.get("created") or 0),
+        details={k: v for k, v in item.items() if k not in _MARKER_FIELDS},
+    )
+
+
+def markers_between(markers: Sequence[Marker], start: float, end: float) -> list[Marker]:
+    return [m for m in markers if start <= m.created < end]
+
+
+# ---- settings ---------------------------------------------------------------------------------
+
+
+def project_settings(viewer: Viewer, store: Store | None = None) -> ProjectSettings:
+    db = _store(store)
+    project = db.get_project(viewer.project_id) or {}
+    credentials = [
+        Credential(
+            hash=str(t["hash"]),
+            kind=str(t.get("kind") or ""),
+            label=str(t.get("label") or ""),
+            created=float(t["created"]) if t.get("created") is not None else None,
+            rate_limit=int(t["rl"]) if t.get("rl") else None,
+        )
+        for t in db.list_tokens(viewer.project_id)
+    ]
+    credentials.sort(key=lambda c: (c.kind, c.label, c.hash))
+    return ProjectSettings(
+        id=viewer.project_id,
+        name=str(project.get("name") or viewer.project_id),
+        retention_days=settings().retention_days,
+        credentials=credentials,
+    )
+
+
+def revoke_credential(viewer: Viewer, token_hash: str, store: Store | None = None) -> bool:
+    """Revoke one of this project's credentials by its hash (never another project's)."""
+    return auth.revoke_token(_store(store), token_hash, viewer.project_id) if _is_hash(token_hash) else False
+
+
+@dataclass(frozen=True)
+class Rotated:
+    kind: str
+    label: str
+    token: str
+    secret: str | None
+
+
+def rotate_credential(viewer: Viewer, token_hash: str, store: Store | None = None) -> Rotated | None:
+    """Issue a replacement with the same kind, label and rate limit, then revoke the old one."""
+    db = _store(store)
+    if not _is_hash(token_hash):
+        return None
+    item = db.get_token(token_hash)
+    if item is None or item.get("project") != viewer.project_id:
+        return None
+    kind = str(item.get("kind") or "")
+    label = str(item.get("label") or kind)
+    rate_limit = int(item["rl"]) if item.get("rl") else None
+    token, secret = auth.issue_token(db, viewer.project_id, kind, label, rate_limit)
+    auth.revoke_token(db, token_hash, viewer.project_id)
+    return Rotated(kind, label, token, secret)
+
+
+def _is_hash(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
