@@ -19,7 +19,7 @@ from lodge_devtools.sam_app import DEFAULT_BUCKET, DEFAULT_TABLE
 from lodge_devtools.target import STATE_FILE, Target, read_state
 
 if TYPE_CHECKING:
-    from lodge.store import Store
+    from lodge.storage import Store
 
 HASH_PREFIX = "sha256:"
 REVOCATION_NOTE = "Warm functions cache token lookups for up to 60 s; revoked tokens stop working within a minute."

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lodge_devtools import demo, template
 
 if TYPE_CHECKING:
-    from lodge.store import Store
+    from lodge.storage import Store
 
 STATE_FILE = template.ROOT / ".lodge" / "runner.json"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -70,7 +70,7 @@ class Target:
 
     def store(self) -> Store:
         from lodge.config import settings
-        from lodge.store import Store
+        from lodge.storage import Store
 
         config = dataclasses.replace(settings(), table_name=self.table, bucket_name=self.bucket)
         return Store(config=config, dynamodb=self.client("dynamodb"), s3=self.client("s3"))

@@ -15,6 +15,7 @@ import pytest
 from lodge.http import HttpError, decompress
 from lodge.protocols import appsignal
 from lodge.protocols.appsignal_query import format_backtrace
+from lodge.storage.markers import marker_item
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "appsignal"
 QUERY = {
@@ -250,7 +251,7 @@ def test_marker_from_form_and_json() -> None:
         b"api_key=k&gem_version=0.1.6&marker_data="
         + json.dumps({"revision": "abc", "repository": "git@x:y.git", "user": "bob", "rails_env": "staging"}).encode()
     )
-    marker = appsignal.parse_marker(form, {}, 1.5e9)
+    marker = marker_item(appsignal.parse_marker(form, {}, 1.5e9))
     assert marker == {
         "kind": "deploy",
         "revision": "abc",
@@ -260,7 +261,7 @@ def test_marker_from_form_and_json() -> None:
         "created": 1.5e9,
         "source": "appsignal",
     }
-    marker = appsignal.parse_marker(fixture_text("marker_0_11.json").encode(), QUERY, 1.5e9)
+    marker = marker_item(appsignal.parse_marker(fixture_text("marker_0_11.json").encode(), QUERY, 1.5e9))
     assert marker["environment"] == "production" and marker["hostname"] == "app1.local"
     assert marker["gem_version"] == "0.11.18" and marker["user"] == "deploy" and "repository" not in marker
     with pytest.raises(HttpError):
@@ -359,7 +360,7 @@ def _wide_batch(count: int = 500, prefix: str = "") -> list[Any]:
 
 
 def test_chunks_bound_the_encoded_index_size_deterministically() -> None:
-    from lodge.store import index_entry
+    from lodge.storage import index_entry
 
     occurrences = _wide_batch()
     parts = appsignal.chunks(occurrences)

@@ -14,6 +14,7 @@ import pytest
 from lodge.http import HttpError
 from lodge.occurrence import Occurrence, occurrence_id_for
 from lodge.protocols import crashlog
+from lodge.storage.markers import marker_item
 from tests.fixtures.crashlog.signer import fixture
 
 RECEIVED = 1_700_000_000.0
@@ -264,7 +265,7 @@ def test_malformed_bodies_are_400(body: bytes) -> None:
 
 
 def test_announce_marker() -> None:
-    marker = crashlog.announce_marker(crashlog.payload_of(fixture("announce_ruby.json")), RECEIVED)
+    marker = marker_item(crashlog.announce_marker(crashlog.payload_of(fixture("announce_ruby.json")), RECEIVED))
     assert marker == {
         "kind": "announce",
         "source": "crashlog",
@@ -275,7 +276,7 @@ def test_announce_marker() -> None:
         "created": 1349339476.0,
         "received": RECEIVED,
     }
-    assert crashlog.announce_marker({}, RECEIVED) == {
+    assert marker_item(crashlog.announce_marker({}, RECEIVED)) == {
         "kind": "announce",
         "source": "crashlog",
         "created": RECEIVED,
@@ -297,15 +298,18 @@ def test_announce_marker_keeps_only_clipped_notifier_strings() -> None:
         "stage": ["not", "a", "string"],
         "notifier": {"name": 1e300, "version": _nested(100), "language": "R" * 10_000, "extra": {"x": 1}},
     }
-    marker = crashlog.announce_marker(payload, RECEIVED)
+    marker = marker_item(crashlog.announce_marker(payload, RECEIVED))
     notifier = marker["notifier"]
     assert set(notifier) == {"name", "language"}
     assert notifier["name"] == "1e+300"
     assert all(isinstance(v, str) and 0 < len(v) <= crashlog.MAX_MARKER_TEXT for v in notifier.values())
     assert len(marker["hostname"]) == crashlog.MAX_MARKER_TEXT and "stage" not in marker
-    assert crashlog.announce_marker({"notifier": "n" * 10_000}, RECEIVED)["notifier"] == "n" * crashlog.MAX_MARKER_TEXT
+    assert (
+        marker_item(crashlog.announce_marker({"notifier": "n" * 10_000}, RECEIVED))["notifier"]
+        == "n" * crashlog.MAX_MARKER_TEXT
+    )
     for useless in ({}, {"version": {"a": 1}}, [1, 2], None):
-        assert "notifier" not in crashlog.announce_marker({"notifier": useless}, RECEIVED)
+        assert "notifier" not in marker_item(crashlog.announce_marker({"notifier": useless}, RECEIVED))
 
 
 def test_location_record_id_is_the_occurrence_id() -> None:

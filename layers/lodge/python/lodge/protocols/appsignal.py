@@ -1,6 +1,6 @@
 """AppSignal push API v1 (the `appsignal` Ruby gem 0.1-0.11): wire format -> Occurrences and markers.
 
-What the gem sends (shared/protocols/appsignal.md §1): a JSON array of transactions, as raw JSON
+What the gem sends (docs/protocols/appsignal.md): a JSON array of transactions, as raw JSON
 (even when labelled form-encoded, 0.3-0.4), inside a form field `log_entries=<JSON>` (0.1-0.2, with
 `api_key`/`gem_version` in the form too), or zlib-deflated under a false `Content-Encoding: gzip`
 (0.6-0.11). `lodge.http.Request.body()` undoes the compression by sniffing the bytes; this module
@@ -30,11 +30,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from lodge.http import HttpError
+from lodge.models import Marker
 from lodge.occurrence import ExceptionInfo, Frame, Notifier, Occurrence, PerformanceEvent, RequestInfo
 
 if TYPE_CHECKING:
     from lodge.auth import TokenInfo
-    from lodge.store import Store
+    from lodge.storage import Store
 
 PROTOCOL: Final = "appsignal"
 MAX_RECORD_ENTRIES = 500
@@ -467,10 +468,9 @@ def form_fields(body: bytes) -> dict[str, str]:
 
 def _index_bytes(occurrence: Occurrence) -> int:
     """An upper bound of the occurrence's index entry in the stored item, from its content alone."""
-    from lodge.store import index_entry
+    from lodge.storage.records import index_entry_size
 
-    entry = {k: v for k, v in index_entry(occurrence).items() if k not in ("ts", "g")}
-    return len(json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogatepass")) + _INDEX_ENTRY_OVERHEAD
+    return index_entry_size(occurrence) + _INDEX_ENTRY_OVERHEAD
 
 
 def chunks(occurrences: list[Occurrence]) -> list[list[Occurrence]]:
@@ -508,19 +508,15 @@ def authenticate(store: Store, api_key: str, *, rate_limited: bool = True) -> To
     import time
 
     from lodge import auth
-    from lodge.store import StorageError
+    from lodge.storage.errors import relabelled
 
-    try:
+    with relabelled("could not look up the push api key"):  # a 503: the gem keeps the batch and retries
         info = auth.lookup(store, api_key)
-    except Exception as error:  # botocore errors and network failures alike: 503, the gem retries
-        raise StorageError("could not look up the push api key") from error
     if info is None or not info.allows(auth.APPSIGNAL_PUSH):
         raise HttpError(401, "invalid push api key")
     if rate_limited and info.rate_limit is not None:
-        try:
+        with relabelled("could not count the request against the rate limit"):
             allowed, _remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
-        except Exception as error:
-            raise StorageError("could not count the request against the rate limit") from error
         if not allowed:
             retry = str(max(1, reset - int(time.time())))
             raise HttpError(420, "rate limit exceeded", headers={"Retry-After": retry})
@@ -530,26 +526,27 @@ def authenticate(store: Store, api_key: str, *, rate_limited: bool = True) -> To
 # ---- markers ------------------------------------------------------------------------------------
 
 
-def parse_marker(body: bytes, query: Mapping[str, str], received_at: float) -> dict[str, Any]:
-    """A push deploy marker (`marker_data` form field in 0.1-0.2, JSON after) as a stored marker."""
+def parse_marker(body: bytes, query: Mapping[str, str], received_at: float) -> Marker:
+    """A push deploy marker (`marker_data` form field in 0.1-0.2, JSON after) as a Marker."""
     text, _form = split_body(body, "marker_data")
     data, _repaired = parse_json(text)
     if not isinstance(data, Mapping):
         raise HttpError(400, "marker must be a JSON object")
     environment = (query.get("environment") or "").strip() or _str(data.get("rails_env")) or "production"
-    marker: dict[str, Any] = {
-        "kind": "deploy",
-        "revision": _str(data.get("revision")),
-        "repository": _str(data.get("repository")),
-        "user": _str(data.get("user")),
-        "environment": environment[:100],
-        "hostname": (query.get("hostname") or "").strip() or None,
-        "gem_version": query.get("gem_version") or None,
-        "app_name": query.get("name") or None,
-        "created": round(received_at, 3),
-        "source": PROTOCOL,
-    }
-    for key in ("revision", "repository", "user"):
-        if marker[key] is not None:
-            marker[key] = marker[key][:1000]
-    return {k: v for k, v in marker.items() if v is not None}
+
+    def clipped(key: str) -> str | None:
+        value = _str(data.get(key))
+        return value[:1000] if value is not None else None
+
+    return Marker(
+        kind="deploy",
+        source=PROTOCOL,
+        revision=clipped("revision"),
+        repository=clipped("repository"),
+        user=clipped("user"),
+        environment=environment[:100],
+        hostname=(query.get("hostname") or "").strip() or None,
+        gem_version=query.get("gem_version") or None,
+        app_name=query.get("name") or None,
+        created=round(received_at, 3),
+    )

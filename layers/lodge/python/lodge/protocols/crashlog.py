@@ -1,6 +1,6 @@
 """CrashLog "stdin" protocol: HMAC request auth, `/events` payload -> Occurrence, `/announce`, `/locate`.
 
-Wire facts: /work/shared/protocols/crashlog.md (the Ruby gem 1.0.7, the Node client, the Java appender).
+Wire facts: docs/protocols/crashlog.md (the Ruby gem 1.0.7, the Node client, the Java appender).
 
 Authentication (`Authorization: CrashLog|Staging <api_key>:<base64 HMAC-SHA1>`) signs the string
 `VERB\\nContent-Type\\nContent-MD5\\nDate\\npath` - path without query, missing headers as "", no
@@ -44,16 +44,16 @@ from typing import TYPE_CHECKING, Any
 
 from lodge import auth
 from lodge.coerce import loose_int
-from lodge.dynamo import to_item
 from lodge.http import HttpError, Request, loads
 from lodge.ids import occurrence_id_for
-from lodge.store import StorageError, project_pk
+from lodge.models import Marker
+from lodge.storage.errors import relabelled
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from lodge.occurrence import Frame, Occurrence, Person, RequestInfo
-    from lodge.store import Store
+    from lodge.storage import Store
 
 SERVICE_IDS = ("CrashLog", "Staging")
 DATE_WINDOW_ENV = "CRASHLOG_DATE_WINDOW_SECONDS"
@@ -170,10 +170,8 @@ def enforce_rate_limit(store: Store, info: auth.TokenInfo) -> None:
     """Per-credential limit, only for credentials that have one (no counter write otherwise)."""
     if not info.rate_limit:
         return
-    try:
+    with relabelled("could not count the request against the rate limit"):
         allowed, _remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
-    except Exception as error:
-        raise StorageError("could not count the request against the rate limit") from error
     if not allowed:
         retry_after = str(max(1, reset - int(time.time())))
         raise HttpError(429, "rate limit exceeded", headers={"Retry-After": retry_after})
@@ -476,21 +474,20 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
     )
 
 
-def announce_marker(payload: dict[str, Any], received_at: float) -> dict[str, Any]:
+def announce_marker(payload: dict[str, Any], received_at: float) -> Marker:
     """The marker an `/announce` leaves: which host started, when, in which stage, with what notifier."""
     sent = parse_timestamp(payload.get("timestamp"))
     stage = _clipped(payload.get("stage"))
-    marker = {
-        "kind": "announce",
-        "source": "crashlog",
-        "hostname": _clipped(payload.get("hostname")),
-        "stage": stage,
-        "environment": stage,
-        "notifier": _announced_notifier(payload.get("notifier")),
-        "created": round(sent if sent is not None else received_at, 3),
-        "received": round(received_at, 3),
-    }
-    return {k: v for k, v in marker.items() if v is not None}
+    return Marker(
+        kind="announce",
+        source="crashlog",
+        hostname=_clipped(payload.get("hostname")),
+        stage=stage,
+        environment=stage,
+        notifier=_announced_notifier(payload.get("notifier")),
+        created=round(sent if sent is not None else received_at, 3),
+        received=round(received_at, 3),
+    )
 
 
 MAX_MARKER_TEXT = 256
@@ -534,14 +531,10 @@ def sample_path(project_id: str, location_id: str) -> str:
 
 
 def location_stored(store: Store, project_id: str, location_id: str) -> bool:
-    """Whether the event with this location id is stored in the project (a key-only GetItem)."""
-    record_id = location_record_id(location_id)
-    response = store.ddb.get_item(
-        TableName=store.table,
-        Key=to_item({"pk": project_pk(project_id), "sk": f"REC#{record_id}"}),
-        ProjectionExpression="pk",
-    )
-    return "Item" in response
+    """Whether the event with this location id is stored in the project (a key-only lookup)."""
+    from lodge.queries import occurrences
+
+    return occurrences.is_stored(store, project_id, location_record_id(location_id))
 
 
 def locate_project(store: Store, request: Request) -> str:

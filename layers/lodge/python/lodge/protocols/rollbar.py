@@ -39,7 +39,7 @@ from lodge.occurrence import (
     ServerInfo,
     normalize_level,
 )
-from lodge.store import STORAGE_FAILURES, StorageError
+from lodge.storage.errors import relabelled
 
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
 CLIENT_PLATFORMS = frozenset({"browser", "android", "ios", "flash", "client"})
@@ -93,11 +93,9 @@ def on_error(error: HttpError) -> dict[str, Any]:
 
 @contextmanager
 def storage(action: str) -> Iterator[None]:
-    """Storage failing under a request is a 503 (the client retries), not a 500; a bug stays a 500."""
-    try:
+    """Storage failing under a request is a 503 in Rollbar's wording ("could not <action>"); a bug stays a 500."""
+    with relabelled(f"could not {action}"):
         yield
-    except STORAGE_FAILURES as error:
-        raise StorageError(f"could not {action}") from error
 
 
 def ok(result: Any, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
