@@ -1,5 +1,5 @@
 """Rollbar deploys: POST /api/1/deploy(/) answers `{"data":{"deploy_id":N}}`, PATCH /api/1/deploy/{id}
-answers `{"err":0,"result":{...,"id":N}}` (the two shapes differ at Rollbar too; rollbar.md §7)."""
+answers `{"err":0,"result":{...,"id":N}}` (the two shapes differ at Rollbar too; docs/protocols/rollbar.md)."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def test_other_credentials_are_401(store: Store, project: Project, other_project
 
 
 def test_unsigned_body_is_accepted_as_the_protocol_allows(store: Store, project: Project) -> None:
-    """Without Content-MD5 the body is not signed: the same headers carry another body (crashlog.md §2.4)."""
+    """Without Content-MD5 the body is not signed: the same headers carry another body (docs/protocols/crashlog.md)."""
     key, secret = project.credentials["crashlog"], project.credentials["crashlog_secret"]
     headers = signed_headers(key, secret, "POST", "/events")
     for name in ("java_log4j.json", "node_winston.json"):

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from lodge.http import HttpError, decompress
+from lodge.normalize.limits import MAX_DEPTH
+from lodge.normalize.timestamps import parse_time
 from lodge.protocols import appsignal
 from lodge.protocols.appsignal_query import format_backtrace
 from lodge.storage.markers import marker_item
@@ -237,7 +239,7 @@ def test_backtrace_round_trip_and_odd_lines() -> None:
     ],
 )
 def test_parse_time(value: Any, expected: float | None) -> None:
-    assert appsignal.parse_time(value) == expected
+    assert parse_time(value) == expected
 
 
 def test_chunks_are_deterministic_and_bounded() -> None:
@@ -279,7 +281,7 @@ def test_deeply_nested_values_are_cut_so_they_can_be_stored() -> None:
     (occurrence,) = batch(json.dumps([{"request_id": "r", "log_entry": {"params": nested}}]))
     assert codec.decode(codec.encode([occurrence.to_detail()]))  # storable
     text = json.dumps(occurrence.to_detail())
-    assert "[nested too deep]" in text and text.count('"a"') < appsignal.MAX_DEPTH
+    assert "[nested too deep]" in text and text.count('"a"') < MAX_DEPTH
 
 
 def test_absurd_numbers_are_dropped_and_odd_shapes_kept_in_extra() -> None:

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from lodge.http import HttpError
+from lodge.normalize.backtraces import parse_ruby_line
+from lodge.normalize.timestamps import parse_http_date, parse_time
 from lodge.occurrence import Occurrence, occurrence_id_for
 from lodge.protocols import crashlog
 from lodge.storage.markers import marker_item
@@ -126,13 +128,13 @@ def test_api_document_example() -> None:
     ],
 )
 def test_parse_timestamp(value: Any, expected: float | None) -> None:
-    assert crashlog.parse_timestamp(value) == expected
+    assert parse_time(value) == expected
 
 
 def test_parse_http_date_refuses_years_datetime_cannot_hold() -> None:
-    assert crashlog.parse_http_date("Mon, 01 Jan 99999999999999999999 00:00:00 GMT") is None
-    assert crashlog.parse_http_date("Mon, 01 Jan 2000 99999999999999999999:00:00 GMT") is None
-    assert crashlog.parse_http_date("Thu, 04 Oct 2012 08:31:16 GMT") == 1349339476.0
+    assert parse_http_date("Mon, 01 Jan 99999999999999999999 00:00:00 GMT") is None
+    assert parse_http_date("Mon, 01 Jan 2000 99999999999999999999:00:00 GMT") is None
+    assert parse_http_date("Thu, 04 Oct 2012 08:31:16 GMT") == 1349339476.0
 
 
 # The pattern the line parser replaced; the parser must agree with it wherever it finishes.
@@ -169,7 +171,7 @@ def _old_parse(line: str) -> tuple[str, int | None, str | None] | None:
     ],
 )
 def test_ruby_line_parser_matches_the_old_pattern(line: str) -> None:
-    assert crashlog.parse_ruby_line(line) == _old_parse(line)
+    assert parse_ruby_line(line) == _old_parse(line)
 
 
 def test_ruby_line_parser_agrees_with_the_old_pattern_on_random_lines() -> None:
@@ -177,7 +179,7 @@ def test_ruby_line_parser_agrees_with_the_old_pattern_on_random_lines() -> None:
     pieces = [":", "1", "23", ":in ", "`", "'", "a", "\n", " "]
     for _ in range(5000):
         line = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
-        assert crashlog.parse_ruby_line(line) == _old_parse(line), line
+        assert parse_ruby_line(line) == _old_parse(line), line
 
 
 @pytest.mark.parametrize(

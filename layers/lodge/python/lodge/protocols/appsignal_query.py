@@ -1,4 +1,4 @@
-"""AppSignal's public query API (appsignal.md §2-3) over every protocol's stored occurrences and markers.
+"""AppSignal's public query API (docs/protocols/appsignal.md) over every protocol's stored occurrences and markers.
 
 Samples are built generically from the time index (`ix` entries) and stored details, so a Rollbar
 exception or a CrashLog report is an error sample just like a failed AppSignal transaction.
@@ -137,7 +137,7 @@ def callback_name(query: Mapping[str, str]) -> str | None:
 
 
 def sample_view(summary: OccurrenceSummary) -> dict[str, Any]:
-    """A samples-index entry (appsignal.md §2.2) from an occurrence summary alone: no detail read."""
+    """A samples-index entry (docs/protocols/appsignal.md) from an occurrence summary alone: no detail read."""
     is_exception = not summary.is_performance
     return {
         "id": summary.id,
@@ -197,7 +197,7 @@ def _exception_view(detail: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def sample_detail(ref: str, detail: Mapping[str, Any]) -> dict[str, Any]:
-    """A sample (appsignal.md §2.3) from any protocol's stored occurrence detail."""
+    """A sample (docs/protocols/appsignal.md) from any protocol's stored occurrence detail."""
     extra = detail.get("extra") or {}
     request = detail.get("request") or {}
     is_exception = detail.get("kind") != "performance"
@@ -226,6 +226,8 @@ def sample_detail(ref: str, detail: Mapping[str, Any]) -> dict[str, Any]:
         "revision": detail.get("code_version"),
         "events": detail.get("events") or [],
         "tags": detail.get("tags") or {},
+        "custom_data": detail.get("custom") or {},
+        "person": detail.get("person"),
         "exception": _exception_view(detail),
         "lodge": {
             "protocol": protocol,
@@ -263,18 +265,18 @@ def _view_kind(marker: Marker) -> str:
     return "notification" if kind == "announce" else kind
 
 
-_MARKER_OPTIONAL = ("icon", "message", "comment", "environment", "hostname", "source", "status")
+_MARKER_OPTIONAL = ("icon", "message", "comment", "environment", "hostname", "source", "status", "notifier")
 
 
 def marker_view(marker: Marker) -> dict[str, Any]:
-    """A marker (appsignal.md §2.4) from any source (AppSignal push, this API, Rollbar deploys, CrashLog)."""
+    """A marker (docs/protocols/appsignal.md) from any source (AppSignal push, this API, Rollbar deploys, CrashLog)."""
     kind = _view_kind(marker)
     view: dict[str, Any] = {"kind": kind, "id": str(marker.id), "created_at": iso(marker.created or 0.0)}
     if kind == "deploy":
         revision = marker.revision
         view.update(
             {
-                "closed_at": None,
+                "closed_at": iso(marker.finished) if marker.finished is not None else None,
                 "live_for": None,
                 "live_for_in_words": None,
                 "gem_version": marker.gem_version,

@@ -38,15 +38,16 @@ import os
 import re
 import time
 import uuid
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from lodge import auth
-from lodge.coerce import loose_int
 from lodge.http import HttpError, Request, loads
 from lodge.ids import occurrence_id_for
 from lodge.models import Marker
+from lodge.normalize.backtraces import parse_line
+from lodge.normalize.limits import clip
+from lodge.normalize.numbers import loose_int
+from lodge.normalize.timestamps import parse_http_date, parse_time
 from lodge.storage.errors import relabelled
 
 if TYPE_CHECKING:
@@ -108,17 +109,6 @@ def date_window_seconds() -> int:
         return DEFAULT_DATE_WINDOW_SECONDS
 
 
-def parse_http_date(value: str) -> float | None:
-    """RFC 1123 and its loose relatives (the Java appender does not zero-pad the day) -> epoch seconds."""
-    try:
-        parsed = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):  # a year beyond a C long overflows
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
 def _unauthorized() -> HttpError:
     return HttpError(401, AUTH_FAILED, headers={"WWW-Authenticate": "CrashLog"})
 
@@ -158,7 +148,7 @@ def verify(store: Store, request: Request, now: float | None = None) -> auth.Tok
     expected = sign(info.secret, canonical_string(request.method, content_type, content_md5, date, path))
     accepted = auth.constant_time_equals(signature, expected)
     if content_md5:
-        # The Node client sends Content-MD5 but always signs an empty MD5 slot (crashlog.md §2.4).
+        # The Node client sends Content-MD5 but always signs an empty MD5 slot (docs/protocols/crashlog.md).
         unsigned_md5 = sign(info.secret, canonical_string(request.method, content_type, "", date, path))
         accepted = auth.constant_time_equals(signature, unsigned_md5) | accepted
     if not accepted:
@@ -203,43 +193,6 @@ def _loads(body: bytes) -> Any:
     return loads(body)
 
 
-def parse_timestamp(value: Any) -> float | None:
-    """Unix seconds (int, float or numeric string), RFC 1123 or ISO-8601 -> epoch seconds."""
-    if isinstance(value, bool) or value is None:
-        return None
-    number: float | None = None
-    if isinstance(value, (int, float)):
-        try:
-            number = float(value)
-        except OverflowError:  # 10**400 is valid JSON; no time, but no 500 either
-            return None
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            number = float(text)
-        except ValueError:
-            number = None
-        if number is None:
-            return _parse_text_time(text)
-    if number is None or number != number or number in (float("inf"), float("-inf")):
-        return None
-    if number > 1e11:  # milliseconds, as a JavaScript client would naturally send
-        number /= 1000.0
-    return number if 0 <= number < 1e11 else None
-
-
-def _parse_text_time(text: str) -> float | None:
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return parse_http_date(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -270,41 +223,13 @@ def _leftovers(raw: dict[str, Any], known: set[str], model: type[BaseModel]) -> 
 
 
 _FRAME_KEYS = {"file", "number", "method", "context_line", "pre_context", "post_context"}
-_RUBY_CALL = re.compile(r":(\d+):in [`']")
-_RUBY_LINE_END = re.compile(r":(\d+)")
-MAX_LINE_DIGITS = 9
-"""Longer is no line number (and int() refuses more than 4300 digits)."""
 
 
-def parse_ruby_line(line: str) -> tuple[str, int | None, str | None] | None:
-    """`file:line` or `file:line:in `method'` -> (file, line, method); None for anything else.
-
-    The same answers as `^(?P<file>.*?):(?P<line>\\d+)(?::in [`'](?P<method>.*)')?$`, in one pass:
-    that pattern backtracks quadratically (":1:in `'" repeated over 1 MB took minutes). The file is
-    the text before the leftmost `:N:in `` when the line ends in a quote, else before a final `:N`.
-    """
-    text = line[:-1] if line.endswith("\n") else line  # `$` also matches before a final newline
-    if "\n" in text:  # `.` never crosses a newline
-        return None
-    call = _RUBY_CALL.search(text) if text.endswith("'") else None
-    if call and call.end() < len(text):
-        return text[: call.start()], _line_number(call[1]), text[call.end() : -1]
-    colon = text.rfind(":")
-    end = _RUBY_LINE_END.fullmatch(text, colon) if colon >= 0 else None
-    if end:
-        return text[:colon], _line_number(end[1]), None
-    return None
-
-
-def _line_number(digits: str) -> int | None:
-    return int(digits) if len(digits) <= MAX_LINE_DIGITS else None
-
-
-def _frame(entry: Any) -> Frame:
+def _frame(entry: Any, language: str | None) -> Frame:
     from lodge.occurrence import Frame
 
-    if isinstance(entry, str):  # a raw "file:line:in `method'" line
-        parsed = parse_ruby_line(entry)
+    if isinstance(entry, str):  # a raw backtrace line ("file:line:in `method'" from Ruby)
+        parsed = parse_line(entry, language)
         if parsed:
             filename, lineno, method = parsed
             return Frame(filename=filename, lineno=lineno, method=method)
@@ -326,11 +251,13 @@ def _frame(entry: Any) -> Frame:
     )
 
 
-def frames_of(backtrace: Any) -> list[Frame]:
-    """CrashLog backtraces are most recent FIRST (Ruby, V8 and Java order); Lodge's are most recent last."""
+def frames_of(backtrace: Any, language: str | None = None) -> list[Frame]:
+    """CrashLog backtraces are most recent FIRST (Ruby, V8 and Java order); Lodge's are most recent last.
+
+    String entries are parsed as backtrace lines of the notifier's language (Ruby unless it names another)."""
     if not isinstance(backtrace, list):
         return []
-    return [_frame(entry) for entry in reversed(backtrace)]
+    return [_frame(entry, language) for entry in reversed(backtrace)]
 
 
 def _context_label(context: dict[str, Any]) -> str | None:
@@ -356,10 +283,12 @@ def _person(context: dict[str, Any], data: dict[str, Any]) -> Person | None:
         return None
     if not isinstance(user, dict):
         return Person(id=_str(user))
+    known = {"id", "user_id", "username", "email"}
     return Person(
         id=_str(user.get("id", user.get("user_id"))),
         username=_str(user.get("username")),
         email=_str(user.get("email")),
+        **_leftovers(user, known, Person),  # name, login, ...: kept, not dropped
     )
 
 
@@ -370,7 +299,8 @@ def _request(data: dict[str, Any]) -> RequestInfo | None:
     nested = data.get("request")
     source = nested if isinstance(nested, dict) else data
     url = _str(source.get("url"))
-    method = _str(source.get("method"))
+    env_raw = source.get("environment", source.get("cgi_data"))
+    method = _str(source.get("method")) or (_str(env_raw.get("REQUEST_METHOD")) if isinstance(env_raw, dict) else None)
     headers = source.get("headers")
     params = source.get("parameters")
     session = source.get("session", source.get("session_data"))
@@ -423,7 +353,7 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
         if value is not None:
             extra[key] = value
     event_extra = {k: v for k, v in event.items() if k not in _EVENT_KEYS}
-    timestamp = parse_timestamp(event.get("timestamp"))
+    timestamp = parse_time(event.get("timestamp"))
     if timestamp is None and event.get("timestamp") is not None:
         event_extra["timestamp"] = event["timestamp"]
     if event_extra:
@@ -431,7 +361,7 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
     if payload.get("notifier") is not None and not isinstance(payload.get("notifier"), dict):
         extra["notifier"] = payload["notifier"]
 
-    frames = frames_of(payload.get("backtrace"))
+    frames = frames_of(payload.get("backtrace"), _str(notifier_raw.get("language")))
     exception_type = _str(event.get("type"))
     message = _str(event.get("message"))
     exceptions = []
@@ -442,6 +372,8 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
     root = _str(system.get("application_root"))
     language = _str(notifier_raw.get("language"))
     custom = data or None if isinstance(data_raw, dict) or data_raw is None else {"data": data_raw}
+    request = _request(data)
+    label = _context_label(context)
 
     return Occurrence(
         project_id=project_id,
@@ -454,7 +386,7 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
         level="error",
         exceptions=exceptions,
         message=None if exceptions else message,
-        request=_request(data),
+        request=request,
         person=_person(context, data),
         server=ServerInfo(host=hostname, root=root) if hostname or root else None,
         notifier=Notifier(
@@ -468,7 +400,9 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
         platform=_str(system.get("platform")) or _str(_dict(environment_raw).get("platform")),
         language=language.lower() if language else None,
         framework=_framework(system),
-        context=_context_label(context),
+        context=label,
+        action=label,  # listings (the AppSignal samples index) show where it happened without the detail
+        path=request.url if request else None,
         hostname=hostname,
         extra=extra or None,
     )
@@ -476,7 +410,7 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
 
 def announce_marker(payload: dict[str, Any], received_at: float) -> Marker:
     """The marker an `/announce` leaves: which host started, when, in which stage, with what notifier."""
-    sent = parse_timestamp(payload.get("timestamp"))
+    sent = parse_time(payload.get("timestamp"))
     stage = _clipped(payload.get("stage"))
     return Marker(
         kind="announce",
@@ -496,8 +430,7 @@ _NOTIFIER_FIELDS = ("name", "version", "language")
 
 
 def _clipped(value: Any) -> str | None:
-    text = _str(value)
-    return text[:MAX_MARKER_TEXT] if text else None
+    return clip(value, MAX_MARKER_TEXT)
 
 
 def _announced_notifier(notifier: Any) -> dict[str, str] | str | None:

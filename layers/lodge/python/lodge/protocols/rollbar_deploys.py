@@ -1,4 +1,4 @@
-"""Rollbar Deploys API (rollbar.md §7): `POST /api/1/deploy` and `PATCH /api/1/deploy/{id}`.
+"""Rollbar Deploys API (docs/protocols/rollbar.md): `POST /api/1/deploy` and `PATCH /api/1/deploy/{id}`.
 
 Deploys are stored as project markers (kind "deploy"), the same records the AppSignal query API
 lists, so a deploy reported through either protocol shows up in both. Bodies come as JSON (with
@@ -164,7 +164,7 @@ def deploy_object(project_id: str, marker: Marker) -> dict[str, Any]:
         "environment": marker.environment,
         "revision": marker.revision,
         "username": marker.rollbar_username,
-        "local_username": marker.local_username,
+        "local_username": marker.local_username or marker.user,
         "user_id": None,
         "comment": marker.comment,
         "status": marker.status,

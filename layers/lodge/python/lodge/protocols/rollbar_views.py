@@ -1,4 +1,4 @@
-"""Rollbar read API (rollbar.md §6): items (Lodge groups) and instances (occurrences), Rollbar-shaped.
+"""Rollbar read API (docs/protocols/rollbar.md): items (Lodge groups) and instances (occurrences), Rollbar-shaped.
 
 Ids: Rollbar's item and instance ids are integers; Lodge's are opaque hex strings (a group id and
 an occurrence id), returned as strings. Every lookup is scoped to the token's project, so another
