@@ -206,7 +206,8 @@ def sample_detail(ref: str, detail: Mapping[str, Any]) -> dict[str, Any]:
     protocol = detail.get("protocol")
     return {
         "id": ref,
-        "action": detail.get("action"),
+        # Other protocols name the place as Rollbar's `context` ("users#show" from CrashLog).
+        "action": detail.get("action") or detail.get("context"),
         "path": detail.get("path") or request.get("url"),
         "duration": detail.get("duration"),
         "status": str(status) if status is not None else None,

@@ -373,7 +373,6 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
     language = _str(notifier_raw.get("language"))
     custom = data or None if isinstance(data_raw, dict) or data_raw is None else {"data": data_raw}
     request = _request(data)
-    label = _context_label(context)
 
     return Occurrence(
         project_id=project_id,
@@ -400,9 +399,7 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
         platform=_str(system.get("platform")) or _str(_dict(environment_raw).get("platform")),
         language=language.lower() if language else None,
         framework=_framework(system),
-        context=label,
-        action=label,  # listings (the AppSignal samples index) show where it happened without the detail
-        path=request.url if request else None,
+        context=_context_label(context),
         hostname=hostname,
         extra=extra or None,
     )
