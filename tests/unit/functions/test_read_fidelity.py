@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from lodge.models import Marker
+from lodge.models.markers import Marker
 from lodge.storage import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lodge.config import settings
-from lodge.models import Credential
+from lodge.models.credentials import Credential
 
 if TYPE_CHECKING:
     from lodge.storage import Store

@@ -9,7 +9,8 @@ import pytest
 
 from lodge import grouping
 from lodge.ingest import ingest
-from lodge.models import Credential, Marker, MarkerChanges
+from lodge.models.credentials import Credential
+from lodge.models.markers import Marker, MarkerChanges
 from lodge.storage import StorageError, Store
 from tests.unit.lodge.occurrences import error, make
 

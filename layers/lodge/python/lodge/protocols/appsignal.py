@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from lodge.http import HttpError
-from lodge.models import Marker
 from lodge.normalize.backtraces import parse_ruby_line
 from lodge.normalize.limits import cut_depth
 from lodge.normalize.ruby import coerce_inspect_values
@@ -37,6 +36,7 @@ from lodge.occurrence import ExceptionInfo, Frame, Notifier, Occurrence, Perform
 
 if TYPE_CHECKING:
     from lodge.auth import TokenInfo
+    from lodge.models.markers import Marker
     from lodge.storage import Store
 
 PROTOCOL: Final = "appsignal"
@@ -503,6 +503,8 @@ def authenticate(store: Store, api_key: str, *, rate_limited: bool = True) -> To
 
 def parse_marker(body: bytes, query: Mapping[str, str], received_at: float) -> Marker:
     """A push deploy marker (`marker_data` form field in 0.1-0.2, JSON after) as a Marker."""
+    from lodge.models.markers import Marker
+
     text, _form = split_body(body, "marker_data")
     data, _repaired = parse_json(text)
     if not isinstance(data, Mapping):

@@ -30,10 +30,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lodge.http import HttpError
-from lodge.models import Marker
+from lodge.models.markers import Marker
 
 if TYPE_CHECKING:
-    from lodge.models import OccurrenceSummary
+    from lodge.models.occurrences import OccurrenceSummary
     from lodge.queries.occurrences import OccurrenceFilter
     from lodge.storage import Store
 

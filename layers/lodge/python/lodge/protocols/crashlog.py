@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any
 from lodge import auth
 from lodge.http import HttpError, Request, loads
 from lodge.ids import occurrence_id_for
-from lodge.models import Marker
 from lodge.normalize.backtraces import parse_line
 from lodge.normalize.limits import clip
 from lodge.normalize.numbers import loose_int
@@ -53,6 +52,7 @@ from lodge.storage.errors import relabelled
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from lodge.models.markers import Marker
     from lodge.occurrence import Frame, Occurrence, Person, RequestInfo
     from lodge.storage import Store
 
@@ -407,6 +407,8 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
 
 def announce_marker(payload: dict[str, Any], received_at: float) -> Marker:
     """The marker an `/announce` leaves: which host started, when, in which stage, with what notifier."""
+    from lodge.models.markers import Marker
+
     sent = parse_time(payload.get("timestamp"))
     stage = _clipped(payload.get("stage"))
     return Marker(

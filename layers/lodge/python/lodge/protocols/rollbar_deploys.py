@@ -15,7 +15,7 @@ from typing import Any
 
 from lodge import auth
 from lodge.http import Request, first_json_byte, loads, parse_form
-from lodge.models import Marker, MarkerChanges
+from lodge.models.markers import Marker, MarkerChanges
 from lodge.protocols.rollbar import fail, invalid, resolve_token
 from lodge.storage import Store
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from lodge import auth
 from lodge.http import Request
 from lodge.ids import occurrence_id_for
-from lodge.models import ISSUE_STATUSES, Issue
+from lodge.models.issues import ISSUE_STATUSES, Issue
 from lodge.occurrence import LEVELS
 from lodge.protocols.rollbar import MAX_UUID, fail, is_latin1, resolve_token, storage, to_rollbar_data
 from lodge.queries import issues, occurrences

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from lodge.models import Issue
+from lodge.models.issues import Issue
 
 if TYPE_CHECKING:
     from lodge.storage import Store
 
 
-@dataclass(frozen=True, slots=True)
-class IssueFilter:
+class IssueFilter(NamedTuple):
     """Empty collections match everything."""
 
     environments: Collection[str] = ()
@@ -34,8 +32,7 @@ class IssueFilter:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class IssuePage:
+class IssuePage(NamedTuple):
     page: int
     pages: int
     total: int

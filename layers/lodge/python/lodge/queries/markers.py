@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from lodge.models import Marker
+from lodge.models.markers import Marker
 
 if TYPE_CHECKING:
     from lodge.storage import Store

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from lodge.models import OccurrenceSummary
+from lodge.models.occurrences import OccurrenceSummary
 from lodge.storage.records import clip_index_text
 
 if TYPE_CHECKING:
@@ -16,8 +15,7 @@ Kind = Literal["all", "errors", "performance"]
 """errors: everything that is not a performance sample (errors and messages)."""
 
 
-@dataclass(frozen=True, slots=True)
-class OccurrenceFilter:
+class OccurrenceFilter(NamedTuple):
     kind: Kind = "all"
     action: str | None = None
     exception_class: str | None = None

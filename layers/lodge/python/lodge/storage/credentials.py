@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from lodge.dynamo import from_item, to_attr, to_item
-from lodge.models import Credential, Project
+from lodge.models.credentials import Credential, Project
 from lodge.storage.errors import STORAGE_FAILURES, StorageError, failing_as
 from lodge.storage.keys import PROJECT_SK, TOKEN_REF, TOKEN_SK, project_pk, token_pk
 from lodge.storage.table import Table

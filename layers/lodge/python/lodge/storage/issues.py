@@ -1,6 +1,6 @@
 """Issues (stored as groups): counted into with one UpdateItem per issue per request.
 
-The stored attributes and what they mean (the read model `lodge.models.Issue` names them):
+The stored attributes and what they mean (the read model `lodge.models.issues.Issue` names them):
 env environment, fp fingerprint, title, lvl level (of the first occurrence), llvl last level,
 st status, stt status changed at, fs/fo first seen / first occurrence id, ls/lo last seen / last
 occurrence id, cnt total occurrences, algo grouping version, why grouping reason, k kind,
@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lodge.dynamo import from_item, to_attr, to_item
-from lodge.models import Issue
 from lodge.storage.errors import failing_as
 from lodge.storage.keys import ISSUE, issue_sk, project_pk
 from lodge.storage.table import Table
 
 if TYPE_CHECKING:
     from lodge.grouping import Grouping
+    from lodge.models.issues import Issue
     from lodge.occurrence import Occurrence
 
 
@@ -43,6 +43,8 @@ def _number(value: Any) -> float | None:
 
 
 def to_issue(project_id: str, item: dict[str, Any]) -> Issue:
+    from lodge.models.issues import Issue
+
     algo = item.get("algo")
     return Issue(
         id=item["id"],

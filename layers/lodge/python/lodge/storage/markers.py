@@ -1,4 +1,4 @@
-"""Markers: deploys, custom markers and announces, one item shape (`lodge.models.Marker`'s fields).
+"""Markers: deploys, custom markers and announces, one item shape (`lodge.models.markers.Marker`'s fields).
 
 Ids are time-ordered integers (Rollbar's deploy ids are ints). The put is conditional: two markers
 made in the same millisecond may draw the same id, and an unconditional put would silently
@@ -7,22 +7,24 @@ overwrite the first; a collision is retried with a fresh id.
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lodge.dynamo import from_item, to_attr, to_item
-from lodge.models import Marker, MarkerChanges
 from lodge.storage.errors import StorageError, failing_as
 from lodge.storage.keys import MARKER, marker_sk, new_marker_id, project_pk
 from lodge.storage.table import Table
 
+if TYPE_CHECKING:
+    from lodge.models.markers import Marker, MarkerChanges
+
 MARKER_ID_ATTEMPTS = 5
-_FIELDS = frozenset(f.name for f in dataclasses.fields(Marker))
 
 
 def to_marker(item: dict[str, Any]) -> Marker:
-    values = {k: v for k, v in item.items() if k in _FIELDS}
+    from lodge.models.markers import Marker  # not at import: the ingest functions never need it
+
+    values = {k: v for k, v in item.items() if k in Marker._fields}
     if values.get("id") is not None:
         values["id"] = int(values["id"])
     values.setdefault("kind", "deploy")
@@ -30,7 +32,7 @@ def to_marker(item: dict[str, Any]) -> Marker:
 
 
 def marker_item(marker: Marker) -> dict[str, Any]:
-    return {k: v for k, v in dataclasses.asdict(marker).items() if v is not None and k != "id"}
+    return {k: v for k, v in marker._asdict().items() if v is not None and k != "id"}
 
 
 class Markers(Table):
@@ -89,9 +91,9 @@ class Markers(Table):
     def add_marker(self, project_id: str, marker: Marker) -> Marker:
         """Store a new marker; returns it as stored (with its id, and `created` now unless given)."""
         if marker.created is None:
-            marker = dataclasses.replace(marker, created=round(time.time(), 3))
+            marker = marker._replace(created=round(time.time(), 3))
         marker_id = self.put_marker(project_id, marker_item(marker))
-        return dataclasses.replace(marker, id=marker_id)
+        return marker._replace(id=marker_id)
 
     def marker(self, project_id: str, marker_id: int) -> Marker | None:
         item = self.get_marker(project_id, marker_id)
@@ -102,5 +104,5 @@ class Markers(Table):
         return [to_marker(item) for item in self.list_markers(project_id)]
 
     def change_marker(self, project_id: str, marker_id: int, changes: MarkerChanges) -> Marker | None:
-        item = self.update_marker(project_id, marker_id, dataclasses.asdict(changes))
+        item = self.update_marker(project_id, marker_id, changes._asdict())
         return to_marker(item) if item else None

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from lodge import codec
 from lodge.dynamo import from_item, to_attr, to_item
-from lodge.models import OccurrenceSummary
 from lodge.storage.errors import STORAGE_FAILURES, StorageError, error_code, failing_as, iterate_failing_as
 from lodge.storage.keys import TIME_INDEX, occurrence_ref, parse_ref, project_pk, record_id_for, record_sk, time_key
 from lodge.storage.table import Table
 
 if TYPE_CHECKING:
+    from lodge.models.occurrences import OccurrenceSummary
     from lodge.occurrence import Occurrence
 
 INDEX_TEXT_LIMIT = 120
@@ -66,6 +66,8 @@ def index_entry_size(occurrence: Occurrence) -> int:
 
 
 def summary(ref: str, record_id: str, position: int, received_ms: int, entry: dict[str, Any]) -> OccurrenceSummary:
+    from lodge.models.occurrences import OccurrenceSummary
+
     return OccurrenceSummary(
         id=ref,
         record_id=record_id,
