@@ -64,7 +64,7 @@ def run(function: str, names: list[str]) -> dict[str, Any]:
         import botocore.session
 
         from lodge import auth, aws, config
-        from lodge.store import Store
+        from lodge.storage import Store
         from lodge_devtools import emulation
 
         aws.reset()

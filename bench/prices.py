@@ -1,13 +1,13 @@
 """AWS list prices used by the cost model: us-east-1, on-demand, no free tier.
 
 Checked 2026-11-22 against the public pricing pages (aws.amazon.com/{api-gateway,lambda,dynamodb,s3,
-cloudwatch}/pricing) as summarised in /work/shared/reference-systems.md §4.3. Change them here only.
+cloudwatch}/pricing). Change them here only.
 """
 
 from __future__ import annotations
 
 PRICES_DATE = "2026-11-22"
-PRICES_SOURCE = "AWS public pricing pages, us-east-1 (see reference-systems.md §4.3)"
+PRICES_SOURCE = "AWS public pricing pages, us-east-1"
 
 HTTP_API_PER_REQUEST = 1.00 / 1e6
 """API Gateway HTTP API, first 300M requests/month."""

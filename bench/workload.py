@@ -109,7 +109,7 @@ def _fresh_id(old: str) -> str:
 def _sign_crashlog(
     headers: list[tuple[str, str]], method: str, path: str, api_key: str, secret: str
 ) -> list[tuple[str, str]]:
-    """CrashLog HMAC (crashlog.md §2.2): base64 HMAC-SHA1 of METHOD, Content-Type, MD5, Date, path."""
+    """CrashLog HMAC (docs/protocols/crashlog.md): base64 HMAC-SHA1 of METHOD, Content-Type, MD5, Date, path."""
     date = email.utils.formatdate(usegmt=True)
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
     canonical = f"{method}\n{content_type}\n\n{date}\n{path}"

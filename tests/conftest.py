@@ -24,7 +24,7 @@ os.environ.update(
 )
 
 from lodge import auth, aws, config  # noqa: E402
-from lodge.store import Store  # noqa: E402
+from lodge.storage import Store  # noqa: E402
 from lodge_devtools import emulation  # noqa: E402
 
 

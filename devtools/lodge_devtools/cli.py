@@ -19,7 +19,7 @@ from lodge_devtools.sam_app import DEFAULT_BUCKET, DEFAULT_TABLE
 from lodge_devtools.target import STATE_FILE, Target, pid_alive, read_state
 
 if TYPE_CHECKING:
-    from lodge.store import Store
+    from lodge.storage import Store
 
 HASH_PREFIX = "sha256:"
 RUNNER_DOWN = "the local runner is down (it stopped or crashed); start it with `make dev`"

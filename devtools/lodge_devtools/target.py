@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lodge_devtools import demo, template
 
 if TYPE_CHECKING:
-    from lodge.store import Store
+    from lodge.storage import Store
 
 LODGE_HOME = Path(os.environ.get("LODGE_HOME") or template.ROOT / ".lodge")
 """The git-ignored directory of local state: runner.json, data/ (snapshots), logs/. LODGE_HOME moves it."""
@@ -75,7 +75,7 @@ class Target:
 
     def store(self) -> Store:
         from lodge.config import settings
-        from lodge.store import Store
+        from lodge.storage import Store
 
         config = dataclasses.replace(settings(), table_name=self.table, bucket_name=self.bucket)
         return Store(config=config, dynamodb=self.client("dynamodb"), s3=self.client("s3"))

@@ -17,7 +17,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lodge import http
 from lodge.config import settings
 from lodge.protocols import appsignal
-from lodge.store import StorageError, Store
+from lodge.storage import Store
+from lodge.storage.errors import relabelled
 
 logger = Logger()
 metrics = Metrics()
@@ -41,10 +42,8 @@ def route(request: http.Request) -> dict[str, Any]:
     if form.get("gem_version") and not query.get("gem_version"):
         query["gem_version"] = form["gem_version"]
     marker = appsignal.parse_marker(body, query, time.time())
-    try:
-        marker_id = store.put_marker(info.project_id, marker)
-    except Exception as error:
-        raise StorageError("could not store marker") from error
+    with relabelled("could not store marker"):
+        marker_id = store.add_marker(info.project_id, marker).id
     metrics.add_metric(name="MarkersCreated", unit=MetricUnit.Count, value=1)
     logger.info("marker stored", extra={"project": info.project_id, "marker": marker_id})
     return http.response(200, {"status": "ok", "id": marker_id})

@@ -1,6 +1,6 @@
 """POST /1/log_entries (and /api/1/..., /v1/log_entries.json): AppSignal gem 0.x transaction batches.
 
-Status codes are the ones the gem acts on (appsignal.md §1.5): 200 only when every entry is stored
+Status codes are the ones the gem acts on (docs/protocols/appsignal.md): 200 only when every entry is stored
 (a resent batch is a duplicate and also gets 200), 401 bad key, 400 malformed batch (dropped by the
 gem, never retried), 413 oversized body, 420 over the key's rate limit (the gem slows down), 503
 when storage failed (the gem keeps the batch and retries). Error bodies are JSON.
@@ -19,7 +19,7 @@ from lodge import http
 from lodge.config import settings
 from lodge.ingest import ingest
 from lodge.protocols import appsignal
-from lodge.store import Store
+from lodge.storage import Store
 
 logger = Logger()
 metrics = Metrics()

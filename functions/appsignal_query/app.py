@@ -17,7 +17,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import auth, http
 from lodge.protocols import appsignal_query as views
-from lodge.store import StorageError, Store
+from lodge.queries import occurrences
+from lodge.storage import Store
+from lodge.storage.errors import relabelled
 
 logger = Logger()
 metrics = Metrics()
@@ -58,10 +60,8 @@ def route(request: http.Request) -> dict[str, Any]:
             raise http.HttpError(405, "method not allowed")
         project_id = _authorize(store, request, app_id, auth.WRITE)
         marker = views.marker_from_api(http.loads(request.body(64 * 1024)))
-        try:
-            marker["id"] = store.put_marker(project_id, marker)
-        except Exception as error:
-            raise StorageError("could not store marker") from error
+        with relabelled("could not store marker"):
+            marker = store.add_marker(project_id, marker)
         metrics.add_metric(name="MarkersCreated", unit=MetricUnit.Count, value=1)
         return http.response(200, views.marker_view(marker))
     if request.method != "GET":
@@ -73,7 +73,7 @@ def route(request: http.Request) -> dict[str, Any]:
     if rest == "markers.json":
         return _answer(views.list_markers(store, project_id, request.query), callback)
     ref = views.sample_ref(rest.split("/", 1)[1])
-    detail = views.read("the sample", lambda: store.get_occurrence(project_id, ref))
+    detail = views.read("the sample", lambda: occurrences.occurrence(store, project_id, ref))
     if detail is None:
         raise http.HttpError(404, "no such sample")
     return _answer(views.sample_detail(ref, detail), callback)

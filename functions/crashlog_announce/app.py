@@ -16,7 +16,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lodge import http
 from lodge.config import settings
 from lodge.protocols import crashlog
-from lodge.store import StorageError, Store
+from lodge.storage import Store
+from lodge.storage.errors import relabelled
 
 logger = Logger()
 metrics = Metrics()
@@ -27,14 +28,12 @@ def route(request: http.Request) -> dict[str, Any]:
     received_at = round(time.time(), 3)
     info, payload = crashlog.signed_payload(store, request, settings().max_body_bytes)
     marker = crashlog.announce_marker(payload, received_at)
-    try:
-        project = store.get_project(info.project_id)
-        marker_id = store.put_marker(info.project_id, marker)
-    except Exception as error:
-        raise StorageError("could not store announce") from error
+    with relabelled("could not store announce"):
+        project = store.project(info.project_id)
+        marker_id = store.add_marker(info.project_id, marker).id
     metrics.add_metric(name="Announces", unit=MetricUnit.Count, value=1)
     logger.info("announce stored", extra={"project": info.project_id, "marker": marker_id})
-    name = (project or {}).get("name") or "Default"
+    name = (project.name if project else "") or "Default"
     return http.response(201, {"application_name": name})
 
 

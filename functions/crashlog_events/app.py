@@ -19,7 +19,7 @@ from lodge import http
 from lodge.config import settings
 from lodge.ingest import ingest
 from lodge.protocols import crashlog
-from lodge.store import Store
+from lodge.storage import Store
 
 logger = Logger()
 metrics = Metrics()

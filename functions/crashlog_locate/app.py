@@ -17,7 +17,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
 from lodge.protocols import crashlog
-from lodge.store import StorageError, Store
+from lodge.storage import Store
+from lodge.storage.errors import relabelled
 
 logger = Logger()
 metrics = Metrics()
@@ -30,10 +31,8 @@ def route(request: http.Request) -> dict[str, Any]:
     location_id = location_id.lower()
     if not crashlog.is_location_id(location_id):
         raise http.HttpError(404, "no such location")
-    try:
+    with relabelled("could not look up the location"):
         stored = crashlog.location_stored(store, project_id, location_id)
-    except Exception as error:
-        raise StorageError("could not look up the location") from error
     if not stored:
         raise http.HttpError(404, "no such location (yet)")
     metrics.add_metric(name="LocationsFound", unit=MetricUnit.Count, value=1)

@@ -1,5 +1,5 @@
 """Rollbar deploys: POST /api/1/deploy(/) answers `{"data":{"deploy_id":N}}`, PATCH /api/1/deploy/{id}
-answers `{"err":0,"result":{...,"id":N}}` (the two shapes differ at Rollbar too; rollbar.md §7)."""
+answers `{"err":0,"result":{...,"id":N}}` (the two shapes differ at Rollbar too; docs/protocols/rollbar.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import auth, http
 from lodge.protocols import rollbar, rollbar_deploys
-from lodge.store import Store
+from lodge.storage import Store
 
 logger = Logger()
 metrics = Metrics()
@@ -28,7 +28,7 @@ def route(request: http.Request) -> dict[str, Any]:
         info = rollbar_deploys.authorize(request, store, fields, auth.POST_SERVER_ITEM)
         marker = rollbar_deploys.new_deploy(fields)
         with rollbar.storage("store the deploy"):
-            deploy_id = store.put_marker(info.project_id, marker)
+            deploy_id = store.add_marker(info.project_id, marker).id
         metrics.add_metric(name="DeploysReported", unit=MetricUnit.Count, value=1)
         logger.info("deploy stored", extra={"project": info.project_id, "deploy_id": deploy_id})
         return http.response(200, {"data": {"deploy_id": deploy_id}}, rollbar.CORS_HEADERS)
@@ -38,10 +38,10 @@ def route(request: http.Request) -> dict[str, Any]:
         info = rollbar_deploys.authorize(request, store, fields, auth.POST_SERVER_ITEM, auth.WRITE)
         deploy_id = rollbar_deploys.parse_deploy_id(request.path_params.get("deploy_id") or match.group(1))
         with rollbar.storage("update the deploy"):
-            current = store.get_marker(info.project_id, deploy_id)
-            if current is None or current.get("kind") != "deploy":
+            current = store.marker(info.project_id, deploy_id)
+            if current is None or current.kind != "deploy":
                 raise rollbar.fail(404, "Deploy not found in this project.")
-            updated = store.update_marker(info.project_id, deploy_id, rollbar_deploys.changes(fields))
+            updated = store.change_marker(info.project_id, deploy_id, rollbar_deploys.changes(fields))
         if updated is None:
             raise rollbar.fail(404, "Deploy not found in this project.")
         metrics.add_metric(name="DeploysUpdated", unit=MetricUnit.Count, value=1)

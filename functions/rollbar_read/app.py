@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
 from lodge.protocols import rollbar, rollbar_views
-from lodge.store import Store
+from lodge.storage import Store
 
 logger = Logger()
 metrics = Metrics()

@@ -1,5 +1,5 @@
 """CrashLog over real HTTP against the local runner: requests signed by the test's own signer
-(crashlog.md §2, not Lodge's code), read back through /locate and the store."""
+(docs/protocols/crashlog.md, not Lodge's code), read back through /locate and the store."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lodge.store import S3_EXPIRE_TAG, TIME_INDEX
+from lodge.storage import S3_EXPIRE_TAG, TIME_INDEX
 from lodge_devtools.template import ROOT, load, resources
 
 TEMPLATE = load()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lodge import auth
-from lodge.store import Store
+from lodge.storage import Store
 from lodge_devtools import cli
 
 STACK_TEMPLATE = {

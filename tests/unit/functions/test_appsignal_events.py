@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lodge import auth
-from lodge.store import Store
+from lodge.storage import Store
 from lodge_devtools.demo import DEMO_CREDENTIALS, DEMO_PROJECT_ID, DEMO_PROJECT_NAME
 from tests.helpers import invoke, json_body
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lodge.store import Store
+from lodge.storage import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
 from tests.helpers import invoke, json_body

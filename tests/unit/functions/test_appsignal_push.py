@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from lodge import auth, aws, config
-from lodge.store import StorageError, Store
+from lodge.storage import StorageError, Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
 from tests.helpers import invoke, json_body
@@ -237,7 +237,7 @@ def test_storage_failure_is_503_and_the_retry_stores_everything(
     key = project.credentials["appsignal_push"]
 
     def broken(*_: Any, **__: Any) -> Any:
-        raise RuntimeError("DynamoDB is down")
+        raise StorageError("DynamoDB is down")  # what storage raises for any AWS failure
 
     monkeypatch.setattr(Store, "bump_group", broken)
     response = push(key, fixture_text("gem_0_11_18_batch.json"))

@@ -13,7 +13,7 @@ from lodge import config
 from lodge.ingest import ingest
 from lodge.occurrence import ExceptionInfo, Frame, Occurrence
 from lodge.protocols import appsignal
-from lodge.store import Store
+from lodge.storage import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
 from tests.helpers import invoke, json_body

@@ -10,7 +10,7 @@ import pytest
 
 from lodge.occurrence import occurrence_id_for
 from lodge.protocols import crashlog
-from lodge.store import Store
+from lodge.storage import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
 from tests.fixtures.crashlog.signer import fixture, signed_headers

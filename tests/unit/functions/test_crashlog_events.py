@@ -11,7 +11,7 @@ import pytest
 
 from lodge import auth
 from lodge.occurrence import occurrence_id_for
-from lodge.store import Store
+from lodge.storage import StorageError, Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
 from tests.fixtures.crashlog.signer import TAMPERED_PARTS, fixture, http_date, signed_headers, tampered
@@ -107,7 +107,7 @@ def test_other_credentials_are_401(store: Store, project: Project, other_project
 
 
 def test_unsigned_body_is_accepted_as_the_protocol_allows(store: Store, project: Project) -> None:
-    """Without Content-MD5 the body is not signed: the same headers carry another body (crashlog.md §2.4)."""
+    """Without Content-MD5 the body is not signed: the same headers carry another body (docs/protocols/crashlog.md)."""
     key, secret = project.credentials["crashlog"], project.credentials["crashlog_secret"]
     headers = signed_headers(key, secret, "POST", "/events")
     for name in ("java_log4j.json", "node_winston.json"):
@@ -176,7 +176,7 @@ def test_rate_limited_key_gets_429(store: Store, project: Project) -> None:
 
 def test_storage_failure_is_503(store: Store, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_args: Any, **_kwargs: Any) -> Any:
-        raise RuntimeError("table is gone")
+        raise StorageError("table is gone")  # what storage raises for any AWS failure
 
     monkeypatch.setattr(Store, "bump_groups", broken)
     response = post(project, fixture("java_log4j.json"))

@@ -13,7 +13,7 @@ import pytest
 
 from lodge import auth
 from lodge.occurrence import occurrence_id_for
-from lodge.store import Store
+from lodge.storage import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
 from tests.helpers import invoke, json_body

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lodge import auth
-from lodge.store import Store
+from lodge.storage import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
 from tests.helpers import invoke, json_body
@@ -239,7 +239,7 @@ def test_rate_limit_429_body_and_headers(store: Store, project: Project) -> None
 
 
 def test_storage_failure_is_503(monkeypatch: pytest.MonkeyPatch, store: Store, project: Project) -> None:
-    from lodge.store import StorageError
+    from lodge.storage import StorageError
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise StorageError("could not store occurrence")

@@ -36,7 +36,7 @@ def error(
 
 
 def pyrollbar_e1_payload() -> dict[str, Any]:
-    """rollbar.md E1: pyrollbar report_exc_info() with locals, as captured."""
+    """pyrollbar report_exc_info() with locals, as captured (docs/protocols/rollbar.md)."""
     payload: dict[str, Any] = json.loads((FIXTURES / "layer" / "pyrollbar_e1.json").read_text())
     return payload
 

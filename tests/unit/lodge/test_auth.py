@@ -9,7 +9,7 @@ import pytest
 
 from lodge import auth, config
 from lodge.dynamo import from_item
-from lodge.store import Store
+from lodge.storage import Store
 from tests.conftest import Project
 
 DEMO = {

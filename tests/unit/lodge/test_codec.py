@@ -11,7 +11,7 @@ import pytest
 
 from lodge import codec, ingest
 from lodge.dynamo import to_item
-from lodge.store import Store
+from lodge.storage import Store
 from tests.unit.lodge.occurrences import pyrollbar_e1, pyrollbar_e1_payload
 
 WRITE_UNIT = 1024

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lodge.dynamo import from_attr, from_item, to_attr, to_item
-from lodge.store import Store
+from lodge.storage import Store
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import pytest
 
 from lodge import http
 from lodge.http import HttpError, Request, decompress, handle, loads, parse_form, parse_query, response
-from lodge.store import StorageError
+from lodge.storage import StorageError
 from lodge_devtools.apigw import build_event
 
 MAX = 1024 * 1024

@@ -11,7 +11,7 @@ from lodge import grouping
 from lodge.dynamo import to_item
 from lodge.ingest import IngestResult, ingest
 from lodge.occurrence import Occurrence
-from lodge.store import StorageError, Store
+from lodge.storage import StorageError, Store
 from tests.unit.lodge.occurrences import error, make
 
 T0 = 1_700_000_000.0
@@ -73,7 +73,7 @@ def test_failed_group_update_rolls_back_so_a_retry_counts(store: Store, monkeypa
     occurrence = make(message="flaky")
 
     def broken(*args: Any, **kwargs: Any) -> list[str]:
-        raise RuntimeError("throttled")
+        raise StorageError("throttled")  # what storage raises when DynamoDB throttles
 
     monkeypatch.setattr(store, "bump_groups", broken)
     with pytest.raises(StorageError):

@@ -1,6 +1,6 @@
 """Lodge: shared code for every Lambda function (protocol adapters, normalization, grouping, storage).
 
-Import submodules directly (`from lodge import store`); this package imports nothing itself so a
+Import submodules directly (`from lodge import storage`); this package imports nothing itself so a
 function pays only for what it uses at cold start.
 """
 

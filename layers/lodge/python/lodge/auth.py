@@ -13,12 +13,13 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lodge.config import settings
+from lodge.models.credentials import Credential
 
 if TYPE_CHECKING:
-    from lodge.store import Store
+    from lodge.storage import Store
 
 # Scopes. Rollbar's four keep Rollbar's names so its docs and error messages apply unchanged.
 POST_SERVER_ITEM = "post_server_item"
@@ -73,16 +74,15 @@ class TokenInfo:
         return scope in self.scopes
 
 
-def _info(token_hash: str, item: dict[str, Any]) -> TokenInfo:
-    rate_limit = item.get("rl")
+def _info(credential: Credential) -> TokenInfo:
     return TokenInfo(
-        project_id=item["project"],
-        kind=item.get("kind", ""),
-        scopes=frozenset(item.get("scopes", ())),
-        token_hash=token_hash,
-        label=item.get("label", ""),
-        secret=item.get("secret"),
-        rate_limit=int(rate_limit) if rate_limit else None,
+        project_id=credential.project_id,
+        kind=credential.kind,
+        scopes=credential.scopes,
+        token_hash=credential.token_hash,
+        label=credential.label,
+        secret=credential.secret,
+        rate_limit=credential.rate_limit,
     )
 
 
@@ -103,8 +103,8 @@ class TokenCache:
         cached = self._entries.get(token_hash)
         if cached and cached[0] > now:
             return cached[1]
-        item = store.get_token(token_hash)
-        info = _info(token_hash, item) if item else None
+        credential = store.credential(token_hash)
+        info = _info(credential) if credential else None
         if len(self._entries) > 10_000:
             self._entries.clear()
         ttl = (self.ttl if self.ttl is not None else settings().token_cache_seconds) if info else self.negative_ttl
@@ -151,17 +151,17 @@ def issue_token(
         raise ValueError(f"unknown credential kind {kind!r}; known: {', '.join(sorted(KINDS))}")
     token = token or _new_token(kind)
     secret = (secret or secrets.token_urlsafe(30)) if kind == "crashlog" else None
-    store.put_token(
-        hash_token(token),
-        {
-            "project": project_id,
-            "kind": kind,
-            "scopes": set(KINDS[kind]),
-            "label": label or kind,
-            "created": int(time.time()),
-            "secret": secret,
-            "rl": rate_limit,
-        },
+    store.add_credential(
+        Credential(
+            token_hash=hash_token(token),
+            project_id=project_id,
+            kind=kind,
+            scopes=KINDS[kind],
+            label=label or kind,
+            created=int(time.time()),
+            secret=secret,
+            rate_limit=rate_limit,
+        )
     )
     return token, secret
 
@@ -191,9 +191,9 @@ def revoke_token(store: Store, token_or_hash: str, project_id: str) -> bool:
     """Delete a credential given the token itself or its hash (as `lodge token list` shows it)."""
     candidates = {token_or_hash, hash_token(token_or_hash)}
     for token_hash in candidates:
-        item = store.get_token(token_hash)
-        if item and item.get("project") == project_id:
-            store.delete_token(project_id, token_hash)
+        credential = store.credential(token_hash)
+        if credential and credential.project_id == project_id:
+            store.remove_credential(project_id, token_hash)
             _cache.forget(token_hash)  # other warm processes still hold it until their cache expires
             return True
     return False

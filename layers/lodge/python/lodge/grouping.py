@@ -1,6 +1,6 @@
 """Grouping v1: which issue an occurrence belongs to, and why.
 
-Order of precedence (reference-systems.md §5, Rollbar's documented default):
+Order of precedence (Rollbar's documented default, docs/protocols/rollbar.md):
 1. the client's fingerprint: up to 40 characters as-is, longer ones by their SHA1;
 2. exception class + filename and method of every frame (no line numbers; `server.root`,
    dates, shas and long integers stripped so deploys and generated names do not split issues);

@@ -205,7 +205,7 @@ def handle(
     storage failures (StorageError, or botocore/network errors) -> 503 (the client may retry);
     anything unexpected -> 500 with a JSON body,
     logged with a traceback server-side and never shown to the client."""
-    from lodge.store import STORAGE_FAILURES, StorageError
+    from lodge.storage.errors import STORAGE_FAILURES, StorageError
 
     try:
         return route(Request.from_event(event))
@@ -216,8 +216,8 @@ def handle(
             log.exception("storage failure")
         return on_error(HttpError(503, f"{error}; please retry"))
     except STORAGE_FAILURES:
-        # A DynamoDB/S3 failure no handler wrapped in a more specific StorageError is still a
-        # storage failure: 503 so the client retries, never a 500.
+        # Storage translates its AWS failures into StorageError; this is the safety net for a
+        # botocore/network failure outside it, which is still no bug: 503, never a 500.
         if log is not None:
             log.exception("storage failure")
         return on_error(HttpError(503, "storage is unavailable; please retry"))

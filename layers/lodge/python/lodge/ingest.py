@@ -1,4 +1,6 @@
-"""The one ingest pipeline: Occurrences -> grouping -> store. Every protocol ends here.
+"""The one ingest pipeline: Occurrences -> grouping -> storage. Every protocol ends here.
+
+A new adapter calls `ingest(store, project_id, occurrences, received_at)` with the Occurrences it mapped.
 
 Write path per request (docs/storage.md): one conditional PutItem of the record (the
 de-duplication), then one UpdateItem per distinct group. If a group update fails the record is
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 from lodge import grouping
 from lodge.occurrence import Occurrence
-from lodge.store import GroupDelta, StorageError, Store, occurrence_ref
+from lodge.storage import GroupDelta, StorageError, Store, occurrence_ref
 
 log = logging.getLogger(__name__)
 
@@ -53,29 +55,32 @@ def ingest(store: Store, project_id: str, occurrences: Sequence[Occurrence], rec
     if not occurrences:
         raise ValueError("nothing to ingest")
     groupings = [grouping.compute(o) for o in occurrences]
-    for occurrence, group in zip(occurrences, groupings, strict=True):
-        occurrence.group_id = group.group_id if group else None
+    group_ids = [group.group_id if group else None for group in groupings]
+    # Storage is told the issue ids explicitly; the occurrence learns its issue only as a result.
+    for occurrence, group_id in zip(occurrences, group_ids, strict=True):
+        occurrence.group_id = group_id
 
-    outcome = store.put_record(project_id, occurrences, received_at)
+    outcome = store.put_record(project_id, occurrences, received_at, group_ids)
     refs = [occurrence_ref(outcome.record_id, i, len(occurrences)) for i in range(len(occurrences))]
-    group_ids = [o.group_id for o in occurrences]
     if not outcome.stored:
         return IngestResult(outcome.record_id, refs, True, group_ids, [])
 
     try:
         new_groups = store.bump_groups(project_id, _deltas(occurrences, refs, groupings))
-    except Exception as error:
+    except BaseException:
+        # Whatever failed (storage, or a bug: that one stays a 500), the record must not stay
+        # stored uncounted; the client's retry then stores and counts it from scratch.
         try:
             store.delete_record(project_id, outcome.record_id)
-        except Exception:
+        except StorageError:
             log.exception("could not roll back record %s after a failed group update", outcome.record_id)
-        raise StorageError("could not update issue counters") from error
+        raise
 
     if new_groups:
         # The first occurrence of an issue outlives retention. Best effort: the occurrence is
         # already stored and counted, so a failure here must not turn into a client retry.
         try:
             store.keep_record(project_id, outcome.record_id, outcome.s3_key)
-        except Exception:
+        except StorageError:
             log.exception("could not exempt record %s from retention", outcome.record_id)
     return IngestResult(outcome.record_id, refs, False, group_ids, new_groups)

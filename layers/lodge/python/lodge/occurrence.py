@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lodge.coerce import cut_depth
 from lodge.ids import occurrence_id_for
+from lodge.normalize.limits import cut_depth
 
 __all__ = ["occurrence_id_for"]  # re-exported: callers import it from here too
 
@@ -35,7 +35,7 @@ def normalize_level(value: Any, default: Level) -> Level:
 
 
 def _shallow_enough(data: Any) -> Any:
-    """Cut client data nested deeper than coerce.MAX_DEPTH under any field (extras included)."""
+    """Cut client data nested deeper than normalize.limits.MAX_DEPTH under any field (extras included)."""
     if isinstance(data, dict):
         return {key: cut_depth(value) for key, value in data.items()}
     return data

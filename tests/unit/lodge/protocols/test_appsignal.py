@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 
 from lodge.http import HttpError, decompress
+from lodge.normalize.limits import MAX_DEPTH
+from lodge.normalize.timestamps import parse_time
 from lodge.protocols import appsignal
 from lodge.protocols.appsignal_query import format_backtrace
+from lodge.storage.markers import marker_item
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "appsignal"
 QUERY = {
@@ -236,7 +239,7 @@ def test_backtrace_round_trip_and_odd_lines() -> None:
     ],
 )
 def test_parse_time(value: Any, expected: float | None) -> None:
-    assert appsignal.parse_time(value) == expected
+    assert parse_time(value) == expected
 
 
 def test_chunks_are_deterministic_and_bounded() -> None:
@@ -250,7 +253,7 @@ def test_marker_from_form_and_json() -> None:
         b"api_key=k&gem_version=0.1.6&marker_data="
         + json.dumps({"revision": "abc", "repository": "git@x:y.git", "user": "bob", "rails_env": "staging"}).encode()
     )
-    marker = appsignal.parse_marker(form, {}, 1.5e9)
+    marker = marker_item(appsignal.parse_marker(form, {}, 1.5e9))
     assert marker == {
         "kind": "deploy",
         "revision": "abc",
@@ -260,7 +263,7 @@ def test_marker_from_form_and_json() -> None:
         "created": 1.5e9,
         "source": "appsignal",
     }
-    marker = appsignal.parse_marker(fixture_text("marker_0_11.json").encode(), QUERY, 1.5e9)
+    marker = marker_item(appsignal.parse_marker(fixture_text("marker_0_11.json").encode(), QUERY, 1.5e9))
     assert marker["environment"] == "production" and marker["hostname"] == "app1.local"
     assert marker["gem_version"] == "0.11.18" and marker["user"] == "deploy" and "repository" not in marker
     with pytest.raises(HttpError):
@@ -278,7 +281,7 @@ def test_deeply_nested_values_are_cut_so_they_can_be_stored() -> None:
     (occurrence,) = batch(json.dumps([{"request_id": "r", "log_entry": {"params": nested}}]))
     assert codec.decode(codec.encode([occurrence.to_detail()]))  # storable
     text = json.dumps(occurrence.to_detail())
-    assert "[nested too deep]" in text and text.count('"a"') < appsignal.MAX_DEPTH
+    assert "[nested too deep]" in text and text.count('"a"') < MAX_DEPTH
 
 
 def test_absurd_numbers_are_dropped_and_odd_shapes_kept_in_extra() -> None:
@@ -359,7 +362,7 @@ def _wide_batch(count: int = 500, prefix: str = "") -> list[Any]:
 
 
 def test_chunks_bound_the_encoded_index_size_deterministically() -> None:
-    from lodge.store import index_entry
+    from lodge.storage import index_entry
 
     occurrences = _wide_batch()
     parts = appsignal.chunks(occurrences)

@@ -1,4 +1,4 @@
-"""CrashLog HMAC: the crashlog.md §7 vectors, and the verifier over whole requests."""
+"""CrashLog HMAC: the docs/protocols/crashlog.md vectors, and the verifier over whole requests."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from lodge import auth
 from lodge.http import HttpError, Request
+from lodge.normalize.timestamps import parse_http_date
 from lodge.protocols import crashlog
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
@@ -20,7 +21,7 @@ REAL_DATE = "Thu, 04 Oct 2012 08:31:16 GMT"
 RUBY_CT = "application/json; charset=UTF-8"
 NODE_DATE = "Tue, 30 Oct 2012 19:48:27 GMT"
 
-# (verb, content type, content md5, date, request path, secret, signature) from crashlog.md §7.
+# (verb, content type, content md5, date, request path, secret, signature) from docs/protocols/crashlog.md
 VECTORS = [
     ("PUT", "text/plain", "blahblah", DATE, "/path/to/put?foo=bar&bar=foo", "secret", "71wAJM4IIu/3o6lcqx/tw7XnAJs="),
     ("GET", "", "", DATE, "/path/to/get", "secret1", "ovwO0OBERuF3/uR3aowaUCkFMiE="),
@@ -102,7 +103,7 @@ def test_md5_matches_hex_and_base64() -> None:
     ],
 )
 def test_parse_http_date(text: str, expected: float | None) -> None:
-    assert crashlog.parse_http_date(text) == expected
+    assert parse_http_date(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -126,7 +127,7 @@ def _request(method: str, path: str, headers: dict[str, str], body: bytes = b"",
 
 @pytest.fixture
 def real_key(store: Any, project: Project) -> str:
-    """The project holding crashlog.md's real-looking secret, so the spec vectors verify end to end."""
+    """The project holding docs/protocols/crashlog.md's real-looking secret, so the spec vectors verify end to end."""
     key = "01234567-89ab-cdef-0123-456789abcdef"
     auth.issue_token(store, project.id, "crashlog", token=key, secret=REAL_SECRET)
     return key
@@ -146,32 +147,32 @@ def _vector5(key: str, signature: str, service: str = "CrashLog", **overrides: s
 
 
 def test_vector5_request_verifies_at_its_own_time(store: Any, project: Project, real_key: str) -> None:
-    now = crashlog.parse_http_date(REAL_DATE)
+    now = parse_http_date(REAL_DATE)
     for service in ("CrashLog", "Staging"):
         request = _request("POST", "/events", _vector5(real_key, "Rqj0DdG4/jNrzOXdybz13CaKzXU=", service), b"{}")
         assert crashlog.verify(store, request, now=now).project_id == project.id
 
 
 def test_wrong_form_signatures_fail(store: Any, real_key: str) -> None:
-    now = crashlog.parse_http_date(REAL_DATE)
+    now = parse_http_date(REAL_DATE)
     for wrong in (WRONG_D2, WRONG_D3, "Rqj0DdG4/jNrzOXdybz13CaKzXU", "rqj0DdG4/jNrzOXdybz13CaKzXU="):
         _expect_401(store, _request("POST", "/events", _vector5(real_key, wrong), b"{}"), now)
 
 
 def test_other_service_ids_fail(store: Any, real_key: str) -> None:
-    now = crashlog.parse_http_date(REAL_DATE)
+    now = parse_http_date(REAL_DATE)
     request = _request("POST", "/events", _vector5(real_key, "Rqj0DdG4/jNrzOXdybz13CaKzXU=", "AuthHMAC"), b"{}")
     _expect_401(store, request, now)
 
 
 def test_query_string_is_not_signed(store: Any, real_key: str) -> None:
-    now = crashlog.parse_http_date(REAL_DATE)
+    now = parse_http_date(REAL_DATE)
     headers = _vector5(real_key, "Rqj0DdG4/jNrzOXdybz13CaKzXU=")
     assert crashlog.verify(store, _request("POST", "/events", headers, b"{}", query="a=1"), now=now)
 
 
 def test_vector_d4_with_content_md5(store: Any, real_key: str) -> None:
-    now = crashlog.parse_http_date(REAL_DATE)
+    now = parse_http_date(REAL_DATE)
     body = fixture("ruby_1.1.0.pre1_vector_d4.json")
     headers = _vector5(real_key, "t5bD4iV11i2Jgpfuwd8o2Ww7eTs=", **{"Content-MD5": "ZRVTrFLyTBoLhjVqpqJaqA=="})
     assert crashlog.verify(store, _request("POST", "/events", headers, body), now=now)
@@ -195,7 +196,7 @@ def test_node_vector6_key_id(store: Any, project: Project) -> None:
         "Date": "Tue, 30 Oct 2012 19:48:27 GMT",
         "Authorization": "CrashLog 1234:U72tajmjkXG8Q9y+uA1wcAqMdBA=",
     }
-    now = crashlog.parse_http_date(headers["Date"])
+    now = parse_http_date(headers["Date"])
     assert crashlog.verify(store, _request("POST", "/events", headers, b"{}"), now=now).project_id == project.id
 
 

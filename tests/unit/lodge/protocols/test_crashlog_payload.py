@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 
 from lodge.http import HttpError
+from lodge.normalize.backtraces import parse_ruby_line
+from lodge.normalize.timestamps import parse_http_date, parse_time
 from lodge.occurrence import Occurrence, occurrence_id_for
 from lodge.protocols import crashlog
+from lodge.storage.markers import marker_item
 from tests.fixtures.crashlog.signer import fixture
 
 RECEIVED = 1_700_000_000.0
@@ -125,13 +128,13 @@ def test_api_document_example() -> None:
     ],
 )
 def test_parse_timestamp(value: Any, expected: float | None) -> None:
-    assert crashlog.parse_timestamp(value) == expected
+    assert parse_time(value) == expected
 
 
 def test_parse_http_date_refuses_years_datetime_cannot_hold() -> None:
-    assert crashlog.parse_http_date("Mon, 01 Jan 99999999999999999999 00:00:00 GMT") is None
-    assert crashlog.parse_http_date("Mon, 01 Jan 2000 99999999999999999999:00:00 GMT") is None
-    assert crashlog.parse_http_date("Thu, 04 Oct 2012 08:31:16 GMT") == 1349339476.0
+    assert parse_http_date("Mon, 01 Jan 99999999999999999999 00:00:00 GMT") is None
+    assert parse_http_date("Mon, 01 Jan 2000 99999999999999999999:00:00 GMT") is None
+    assert parse_http_date("Thu, 04 Oct 2012 08:31:16 GMT") == 1349339476.0
 
 
 # The pattern the line parser replaced; the parser must agree with it wherever it finishes.
@@ -168,7 +171,7 @@ def _old_parse(line: str) -> tuple[str, int | None, str | None] | None:
     ],
 )
 def test_ruby_line_parser_matches_the_old_pattern(line: str) -> None:
-    assert crashlog.parse_ruby_line(line) == _old_parse(line)
+    assert parse_ruby_line(line) == _old_parse(line)
 
 
 def test_ruby_line_parser_agrees_with_the_old_pattern_on_random_lines() -> None:
@@ -176,7 +179,7 @@ def test_ruby_line_parser_agrees_with_the_old_pattern_on_random_lines() -> None:
     pieces = [":", "1", "23", ":in ", "`", "'", "a", "\n", " "]
     for _ in range(5000):
         line = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
-        assert crashlog.parse_ruby_line(line) == _old_parse(line), line
+        assert parse_ruby_line(line) == _old_parse(line), line
 
 
 @pytest.mark.parametrize(
@@ -264,7 +267,7 @@ def test_malformed_bodies_are_400(body: bytes) -> None:
 
 
 def test_announce_marker() -> None:
-    marker = crashlog.announce_marker(crashlog.payload_of(fixture("announce_ruby.json")), RECEIVED)
+    marker = marker_item(crashlog.announce_marker(crashlog.payload_of(fixture("announce_ruby.json")), RECEIVED))
     assert marker == {
         "kind": "announce",
         "source": "crashlog",
@@ -275,7 +278,7 @@ def test_announce_marker() -> None:
         "created": 1349339476.0,
         "received": RECEIVED,
     }
-    assert crashlog.announce_marker({}, RECEIVED) == {
+    assert marker_item(crashlog.announce_marker({}, RECEIVED)) == {
         "kind": "announce",
         "source": "crashlog",
         "created": RECEIVED,
@@ -297,15 +300,18 @@ def test_announce_marker_keeps_only_clipped_notifier_strings() -> None:
         "stage": ["not", "a", "string"],
         "notifier": {"name": 1e300, "version": _nested(100), "language": "R" * 10_000, "extra": {"x": 1}},
     }
-    marker = crashlog.announce_marker(payload, RECEIVED)
+    marker = marker_item(crashlog.announce_marker(payload, RECEIVED))
     notifier = marker["notifier"]
     assert set(notifier) == {"name", "language"}
     assert notifier["name"] == "1e+300"
     assert all(isinstance(v, str) and 0 < len(v) <= crashlog.MAX_MARKER_TEXT for v in notifier.values())
     assert len(marker["hostname"]) == crashlog.MAX_MARKER_TEXT and "stage" not in marker
-    assert crashlog.announce_marker({"notifier": "n" * 10_000}, RECEIVED)["notifier"] == "n" * crashlog.MAX_MARKER_TEXT
+    assert (
+        marker_item(crashlog.announce_marker({"notifier": "n" * 10_000}, RECEIVED))["notifier"]
+        == "n" * crashlog.MAX_MARKER_TEXT
+    )
     for useless in ({}, {"version": {"a": 1}}, [1, 2], None):
-        assert "notifier" not in crashlog.announce_marker({"notifier": useless}, RECEIVED)
+        assert "notifier" not in marker_item(crashlog.announce_marker({"notifier": useless}, RECEIVED))
 
 
 def test_location_record_id_is_the_occurrence_id() -> None:

@@ -1,6 +1,6 @@
 """AppSignal push API v1 (the `appsignal` Ruby gem 0.1-0.11): wire format -> Occurrences and markers.
 
-What the gem sends (shared/protocols/appsignal.md §1): a JSON array of transactions, as raw JSON
+What the gem sends (docs/protocols/appsignal.md): a JSON array of transactions, as raw JSON
 (even when labelled form-encoded, 0.3-0.4), inside a form field `log_entries=<JSON>` (0.1-0.2, with
 `api_key`/`gem_version` in the form too), or zlib-deflated under a false `Content-Encoding: gzip`
 (0.6-0.11). `lodge.http.Request.body()` undoes the compression by sniffing the bytes; this module
@@ -9,7 +9,7 @@ undoes the form wrapping and maps every per-version entry shape onto `Occurrence
 Invalid JSON. Lodge first parses strictly. Only if that fails it applies one narrowly-scoped,
 documented repair and parses again: (1) a comma directly before `]` or `}` is dropped (Ruby
 hand-written payloads and the documentation's own example have them) and (2) at most ONE closing
-bracket that matches no open bracket is dropped (the documented example has a stray `}`). Nothing is
+bracket is dropped (the documented example has a stray `}`; `repair_json` says which). Nothing is
 ever added, strings are never touched, and anything else (unclosed brackets, missing commas,
 single quotes, truncation) stays a 400. Occurrences parsed from a repaired body carry
 `extra["lodge_json_repaired"] = true`, so the repair is visible, never silent.
@@ -24,17 +24,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from lodge.http import HttpError
+from lodge.normalize.backtraces import parse_ruby_line
+from lodge.normalize.limits import cut_depth
+from lodge.normalize.ruby import coerce_inspect_values
+from lodge.normalize.timestamps import parse_time
 from lodge.occurrence import ExceptionInfo, Frame, Notifier, Occurrence, PerformanceEvent, RequestInfo
 
 if TYPE_CHECKING:
     from lodge.auth import TokenInfo
-    from lodge.store import Store
+    from lodge.models.markers import Marker
+    from lodge.storage import Store
 
 PROTOCOL: Final = "appsignal"
 MAX_RECORD_ENTRIES = 500
@@ -51,8 +54,6 @@ the measurement (`ts` may be the receive time and `g` is set later, so measuring
 resent batch split differently), and DynamoDB's per-element overhead."""
 MAX_NUMBER = 1e15
 """Largest magnitude kept for a numeric field (ms durations, statuses); larger values are dropped."""
-MAX_DEPTH = 32
-"""Client values nested deeper than this are cut (kept as a marker string) so serialization is bounded."""
 MAX_ENTRIES = 20_000
 """More entries than this in one request is answered 413 (the gem then sends more often)."""
 
@@ -78,13 +79,19 @@ def _strict(text: str) -> Any:
     return json.loads(text, parse_constant=_reject_constant)
 
 
-def repair_json(text: str) -> str | None:
+def repair_json(text: str, *, prefer_dangling: bool = True) -> str | None:
     """Drop commas before `]`/`}` and at most one unmatched closing bracket; None if that is not enough.
 
-    Works on tokens, so commas and brackets inside strings are never touched.
+    Works on tokens, so commas and brackets inside strings are never touched. Which closer is the
+    stray one: where the brackets stop matching, the stray is usually earlier, a closer left behind
+    a dangling comma when keys were cut out of an example (the seed document's first event payload
+    ends in `"action":"show",` then `},` then more keys). So the latest such closer of the same kind
+    is dropped instead, when the text then parses; otherwise the unmatched one.
     """
     out: list[str] = []
     stack: list[str] = []
+    dangling: list[int] = []
+    """Positions in `text` of closers that directly follow a dropped comma."""
     dropped_closers = 0
     changed = False
     i, n = 0, len(text)
@@ -105,12 +112,18 @@ def repair_json(text: str) -> str | None:
                 j += 1
             if j < n and text[j] in "]}":
                 changed = True
+                dangling.append(j)
                 i += 1
                 continue
         elif ch in "]}":
             if not stack or stack[-1] != ch:
                 if dropped_closers:
                     return None
+                earlier = [j for j in dangling if text[j] == ch]
+                if prefer_dangling and earlier:
+                    alternative = repair_json(_without_closer(text, earlier[-1]), prefer_dangling=False)
+                    if alternative is not None and _parses(alternative):
+                        return alternative
                 dropped_closers += 1
                 changed = True
                 i += 1
@@ -121,6 +134,22 @@ def repair_json(text: str) -> str | None:
     if stack or not changed:
         return None
     return "".join(out)
+
+
+def _without_closer(text: str, at: int) -> str:
+    """`text` without the closer at `at` and the comma that follows it (`},` on a line of its own)."""
+    end = at + 1
+    while end < len(text) and text[end] in " \t\r\n":
+        end += 1
+    return text[:at] + (text[end + 1 :] if end < len(text) and text[end] == "," else text[at + 1 :])
+
+
+def _parses(text: str) -> bool:
+    try:
+        _strict(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def parse_json(text: str) -> tuple[Any, bool]:
@@ -202,74 +231,7 @@ def _dict(value: Any) -> dict[str, Any] | None:
     return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else None
 
 
-def _cut_depth(value: Any, depth: int) -> Any:
-    """A copy of `value` whose containers below `depth` levels are replaced by a marker string."""
-    if isinstance(value, Mapping):
-        if depth <= 0:
-            return "[nested too deep]"
-        return {str(k): _cut_depth(v, depth - 1) for k, v in value.items()}
-    if isinstance(value, list):
-        if depth <= 0:
-            return "[nested too deep]"
-        return [_cut_depth(v, depth - 1) for v in value]
-    return value
-
-
-_RUBY_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*(Z|UTC|[+-]\d{2}:?\d{2})?$")
-_EPOCH_RANGE = (0.0, 32503680000.0)  # 1970 .. 3000: anything else is not a time
-
-
-def parse_time(value: Any) -> float | None:
-    """Unix seconds from a float (0.3+), an ISO-8601 string (0.2) or Ruby `Time#to_s` (0.1)."""
-    number: float | None = None
-    if isinstance(value, str):
-        text = value.strip()
-        match = _RUBY_TIME.match(text)
-        if match:
-            date, clock, zone = match.groups()
-            zone = "+00:00" if zone in (None, "Z", "UTC") else zone
-            try:
-                number = datetime.fromisoformat(f"{date}T{clock}{zone}").timestamp()
-            except ValueError:
-                number = None
-        else:
-            number = _float(text)
-    else:
-        number = _float(value)
-    if number is None or not _EPOCH_RANGE[0] <= number <= _EPOCH_RANGE[1]:
-        return None
-    return number
-
-
 # ---- backtraces ---------------------------------------------------------------------------------
-
-_LINE_NUMBER = re.compile(r":(\d+)")
-_METHOD_OPENERS = (":in `", ":in '")
-_MAX_LINE_DIGITS = 18
-
-
-def _split_line(line: str) -> tuple[str, int | None, str | None] | None:
-    """(file, line, method) of a stripped "file:line[:in `method']", or None if it is not one.
-
-    Means what `^(.+?):(\\d+)(?::in [`'](.*)')?\\s*$` means, in linear time: that regex backtracked
-    quadratically (a 1 MB line of ":1:in `'" took minutes). The file is the shortest prefix, so the
-    first `:<digits>` that is followed by the end or by `:in `...'` up to the end decides.
-    """
-    if "\n" in line:  # `.` stops at a newline, so neither the file nor the method can span one
-        return None
-    quoted = line.endswith("'")
-    for match in _LINE_NUMBER.finditer(line, 1):
-        end = match.end()
-        method: str | None
-        if end == len(line):
-            method = None
-        elif quoted and line.startswith(_METHOD_OPENERS, end) and len(line) > end + len(_METHOD_OPENERS[0]):
-            method = line[end + len(_METHOD_OPENERS[0]) : -1]
-        else:
-            continue
-        digits = match[1]
-        return line[: match.start()], int(digits) if len(digits) <= _MAX_LINE_DIGITS else None, method
-    return None
 
 
 def parse_backtrace(lines: Any) -> list[Frame]:
@@ -283,7 +245,7 @@ def parse_backtrace(lines: Any) -> list[Frame]:
         line = _str(raw)
         if not line:
             continue
-        parts = _split_line(line.strip())
+        parts = parse_ruby_line(line.strip(), allow_empty_file=False)
         if parts:
             frames.append(Frame(filename=parts[0], lineno=parts[1], method=parts[2]))
         else:
@@ -323,7 +285,12 @@ def _exception(entry: Mapping[str, Any], log_entry: Mapping[str, Any]) -> Except
     return None
 
 
-def _events(raw: Any) -> list[PerformanceEvent] | None:
+def sends_inspect_strings(gem_version: str | None) -> bool:
+    """Gems 0.1-0.2 send event payload values as Ruby `inspect` strings ("950.759", ":html")."""
+    return bool(gem_version) and str(gem_version).strip().startswith(("0.1.", "0.2."))
+
+
+def _events(raw: Any, inspected: bool = False) -> list[PerformanceEvent] | None:
     if not isinstance(raw, list) or not raw:
         return None
     events = []
@@ -334,6 +301,8 @@ def _events(raw: Any) -> list[PerformanceEvent] | None:
         payload = item.get("payload")
         if payload is not None and not isinstance(payload, Mapping):
             rest["payload_raw"], payload = payload, None
+        elif payload is not None and inspected:
+            payload = coerce_inspect_values(dict(payload))
         events.append(
             PerformanceEvent(
                 name=_str(item.get("name")),
@@ -364,13 +333,17 @@ def to_occurrence(
     """One transaction hash (any gem version's shape) as an Occurrence; HttpError 400 if not a hash."""
     if not isinstance(entry, Mapping):
         raise HttpError(400, "every log entry must be a JSON object")
-    entry = _cut_depth(entry, MAX_DEPTH)
+    entry = cut_depth(entry)
     raw_log_entry = entry.get("log_entry")
     log_entry: Mapping[str, Any] = raw_log_entry if isinstance(raw_log_entry, Mapping) else {}
     exception = _exception(entry, log_entry)
     failed = entry.get("failed") is True or exception is not None
     path = _str(log_entry.get("path")) or _str(log_entry.get("name"))  # 0.1 sends `name`
     legacy_env = log_entry.get("environment")
+    # Two environments may be named: the query's (the gem's configured environment for the whole
+    # push, 0.7+) and gem 0.1's `log_entry.environment` (the Rails environment of that entry). The
+    # query's wins, because it is the one every entry of the push shares and the one markers carry;
+    # the entry's own is kept beside it (`extra.log_entry_environment`), never dropped.
     environment = (query.get("environment") or "").strip() or (
         legacy_env.strip() if isinstance(legacy_env, str) and legacy_env.strip() else "production"
     )
@@ -381,6 +354,9 @@ def to_occurrence(
     tags = _dict(log_entry.get("tags"))
 
     extra: dict[str, Any] = {str(k): v for k, v in log_entry.items() if k not in _LOG_ENTRY_KEYS}
+    inspected = sends_inspect_strings(query.get("gem_version"))
+    if inspected:
+        extra = coerce_inspect_values(extra)
     if "end" in extra:
         extra["end"] = parse_time(extra["end"]) or extra["end"]
     rest = {str(k): v for k, v in entry.items() if k not in _ENTRY_KEYS}
@@ -423,7 +399,7 @@ def to_occurrence(
         duration=_float(log_entry.get("duration")),
         status=_int(log_entry.get("status")),
         queue_duration=_float(log_entry.get("queue_duration")),
-        events=_events(entry.get("events")),
+        events=_events(entry.get("events"), inspected),
         notifier=Notifier(name="appsignal-ruby", version=query.get("gem_version") or None),
         extra=extra or None,
     )
@@ -467,10 +443,9 @@ def form_fields(body: bytes) -> dict[str, str]:
 
 def _index_bytes(occurrence: Occurrence) -> int:
     """An upper bound of the occurrence's index entry in the stored item, from its content alone."""
-    from lodge.store import index_entry
+    from lodge.storage.records import index_entry_size
 
-    entry = {k: v for k, v in index_entry(occurrence).items() if k not in ("ts", "g")}
-    return len(json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogatepass")) + _INDEX_ENTRY_OVERHEAD
+    return index_entry_size(occurrence) + _INDEX_ENTRY_OVERHEAD
 
 
 def chunks(occurrences: list[Occurrence]) -> list[list[Occurrence]]:
@@ -503,24 +478,20 @@ def authenticate(store: Store, api_key: str, *, rate_limited: bool = True) -> To
     on the ingest path (markers and key checks are rare, and their function has no UpdateItem grant).
 
     Over the limit the answer is 420 "Enhance Your Calm": the gem backs off (`sleep_time *= 1.5`),
-    whereas 429 would stop its agent until the process restarts (appsignal.md §1.5).
+    whereas 429 would stop its agent until the process restarts (docs/protocols/appsignal.md).
     """
     import time
 
     from lodge import auth
-    from lodge.store import StorageError
+    from lodge.storage.errors import relabelled
 
-    try:
+    with relabelled("could not look up the push api key"):  # a 503: the gem keeps the batch and retries
         info = auth.lookup(store, api_key)
-    except Exception as error:  # botocore errors and network failures alike: 503, the gem retries
-        raise StorageError("could not look up the push api key") from error
     if info is None or not info.allows(auth.APPSIGNAL_PUSH):
         raise HttpError(401, "invalid push api key")
     if rate_limited and info.rate_limit is not None:
-        try:
+        with relabelled("could not count the request against the rate limit"):
             allowed, _remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
-        except Exception as error:
-            raise StorageError("could not count the request against the rate limit") from error
         if not allowed:
             retry = str(max(1, reset - int(time.time())))
             raise HttpError(420, "rate limit exceeded", headers={"Retry-After": retry})
@@ -530,26 +501,29 @@ def authenticate(store: Store, api_key: str, *, rate_limited: bool = True) -> To
 # ---- markers ------------------------------------------------------------------------------------
 
 
-def parse_marker(body: bytes, query: Mapping[str, str], received_at: float) -> dict[str, Any]:
-    """A push deploy marker (`marker_data` form field in 0.1-0.2, JSON after) as a stored marker."""
+def parse_marker(body: bytes, query: Mapping[str, str], received_at: float) -> Marker:
+    """A push deploy marker (`marker_data` form field in 0.1-0.2, JSON after) as a Marker."""
+    from lodge.models.markers import Marker
+
     text, _form = split_body(body, "marker_data")
     data, _repaired = parse_json(text)
     if not isinstance(data, Mapping):
         raise HttpError(400, "marker must be a JSON object")
     environment = (query.get("environment") or "").strip() or _str(data.get("rails_env")) or "production"
-    marker: dict[str, Any] = {
-        "kind": "deploy",
-        "revision": _str(data.get("revision")),
-        "repository": _str(data.get("repository")),
-        "user": _str(data.get("user")),
-        "environment": environment[:100],
-        "hostname": (query.get("hostname") or "").strip() or None,
-        "gem_version": query.get("gem_version") or None,
-        "app_name": query.get("name") or None,
-        "created": round(received_at, 3),
-        "source": PROTOCOL,
-    }
-    for key in ("revision", "repository", "user"):
-        if marker[key] is not None:
-            marker[key] = marker[key][:1000]
-    return {k: v for k, v in marker.items() if v is not None}
+
+    def clipped(key: str) -> str | None:
+        value = _str(data.get(key))
+        return value[:1000] if value is not None else None
+
+    return Marker(
+        kind="deploy",
+        source=PROTOCOL,
+        revision=clipped("revision"),
+        repository=clipped("repository"),
+        user=clipped("user"),
+        environment=environment[:100],
+        hostname=(query.get("hostname") or "").strip() or None,
+        gem_version=query.get("gem_version") or None,
+        app_name=query.get("name") or None,
+        created=round(received_at, 3),
+    )

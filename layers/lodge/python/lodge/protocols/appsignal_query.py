@@ -1,4 +1,4 @@
-"""AppSignal's public query API (appsignal.md §2-3) over every protocol's stored occurrences and markers.
+"""AppSignal's public query API (docs/protocols/appsignal.md) over every protocol's stored occurrences and markers.
 
 Samples are built generically from the time index (`ix` entries) and stored details, so a Rollbar
 exception or a CrashLog report is an error sample just like a failed AppSignal transaction.
@@ -18,7 +18,7 @@ Semantics Lodge chose where AppSignal documented nothing (all of them stated in 
 - "Error" samples are every occurrence that is not a performance sample (errors and messages).
 - Markers: `count` is the number of all matching markers; `from`/`to` are inclusive.
 
-Every storage read fails as `lodge.store.StorageError` (answered 503, "please retry"), never as a 500.
+Every storage read fails as `lodge.storage.StorageError` (answered 503, "please retry"), never as a 500.
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lodge.http import HttpError
+from lodge.models.markers import Marker
 
 if TYPE_CHECKING:
-    from lodge.store import Store
+    from lodge.models.occurrences import OccurrenceSummary
+    from lodge.queries.occurrences import OccurrenceFilter
+    from lodge.storage import Store
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
@@ -50,23 +53,11 @@ _T = TypeVar("_T")
 
 
 def read(what: str, call: Callable[[], _T]) -> _T:
-    """`call()`, with any failure of it (botocore errors, network) as StorageError: a 503, not a 500."""
-    from lodge.store import StorageError
+    """`call()`, with a storage failure of it worded as "could not read <what>" (a 503, not a 500)."""
+    from lodge.storage.errors import relabelled
 
-    try:
+    with relabelled(f"could not read {what}"):
         return call()
-    except Exception as error:
-        raise StorageError(f"could not read {what}") from error
-
-
-def _read_all(what: str, items: Iterator[_T]) -> Iterator[_T]:
-    """`items`, a lazily paged storage read, with its failures as StorageError (see `read`)."""
-    from lodge.store import StorageError
-
-    try:
-        yield from items
-    except Exception as error:
-        raise StorageError(f"could not read {what}") from error
 
 
 def format_backtrace(frames: list[dict[str, Any]]) -> list[str]:
@@ -145,72 +136,48 @@ def callback_name(query: Mapping[str, str]) -> str | None:
 # ---- samples ------------------------------------------------------------------------------------
 
 
-def _matches(entry: Mapping[str, Any], kind: SampleKind, action: str | None, exception: str | None) -> bool:
-    is_performance = entry.get("k") == "performance"
-    if kind == "errors" and is_performance:
-        return False
-    if kind == "performance" and not is_performance:
-        return False
-    if action is not None and entry.get("a") != action:
-        return False
-    return exception is None or entry.get("x") == exception
-
-
-def sample_view(ref: str, entry: Mapping[str, Any], received_ms: int) -> dict[str, Any]:
-    """A samples-index entry (appsignal.md §2.2) from an index entry alone: no detail read."""
-    is_exception = entry.get("k") != "performance"
+def sample_view(summary: OccurrenceSummary) -> dict[str, Any]:
+    """A samples-index entry (docs/protocols/appsignal.md) from an occurrence summary alone: no detail read."""
+    is_exception = not summary.is_performance
     return {
-        "id": ref,
-        "action": entry.get("a"),
-        "path": entry.get("p"),
-        "duration": entry.get("d"),
-        "status": entry.get("s"),
-        "time": received_ms // 1000,
+        "id": summary.id,
+        "action": summary.action,
+        "path": summary.path,
+        "duration": summary.duration,
+        "status": summary.status,
+        "time": summary.received_ms // 1000,
         "is_exception": is_exception,
-        "exception": {"name": entry.get("x") if is_exception else None},
+        "exception": {"name": summary.exception_class if is_exception else None},
     }
 
 
-def _iter_matching(
-    store: Store,
-    project_id: str,
-    *,
-    kind: SampleKind,
-    action: str | None,
-    exception: str | None,
-    since: float | None,
-    before: float | None,
-    page_size: int,
-) -> Iterator[dict[str, Any]]:
-    from lodge.store import INDEX_TEXT_LIMIT, occurrence_ref
+def _matching(store: Store, project_id: str, where: OccurrenceFilter, page_size: int) -> Iterator[dict[str, Any]]:
+    from lodge.queries import occurrences
+    from lodge.storage.errors import relabelled
 
-    action = action[:INDEX_TEXT_LIMIT] if action else None
-    exception = exception[:INDEX_TEXT_LIMIT] if exception else None
-    since_ms = int(since) * 1000 if since is not None else None
-    before_ms = (int(before) + 1) * 1000 if before is not None else None  # inclusive of that second
-    records = store.iter_records(project_id, since_ms=since_ms, before_ms=before_ms, page_size=page_size)
-    for record in _read_all("samples", records):
-        size = len(record.index)
-        for position, entry in enumerate(record.index):
-            if _matches(entry, kind, action, exception):
-                yield sample_view(occurrence_ref(record.record_id, position, size), entry, record.received_ms)
+    with relabelled("could not read samples"):
+        yield from (sample_view(s) for s in occurrences.recent(store, project_id, where, page_size))
 
 
 def list_samples(store: Store, project_id: str, kind: SampleKind, query: Mapping[str, str]) -> dict[str, Any]:
     """`samples.json`, `samples/errors.json`, `samples/performance.json`."""
+    from lodge.queries.occurrences import OccurrenceFilter
+
     raw_action = query.get("action_id") or query.get("action_name") or query.get("action")
-    options: dict[str, Any] = {
-        "kind": kind,
-        "action": unescape_action(raw_action) if raw_action else None,
-        "exception": query.get("exception") or None,
-        "since": parse_timestamp("since", query.get("since")),
-        "before": parse_timestamp("before", query.get("before")),
-    }
+    since = parse_timestamp("since", query.get("since"))
+    before = parse_timestamp("before", query.get("before"))
+    where = OccurrenceFilter(
+        kind=kind,
+        action=unescape_action(raw_action) if raw_action else None,
+        exception_class=query.get("exception") or None,
+        since_ms=int(since) * 1000 if since is not None else None,
+        before_ms=(int(before) + 1) * 1000 if before is not None else None,  # inclusive of that second
+    )
     if parse_bool(query.get("count_only")):
-        return {"count": sum(1 for _ in _iter_matching(store, project_id, page_size=100, **options))}
+        return {"count": sum(1 for _ in _matching(store, project_id, where, 100))}
     limit = parse_limit(query.get("limit"))
     entries: list[dict[str, Any]] = []
-    for view in _iter_matching(store, project_id, page_size=min(100, max(10, limit)), **options):
+    for view in _matching(store, project_id, where, min(100, max(10, limit))):
         entries.append(view)
         if len(entries) >= limit:
             break
@@ -230,7 +197,7 @@ def _exception_view(detail: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def sample_detail(ref: str, detail: Mapping[str, Any]) -> dict[str, Any]:
-    """A sample (appsignal.md §2.3) from any protocol's stored occurrence detail."""
+    """A sample (docs/protocols/appsignal.md) from any protocol's stored occurrence detail."""
     extra = detail.get("extra") or {}
     request = detail.get("request") or {}
     is_exception = detail.get("kind") != "performance"
@@ -239,7 +206,8 @@ def sample_detail(ref: str, detail: Mapping[str, Any]) -> dict[str, Any]:
     protocol = detail.get("protocol")
     return {
         "id": ref,
-        "action": detail.get("action"),
+        # Other protocols name the place as Rollbar's `context` ("users#show" from CrashLog).
+        "action": detail.get("action") or detail.get("context"),
         "path": detail.get("path") or request.get("url"),
         "duration": detail.get("duration"),
         "status": str(status) if status is not None else None,
@@ -259,6 +227,8 @@ def sample_detail(ref: str, detail: Mapping[str, Any]) -> dict[str, Any]:
         "revision": detail.get("code_version"),
         "events": detail.get("events") or [],
         "tags": detail.get("tags") or {},
+        "custom_data": detail.get("custom") or {},
+        "person": detail.get("person"),
         "exception": _exception_view(detail),
         "lodge": {
             "protocol": protocol,
@@ -290,61 +260,61 @@ def sample_ref(sample_file: str) -> str:
 # ---- markers ------------------------------------------------------------------------------------
 
 
-def _seconds(value: Any) -> float:
-    try:
-        return float(value or 0)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _view_kind(marker: Mapping[str, Any]) -> str:
+def _view_kind(marker: Marker) -> str:
     """AppSignal's marker kinds are deploy, custom and notification; CrashLog announces are notifications."""
-    kind = str(marker.get("kind") or "deploy")
+    kind = marker.kind or "deploy"
     return "notification" if kind == "announce" else kind
 
 
-def marker_view(marker: Mapping[str, Any]) -> dict[str, Any]:
-    """A marker (appsignal.md §2.4) from any source (AppSignal push, this API, Rollbar deploys)."""
-    created = _seconds(marker.get("created"))
+_MARKER_OPTIONAL = ("icon", "message", "comment", "environment", "hostname", "source", "status", "notifier")
+
+
+def marker_view(marker: Marker) -> dict[str, Any]:
+    """A marker (docs/protocols/appsignal.md) from any source (AppSignal push, this API, Rollbar deploys, CrashLog)."""
     kind = _view_kind(marker)
-    view: dict[str, Any] = {"kind": kind, "id": str(marker.get("id")), "created_at": iso(created)}
+    view: dict[str, Any] = {"kind": kind, "id": str(marker.id), "created_at": iso(marker.created or 0.0)}
     if kind == "deploy":
-        revision = marker.get("revision")
+        revision = marker.revision
         view.update(
             {
-                "closed_at": None,
+                "closed_at": iso(marker.finished) if marker.finished is not None else None,
                 "live_for": None,
                 "live_for_in_words": None,
-                "gem_version": marker.get("gem_version"),
-                "repository": marker.get("repository"),
+                "gem_version": marker.gem_version,
+                "repository": marker.repository,
                 "revision": revision,
                 "short_revision": revision[:7] if isinstance(revision, str) else None,
                 "git_compare_url": None,
-                "user": marker.get("user") or marker.get("local_username") or marker.get("rollbar_username"),
+                "user": marker.who,
                 "exception_count": None,
                 "exception_rate": None,
             }
         )
-    if kind == "notification" and "message" not in marker:
-        view["message"] = f"{marker.get('hostname') or 'a host'} announced itself ({marker.get('environment') or '-'})"
-    for key in ("icon", "message", "comment", "environment", "hostname", "source", "status"):
-        if marker.get(key) is not None:
-            view[key] = marker[key]
+    if kind == "notification" and marker.message is None:
+        view["message"] = f"{marker.hostname or 'a host'} announced itself ({marker.environment or '-'})"
+    for key in _MARKER_OPTIONAL:
+        value = getattr(marker, key)
+        if value is not None:
+            view[key] = value
     return view
 
 
 def list_markers(store: Store, project_id: str, query: Mapping[str, str]) -> dict[str, Any]:
+    from lodge.queries import markers
+
     kind = query.get("kind") or None
     since = parse_timestamp("from", query.get("from"))
     until = parse_timestamp("to", query.get("to"))
-    matching = [
-        m
-        for m in read("markers", lambda: store.list_markers(project_id))
-        if (kind is None or kind in (m.get("kind"), _view_kind(m)))
-        and (since is None or _seconds(m.get("created")) >= since)
-        and (until is None or _seconds(m.get("created")) <= until)
-    ]
-    matching.sort(key=lambda m: (_seconds(m.get("created")), _seconds(m.get("id"))), reverse=True)
+    matching = read(
+        "markers",
+        lambda: markers.list_markers(
+            store,
+            project_id,
+            kind=(lambda m: kind in (m.kind, _view_kind(m))) if kind is not None else None,
+            since=since,
+            until=until,
+        ),
+    )
     if parse_bool(query.get("count_only")):
         return {"count": len(matching)}
     limit = parse_limit(query.get("limit"))
@@ -354,8 +324,8 @@ def list_markers(store: Store, project_id: str, query: Mapping[str, str]) -> dic
 _MARKER_TEXT = {"revision": 200, "repository": 1000, "user": 200, "icon": 16, "message": 1000, "environment": 100}
 
 
-def marker_from_api(body: Any) -> dict[str, Any]:
-    """The body of `POST markers.json` (`{"marker": {...}}`) as a stored marker; HttpError 400 if bad."""
+def marker_from_api(body: Any) -> Marker:
+    """The body of `POST markers.json` (`{"marker": {...}}`) as a marker; HttpError 400 if bad."""
     if not isinstance(body, Mapping) or not isinstance(body.get("marker"), Mapping):
         raise HttpError(400, 'body must be {"marker": {...}}')
     raw = body["marker"]
@@ -364,14 +334,18 @@ def marker_from_api(body: Any) -> dict[str, Any]:
         raise HttpError(400, "marker kind must be deploy or custom")
     created = raw.get("created_at")
     created_at = parse_timestamp("created_at", str(created)) if created is not None else None
-    marker: dict[str, Any] = {"kind": kind, "created": round(created_at if created_at is not None else time.time(), 3)}
+    texts: dict[str, str] = {}
     for key, limit in _MARKER_TEXT.items():
         value = raw.get(key)
         if value is not None:
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 raise HttpError(400, f"marker {key} must be a string")
-            marker[key] = str(value)[:limit]
-    if kind == "custom" and not marker.get("message"):
+            texts[key] = str(value)[:limit]
+    if kind == "custom" and not texts.get("message"):
         raise HttpError(400, "a custom marker needs a message")
-    marker["source"] = "api"
-    return marker
+    return Marker(
+        kind=kind,
+        source="api",
+        created=round(created_at if created_at is not None else time.time(), 3),
+        **texts,  # type: ignore[arg-type]
+    )

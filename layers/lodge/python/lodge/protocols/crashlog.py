@@ -1,6 +1,6 @@
 """CrashLog "stdin" protocol: HMAC request auth, `/events` payload -> Occurrence, `/announce`, `/locate`.
 
-Wire facts: /work/shared/protocols/crashlog.md (the Ruby gem 1.0.7, the Node client, the Java appender).
+Wire facts: docs/protocols/crashlog.md (the Ruby gem 1.0.7, the Node client, the Java appender).
 
 Authentication (`Authorization: CrashLog|Staging <api_key>:<base64 HMAC-SHA1>`) signs the string
 `VERB\\nContent-Type\\nContent-MD5\\nDate\\npath` - path without query, missing headers as "", no
@@ -38,22 +38,23 @@ import os
 import re
 import time
 import uuid
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from lodge import auth
-from lodge.coerce import loose_int
-from lodge.dynamo import to_item
 from lodge.http import HttpError, Request, loads
 from lodge.ids import occurrence_id_for
-from lodge.store import StorageError, project_pk
+from lodge.normalize.backtraces import parse_line
+from lodge.normalize.limits import clip
+from lodge.normalize.numbers import loose_int
+from lodge.normalize.timestamps import parse_http_date, parse_time
+from lodge.storage.errors import relabelled
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from lodge.models.markers import Marker
     from lodge.occurrence import Frame, Occurrence, Person, RequestInfo
-    from lodge.store import Store
+    from lodge.storage import Store
 
 SERVICE_IDS = ("CrashLog", "Staging")
 DATE_WINDOW_ENV = "CRASHLOG_DATE_WINDOW_SECONDS"
@@ -108,17 +109,6 @@ def date_window_seconds() -> int:
         return DEFAULT_DATE_WINDOW_SECONDS
 
 
-def parse_http_date(value: str) -> float | None:
-    """RFC 1123 and its loose relatives (the Java appender does not zero-pad the day) -> epoch seconds."""
-    try:
-        parsed = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):  # a year beyond a C long overflows
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
 def _unauthorized() -> HttpError:
     return HttpError(401, AUTH_FAILED, headers={"WWW-Authenticate": "CrashLog"})
 
@@ -158,7 +148,7 @@ def verify(store: Store, request: Request, now: float | None = None) -> auth.Tok
     expected = sign(info.secret, canonical_string(request.method, content_type, content_md5, date, path))
     accepted = auth.constant_time_equals(signature, expected)
     if content_md5:
-        # The Node client sends Content-MD5 but always signs an empty MD5 slot (crashlog.md §2.4).
+        # The Node client sends Content-MD5 but always signs an empty MD5 slot (docs/protocols/crashlog.md).
         unsigned_md5 = sign(info.secret, canonical_string(request.method, content_type, "", date, path))
         accepted = auth.constant_time_equals(signature, unsigned_md5) | accepted
     if not accepted:
@@ -170,10 +160,8 @@ def enforce_rate_limit(store: Store, info: auth.TokenInfo) -> None:
     """Per-credential limit, only for credentials that have one (no counter write otherwise)."""
     if not info.rate_limit:
         return
-    try:
+    with relabelled("could not count the request against the rate limit"):
         allowed, _remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
-    except Exception as error:
-        raise StorageError("could not count the request against the rate limit") from error
     if not allowed:
         retry_after = str(max(1, reset - int(time.time())))
         raise HttpError(429, "rate limit exceeded", headers={"Retry-After": retry_after})
@@ -203,43 +191,6 @@ def _loads(body: bytes) -> Any:
     if not body.strip():
         raise HttpError(400, "request body is empty")
     return loads(body)
-
-
-def parse_timestamp(value: Any) -> float | None:
-    """Unix seconds (int, float or numeric string), RFC 1123 or ISO-8601 -> epoch seconds."""
-    if isinstance(value, bool) or value is None:
-        return None
-    number: float | None = None
-    if isinstance(value, (int, float)):
-        try:
-            number = float(value)
-        except OverflowError:  # 10**400 is valid JSON; no time, but no 500 either
-            return None
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            number = float(text)
-        except ValueError:
-            number = None
-        if number is None:
-            return _parse_text_time(text)
-    if number is None or number != number or number in (float("inf"), float("-inf")):
-        return None
-    if number > 1e11:  # milliseconds, as a JavaScript client would naturally send
-        number /= 1000.0
-    return number if 0 <= number < 1e11 else None
-
-
-def _parse_text_time(text: str) -> float | None:
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return parse_http_date(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -272,41 +223,13 @@ def _leftovers(raw: dict[str, Any], known: set[str], model: type[BaseModel]) -> 
 
 
 _FRAME_KEYS = {"file", "number", "method", "context_line", "pre_context", "post_context"}
-_RUBY_CALL = re.compile(r":(\d+):in [`']")
-_RUBY_LINE_END = re.compile(r":(\d+)")
-MAX_LINE_DIGITS = 9
-"""Longer is no line number (and int() refuses more than 4300 digits)."""
 
 
-def parse_ruby_line(line: str) -> tuple[str, int | None, str | None] | None:
-    """`file:line` or `file:line:in `method'` -> (file, line, method); None for anything else.
-
-    The same answers as `^(?P<file>.*?):(?P<line>\\d+)(?::in [`'](?P<method>.*)')?$`, in one pass:
-    that pattern backtracks quadratically (":1:in `'" repeated over 1 MB took minutes). The file is
-    the text before the leftmost `:N:in `` when the line ends in a quote, else before a final `:N`.
-    """
-    text = line[:-1] if line.endswith("\n") else line  # `$` also matches before a final newline
-    if "\n" in text:  # `.` never crosses a newline
-        return None
-    call = _RUBY_CALL.search(text) if text.endswith("'") else None
-    if call and call.end() < len(text):
-        return text[: call.start()], _line_number(call[1]), text[call.end() : -1]
-    colon = text.rfind(":")
-    end = _RUBY_LINE_END.fullmatch(text, colon) if colon >= 0 else None
-    if end:
-        return text[:colon], _line_number(end[1]), None
-    return None
-
-
-def _line_number(digits: str) -> int | None:
-    return int(digits) if len(digits) <= MAX_LINE_DIGITS else None
-
-
-def _frame(entry: Any) -> Frame:
+def _frame(entry: Any, language: str | None) -> Frame:
     from lodge.occurrence import Frame
 
-    if isinstance(entry, str):  # a raw "file:line:in `method'" line
-        parsed = parse_ruby_line(entry)
+    if isinstance(entry, str):  # a raw backtrace line ("file:line:in `method'" from Ruby)
+        parsed = parse_line(entry, language)
         if parsed:
             filename, lineno, method = parsed
             return Frame(filename=filename, lineno=lineno, method=method)
@@ -328,11 +251,13 @@ def _frame(entry: Any) -> Frame:
     )
 
 
-def frames_of(backtrace: Any) -> list[Frame]:
-    """CrashLog backtraces are most recent FIRST (Ruby, V8 and Java order); Lodge's are most recent last."""
+def frames_of(backtrace: Any, language: str | None = None) -> list[Frame]:
+    """CrashLog backtraces are most recent FIRST (Ruby, V8 and Java order); Lodge's are most recent last.
+
+    String entries are parsed as backtrace lines of the notifier's language (Ruby unless it names another)."""
     if not isinstance(backtrace, list):
         return []
-    return [_frame(entry) for entry in reversed(backtrace)]
+    return [_frame(entry, language) for entry in reversed(backtrace)]
 
 
 def _context_label(context: dict[str, Any]) -> str | None:
@@ -358,10 +283,12 @@ def _person(context: dict[str, Any], data: dict[str, Any]) -> Person | None:
         return None
     if not isinstance(user, dict):
         return Person(id=_str(user))
+    known = {"id", "user_id", "username", "email"}
     return Person(
         id=_str(user.get("id", user.get("user_id"))),
         username=_str(user.get("username")),
         email=_str(user.get("email")),
+        **_leftovers(user, known, Person),  # name, login, ...: kept, not dropped
     )
 
 
@@ -372,7 +299,8 @@ def _request(data: dict[str, Any]) -> RequestInfo | None:
     nested = data.get("request")
     source = nested if isinstance(nested, dict) else data
     url = _str(source.get("url"))
-    method = _str(source.get("method"))
+    env_raw = source.get("environment", source.get("cgi_data"))
+    method = _str(source.get("method")) or (_str(env_raw.get("REQUEST_METHOD")) if isinstance(env_raw, dict) else None)
     headers = source.get("headers")
     params = source.get("parameters")
     session = source.get("session", source.get("session_data"))
@@ -425,7 +353,7 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
         if value is not None:
             extra[key] = value
     event_extra = {k: v for k, v in event.items() if k not in _EVENT_KEYS}
-    timestamp = parse_timestamp(event.get("timestamp"))
+    timestamp = parse_time(event.get("timestamp"))
     if timestamp is None and event.get("timestamp") is not None:
         event_extra["timestamp"] = event["timestamp"]
     if event_extra:
@@ -433,7 +361,7 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
     if payload.get("notifier") is not None and not isinstance(payload.get("notifier"), dict):
         extra["notifier"] = payload["notifier"]
 
-    frames = frames_of(payload.get("backtrace"))
+    frames = frames_of(payload.get("backtrace"), _str(notifier_raw.get("language")))
     exception_type = _str(event.get("type"))
     message = _str(event.get("message"))
     exceptions = []
@@ -444,6 +372,7 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
     root = _str(system.get("application_root"))
     language = _str(notifier_raw.get("language"))
     custom = data or None if isinstance(data_raw, dict) or data_raw is None else {"data": data_raw}
+    request = _request(data)
 
     return Occurrence(
         project_id=project_id,
@@ -456,7 +385,7 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
         level="error",
         exceptions=exceptions,
         message=None if exceptions else message,
-        request=_request(data),
+        request=request,
         person=_person(context, data),
         server=ServerInfo(host=hostname, root=root) if hostname or root else None,
         notifier=Notifier(
@@ -476,21 +405,22 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
     )
 
 
-def announce_marker(payload: dict[str, Any], received_at: float) -> dict[str, Any]:
+def announce_marker(payload: dict[str, Any], received_at: float) -> Marker:
     """The marker an `/announce` leaves: which host started, when, in which stage, with what notifier."""
-    sent = parse_timestamp(payload.get("timestamp"))
+    from lodge.models.markers import Marker
+
+    sent = parse_time(payload.get("timestamp"))
     stage = _clipped(payload.get("stage"))
-    marker = {
-        "kind": "announce",
-        "source": "crashlog",
-        "hostname": _clipped(payload.get("hostname")),
-        "stage": stage,
-        "environment": stage,
-        "notifier": _announced_notifier(payload.get("notifier")),
-        "created": round(sent if sent is not None else received_at, 3),
-        "received": round(received_at, 3),
-    }
-    return {k: v for k, v in marker.items() if v is not None}
+    return Marker(
+        kind="announce",
+        source="crashlog",
+        hostname=_clipped(payload.get("hostname")),
+        stage=stage,
+        environment=stage,
+        notifier=_announced_notifier(payload.get("notifier")),
+        created=round(sent if sent is not None else received_at, 3),
+        received=round(received_at, 3),
+    )
 
 
 MAX_MARKER_TEXT = 256
@@ -499,8 +429,7 @@ _NOTIFIER_FIELDS = ("name", "version", "language")
 
 
 def _clipped(value: Any) -> str | None:
-    text = _str(value)
-    return text[:MAX_MARKER_TEXT] if text else None
+    return clip(value, MAX_MARKER_TEXT)
 
 
 def _announced_notifier(notifier: Any) -> dict[str, str] | str | None:
@@ -534,14 +463,10 @@ def sample_path(project_id: str, location_id: str) -> str:
 
 
 def location_stored(store: Store, project_id: str, location_id: str) -> bool:
-    """Whether the event with this location id is stored in the project (a key-only GetItem)."""
-    record_id = location_record_id(location_id)
-    response = store.ddb.get_item(
-        TableName=store.table,
-        Key=to_item({"pk": project_pk(project_id), "sk": f"REC#{record_id}"}),
-        ProjectionExpression="pk",
-    )
-    return "Item" in response
+    """Whether the event with this location id is stored in the project (a key-only lookup)."""
+    from lodge.queries import occurrences
+
+    return occurrences.is_stored(store, project_id, location_record_id(location_id))
 
 
 def locate_project(store: Store, request: Request) -> str:

@@ -3,11 +3,11 @@
 A tolerant hand-written mapper rather than strict wire models: real clients send odd types
 (rollbar.js telemetry level "log", `"user_ip": null`, Node's copies of custom keys at the top
 level), and a strict parser would drop their reports. Only what Rollbar's own server is known to
-reject gets a 422 with its schema-style wording ("Invalid format. data.x ..."), see rollbar.md §2.2.
+reject gets a 422 with its schema-style wording ("Invalid format. data.x ..."), see docs/protocols/rollbar.md
 Everything a client sent is kept: unknown keys go to `extra` (of the occurrence or the open
 sub-models), so `to_rollbar_data` can give the payload back for `GET /api/1/instance/{id}`.
 
-Status policy (rollbar.md §1.3, §2.2). Rollbar never answers 401 on its API; its table says
+Status policy (docs/protocols/rollbar.md). Rollbar never answers 401 on its API; its table says
 "403 Access denied - the access token was missing, invalid, or does not have the necessary
 permissions", while the real item endpoint answers a *missing* token with 422 (rollbar-gem#971).
 So: no token -> 422, unknown token / header-body mismatch / wrong scope -> 403, never 401.
@@ -26,8 +26,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from lodge import auth
-from lodge.coerce import loose_int
 from lodge.http import JSON_CONTENT_TYPE, HttpError, Request, first_json_byte, loads, parse_form, response
+from lodge.normalize.numbers import loose_int
+from lodge.normalize.timestamps import parse_time
 from lodge.occurrence import (
     ExceptionInfo,
     Frame,
@@ -39,7 +40,7 @@ from lodge.occurrence import (
     ServerInfo,
     normalize_level,
 )
-from lodge.store import STORAGE_FAILURES, StorageError
+from lodge.storage.errors import relabelled
 
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
 CLIENT_PLATFORMS = frozenset({"browser", "android", "ios", "flash", "client"})
@@ -93,11 +94,9 @@ def on_error(error: HttpError) -> dict[str, Any]:
 
 @contextmanager
 def storage(action: str) -> Iterator[None]:
-    """Storage failing under a request is a 503 (the client retries), not a 500; a bug stays a 500."""
-    try:
+    """Storage failing under a request is a 503 in Rollbar's wording ("could not <action>"); a bug stays a 500."""
+    with relabelled(f"could not {action}"):
         yield
-    except STORAGE_FAILURES as error:
-        raise StorageError(f"could not {action}") from error
 
 
 def ok(result: Any, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -120,7 +119,7 @@ def body_limit(configured: int) -> int:
 def decode_payload(request: Request, max_bytes: int) -> dict[str, Any]:
     """The JSON payload: raw JSON or the form field `payload`, whatever the Content-Type claims.
 
-    rollbar-gem and rollbar-php label raw JSON as form-encoded, so the bytes decide (rollbar.md §1.2).
+    rollbar-gem and rollbar-php label raw JSON as form-encoded, so the bytes decide (docs/protocols/rollbar.md).
     The size limit applies to the JSON itself (a form encoding may triple it on the wire).
     """
     limit = body_limit(max_bytes)
@@ -185,7 +184,7 @@ def _scope_list(info: auth.TokenInfo) -> str:
 
 
 def check_post_scope(info: auth.TokenInfo, platform: Any) -> None:
-    """post_server_item may post anything; post_client_item only client platforms (rollbar.md §1.4)."""
+    """post_server_item may post anything; post_client_item only client platforms (docs/protocols/rollbar.md)."""
     if info.allows(auth.POST_SERVER_ITEM):
         return
     is_client = isinstance(platform, str) and platform.strip().lower() in CLIENT_PLATFORMS
@@ -255,24 +254,6 @@ def _loose_text(value: Any) -> str | None:
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"), default=str)
     return str(value)
-
-
-MAX_TIMESTAMP = 1e11
-"""Unix seconds beyond year 5138 are no clock's reading (and 1e126+ is more than DynamoDB can hold)."""
-
-
-def _number(value: Any) -> float | None:
-    """A Unix timestamp in seconds (milliseconds tolerated), or None when it cannot be one."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        number = float(value)
-    except (ValueError, OverflowError):  # OverflowError: a JSON integer of hundreds of digits
-        return None
-    if number > MAX_TIMESTAMP:
-        number /= 1000  # milliseconds sent by mistake
-    # The comparison also rejects NaN; below 1 s is no real clock either (and 1e-320 is beyond DynamoDB).
-    return number if 1 <= number < MAX_TIMESTAMP else None
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -551,10 +532,10 @@ def to_occurrence(
     if person_raw is not None and person is None:
         kept("person", person_raw)
 
-    timestamp = _number(data.get("timestamp"))
+    timestamp = parse_time(data.get("timestamp"))
     if timestamp is None and client is not None:
-        timestamp = _number(client.get("timestamp"))  # the browser build sends only client.timestamp
-    if data.get("timestamp") is not None and _number(data.get("timestamp")) is None:
+        timestamp = parse_time(client.get("timestamp"))  # the browser build sends only client.timestamp
+    if data.get("timestamp") is not None and parse_time(data.get("timestamp")) is None:
         kept("timestamp", data["timestamp"])
 
     code_version = _text(data.get("code_version"), "data.code_version")
@@ -687,5 +668,14 @@ def to_rollbar_data(detail: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("fingerprint", "title"):
         if detail.get(key) is not None:
             data[key] = detail[key]
-    data.update(extra)
+    if detail.get("protocol") in (None, "rollbar"):
+        data.update(extra)  # Rollbar's own unknown keys, given back where the client sent them
+    else:
+        # Another protocol's leftovers must not replace the Rollbar fields mapped above (a CrashLog
+        # `context` object is not Rollbar's context string): clashing keys go under its name.
+        for key, value in extra.items():
+            if key in data:
+                data.setdefault(str(detail["protocol"]), {})[key] = value
+            else:
+                data[key] = value
     return data

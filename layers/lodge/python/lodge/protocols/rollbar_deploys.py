@@ -1,4 +1,4 @@
-"""Rollbar Deploys API (rollbar.md §7): `POST /api/1/deploy` and `PATCH /api/1/deploy/{id}`.
+"""Rollbar Deploys API (docs/protocols/rollbar.md): `POST /api/1/deploy` and `PATCH /api/1/deploy/{id}`.
 
 Deploys are stored as project markers (kind "deploy"), the same records the AppSignal query API
 lists, so a deploy reported through either protocol shows up in both. Bodies come as JSON (with
@@ -15,8 +15,9 @@ from typing import Any
 
 from lodge import auth
 from lodge.http import Request, first_json_byte, loads, parse_form
+from lodge.models.markers import Marker, MarkerChanges
 from lodge.protocols.rollbar import fail, invalid, resolve_token
-from lodge.store import Store
+from lodge.storage import Store
 
 STATUSES = ("started", "succeeded", "failed", "timed_out")
 DEFAULT_STATUS = "succeeded"
@@ -103,7 +104,7 @@ def _status(fields: dict[str, Any], errors: list[str], default: str | None) -> s
     return str(value)
 
 
-def new_deploy(fields: dict[str, Any]) -> dict[str, Any]:
+def new_deploy(fields: dict[str, Any]) -> Marker:
     """Validate a deploy report; 422 lists every problem in Rollbar's wording (rollbar.js#956)."""
     errors: list[str] = []
     absent = [name for name in ("environment", "revision", "head_long") if fields.get(name) in (None, "")]
@@ -122,34 +123,30 @@ def new_deploy(fields: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise fail(422, " ".join(errors))
     now = int(time.time())
-    marker = {
-        "kind": "deploy",
-        "source": "rollbar",
-        "environment": environment,
-        "revision": revision,
-        "user": rollbar_username or local_username,
-        "rollbar_username": rollbar_username,
-        "local_username": local_username,
-        "comment": comment,
-        "status": status,
-        "repository": _string(fields, "repository", []),
-        "created": now,
-        "finished": now if status in FINISHED else None,
-    }
-    return {k: v for k, v in marker.items() if v is not None}
+    return Marker(
+        kind="deploy",
+        source="rollbar",
+        environment=environment,
+        revision=revision,
+        user=rollbar_username or local_username,
+        rollbar_username=rollbar_username,
+        local_username=local_username,
+        comment=comment,
+        status=status,
+        repository=_string(fields, "repository", []),
+        created=now,
+        finished=now if status in FINISHED else None,
+    )
 
 
-def changes(fields: dict[str, Any]) -> dict[str, Any]:
+def changes(fields: dict[str, Any]) -> MarkerChanges:
     """A PATCH: `status` and/or `comment`."""
     errors: list[str] = []
     status = _status(fields, errors, None)
     comment = _string(fields, "comment", errors)
     if errors:
         raise fail(422, " ".join(errors))
-    update: dict[str, Any] = {"status": status, "comment": comment}
-    if status in FINISHED:
-        update["finished"] = int(time.time())
-    return update
+    return MarkerChanges(status=status, comment=comment, finished=int(time.time()) if status in FINISHED else None)
 
 
 def parse_deploy_id(raw: str | None) -> int:
@@ -159,18 +156,18 @@ def parse_deploy_id(raw: str | None) -> int:
     return int(raw)
 
 
-def deploy_object(project_id: str, marker: dict[str, Any]) -> dict[str, Any]:
-    """A stored deploy marker as Rollbar's deploy object (the fields rollbar-gem's mock shows)."""
+def deploy_object(project_id: str, marker: Marker) -> dict[str, Any]:
+    """A deploy marker as Rollbar's deploy object (the fields rollbar-gem's mock shows)."""
     return {
-        "id": int(marker["id"]),
+        "id": marker.id,
         "project_id": project_id,
-        "environment": marker.get("environment"),
-        "revision": marker.get("revision"),
-        "username": marker.get("rollbar_username"),
-        "local_username": marker.get("local_username"),
+        "environment": marker.environment,
+        "revision": marker.revision,
+        "username": marker.rollbar_username,
+        "local_username": marker.local_username or marker.user,
         "user_id": None,
-        "comment": marker.get("comment"),
-        "status": marker.get("status"),
-        "start_time": int(marker.get("created", 0)),
-        "finish_time": int(marker["finished"]) if marker.get("finished") is not None else None,
+        "comment": marker.comment,
+        "status": marker.status,
+        "start_time": int(marker.created or 0),
+        "finish_time": int(marker.finished) if marker.finished is not None else None,
     }

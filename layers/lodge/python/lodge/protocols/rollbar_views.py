@@ -1,4 +1,4 @@
-"""Rollbar read API (rollbar.md §6): items (Lodge groups) and instances (occurrences), Rollbar-shaped.
+"""Rollbar read API (docs/protocols/rollbar.md): items (Lodge groups) and instances (occurrences), Rollbar-shaped.
 
 Ids: Rollbar's item and instance ids are integers; Lodge's are opaque hex strings (a group id and
 an occurrence id), returned as strings. Every lookup is scoped to the token's project, so another
@@ -11,22 +11,23 @@ table documents 403 for a token that is "missing, invalid, or does not have the 
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from lodge import auth
 from lodge.http import Request
-from lodge.occurrence import LEVELS, occurrence_id_for
+from lodge.ids import occurrence_id_for
+from lodge.models.issues import ISSUE_STATUSES, Issue
+from lodge.occurrence import LEVELS
 from lodge.protocols.rollbar import MAX_UUID, fail, is_latin1, resolve_token, storage, to_rollbar_data
-from lodge.store import Store, parse_ref
+from lodge.queries import issues, occurrences
+from lodge.storage import Store, parse_ref
 
 PAGE_SIZE = 100
 MAX_PAGE_DIGITS = 9
 READ_FAILED = "read from storage"
-STATUSES = ("active", "resolved", "muted", "archived")
+STATUSES = ISSUE_STATUSES
 INSTANCE_VERSION = 2
 """Rollbar's `version` of an instance is the item API version its payload was written for."""
 _GROUP_ID = re.compile(r"^[0-9a-f]{1,64}$")
@@ -43,37 +44,37 @@ def authorize_read(request: Request, store: Store) -> auth.TokenInfo:
     return info
 
 
-def _seconds(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) else None
+def _seconds(value: float | None) -> int | None:
+    return int(value) if value is not None else None
 
 
-def item_object(project_id: str, group: Mapping[str, Any]) -> dict[str, Any]:
-    """A Lodge group as Rollbar's item object (field set of D-read's example)."""
-    status = group.get("st", "active")
-    changed = _seconds(group.get("stt"))
-    first_ts = _seconds(group.get("fs"))
+def item_object(issue: Issue) -> dict[str, Any]:
+    """An issue as Rollbar's item object (field set of Rollbar's documented example)."""
+    status = issue.status
+    changed = _seconds(issue.status_changed_at)
+    first_ts = _seconds(issue.first_seen)
     return {
-        "id": group["id"],
-        "project_id": project_id,
+        "id": issue.id,
+        "project_id": issue.project_id,
         "counter": None,
-        "environment": group.get("env"),
-        "platform": group.get("plat") or "unknown",
-        "framework": group.get("fw") or "unknown",
-        "hash": group.get("fp"),
-        "title": group.get("title"),
-        "level": group.get("lvl"),
-        "last_occurrence_level": group.get("llvl"),
+        "environment": issue.environment,
+        "platform": issue.platform or "unknown",
+        "framework": issue.framework or "unknown",
+        "hash": issue.fingerprint,
+        "title": issue.title,
+        "level": issue.level,
+        "last_occurrence_level": issue.last_level,
         "status": status,
-        "total_occurrences": int(group.get("cnt", 0)),
+        "total_occurrences": issue.total_occurrences,
         "unique_occurrences": None,
-        "first_occurrence_id": group.get("fo"),
+        "first_occurrence_id": issue.first_occurrence_id,
         "first_occurrence_timestamp": first_ts,
-        "activating_occurrence_id": group.get("fo"),
+        "activating_occurrence_id": issue.first_occurrence_id,
         "last_activated_timestamp": first_ts,
         "last_resolved_timestamp": changed if status == "resolved" else None,
         "last_muted_timestamp": changed if status == "muted" else None,
-        "last_occurrence_id": group.get("lo"),
-        "last_occurrence_timestamp": _seconds(group.get("ls")),
+        "last_occurrence_id": issue.last_occurrence_id,
+        "last_occurrence_timestamp": _seconds(issue.last_seen),
         "last_modified_by": None,
         "assigned_user_id": None,
         "assigned_team_id": None,
@@ -84,10 +85,10 @@ def item_object(project_id: str, group: Mapping[str, Any]) -> dict[str, Any]:
         "title_lock": 0,
         "resolved_in_version": None,
         "public_item_id": None,
-        "controlling_id": group["id"],
-        "exception_class": group.get("x"),
-        "protocol": group.get("pr"),
-        "grouping_reason": group.get("why"),
+        "controlling_id": issue.id,
+        "exception_class": issue.exception_class,
+        "protocol": issue.protocol,
+        "grouping_reason": issue.grouping_reason,
     }
 
 
@@ -101,20 +102,18 @@ def item_by_uuid(store: Store, project_id: str, uuid: str | None) -> dict[str, A
     if not uuid or len(uuid) > MAX_UUID or not is_latin1(uuid):
         raise fail(400, "Invalid UUID format")
     with storage(READ_FAILED):
-        record = store.get_record(project_id, occurrence_id_for("rollbar", uuid))
-        group_id = record.index[0].get("g") if record and record.index else None
-        group = store.get_group(project_id, group_id) if group_id else None
-    if group is None:
+        issue = issues.issue_of_occurrence(store, project_id, occurrence_id_for("rollbar", uuid))
+    if issue is None:
         raise fail(404, "UUID did not match any occurrence")
-    return item_object(project_id, group)
+    return item_object(issue)
 
 
 def item_by_id(store: Store, project_id: str, item_id: str) -> dict[str, Any]:
     with storage(READ_FAILED):
-        group = store.get_group(project_id, item_id) if _GROUP_ID.match(item_id or "") else None
-    if group is None:
+        issue = issues.issue(store, project_id, item_id) if _GROUP_ID.match(item_id or "") else None
+    if issue is None:
         raise fail(404, "Item not found in this project.")
-    return item_object(project_id, group)
+    return item_object(issue)
 
 
 def _multi(raw_query: str, name: str) -> set[str]:
@@ -150,26 +149,14 @@ def list_items(store: Store, project_id: str, raw_query: str) -> dict[str, Any]:
     unknown = sorted(levels - set(LEVELS)) or sorted(statuses - set(STATUSES))
     if unknown:
         raise fail(422, f"Invalid filter value: {unknown[0]}")
+    where = issues.IssueFilter(environments, levels, statuses, frameworks, ids)
     with storage(READ_FAILED):
-        listed = store.list_groups(project_id)
-    groups: Iterable[dict[str, Any]] = (g for g in listed if g.get("k") != "performance")
-    if environments:
-        groups = (g for g in groups if g.get("env") in environments)
-    if levels:
-        groups = (g for g in groups if g.get("lvl") in levels)
-    if statuses:
-        groups = (g for g in groups if g.get("st", "active") in statuses)
-    if frameworks:
-        groups = (g for g in groups if (g.get("fw") or "unknown") in frameworks)
-    if ids:
-        groups = (g for g in groups if g["id"] in ids)
-    ordered = sorted(groups, key=lambda g: (float(g.get("ls", 0)), g["id"]), reverse=True)
-    start = (page - 1) * PAGE_SIZE
+        found = issues.list_issues(store, project_id, where, page, PAGE_SIZE)
     return {
-        "page": page,
-        "total_count": len(ordered),
-        "pages": max(1, math.ceil(len(ordered) / PAGE_SIZE)),
-        "items": [item_object(project_id, g) for g in ordered[start : start + PAGE_SIZE]],
+        "page": found.page,
+        "total_count": found.total,
+        "pages": found.pages,
+        "items": [item_object(issue) for issue in found.issues],
     }
 
 
@@ -184,7 +171,7 @@ def instance(store: Store, project_id: str, instance_id: str) -> dict[str, Any]:
     except KeyError:
         raise fail(404, "Instance not found in this project.") from None
     with storage(READ_FAILED):
-        detail = store.get_occurrence(project_id, instance_id)
+        detail = occurrences.occurrence(store, project_id, instance_id)
     if detail is None:
         raise fail(404, "Instance not found in this project.")
     return {

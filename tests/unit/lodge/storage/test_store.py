@@ -12,7 +12,7 @@ from lodge import codec, grouping
 from lodge.config import settings
 from lodge.dynamo import to_item
 from lodge.occurrence import Occurrence
-from lodge.store import (
+from lodge.storage import (
     S3_EXPIRE_TAG,
     GroupDelta,
     StorageError,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lodge.coerce import loose_int
+from lodge.normalize.numbers import loose_int
 
 
 @pytest.mark.parametrize(

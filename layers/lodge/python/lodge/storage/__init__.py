@@ -1,0 +1,61 @@
+"""Storage: Lodge's single DynamoDB table (large occurrence detail in S3), behind one package.
+
+| item       | pk                 | sk                        | module          |
+|------------|--------------------|---------------------------|-----------------|
+| project    | PRJ#<project>      | PROJECT                   | credentials     |
+| token      | TOK#<sha256(token)>| TOKEN                     | credentials     |
+| token ref  | PRJ#<project>      | TOKREF#<sha256(token)>    | credentials     |
+| record     | PRJ#<project>      | REC#<record id>           | records (GSI ByTime) |
+| issue      | PRJ#<project>      | GRP#<issue id>            | issues          |
+| marker     | PRJ#<project>      | MRK#<marker id>           | markers         |
+| rate limit | RL#<token hash>    | <window start>            | rate_limits     |
+
+Storage attribute names (`st`, `fs`, `ix`, `rl`, ...) appear only in this package: everything
+else reads the models of `lodge.models` (and an occurrence's detail, the Occurrence's JSON form).
+AWS failures are translated here into `StorageError` (docs/storage.md).
+
+The `get_*`/`list_*`/`put_*` item methods return and take the stored items themselves; they are
+for this package's tests and for migrations. Code outside reads and writes models.
+"""
+
+from __future__ import annotations
+
+from lodge.storage.credentials import Credentials
+from lodge.storage.errors import STORAGE_FAILURES, StorageError
+from lodge.storage.issues import GroupDelta, Issues
+from lodge.storage.keys import TIME_INDEX, new_marker_id, occurrence_ref, parse_ref, record_id_for
+from lodge.storage.markers import Markers
+from lodge.storage.rate_limits import RateLimits
+from lodge.storage.records import (
+    INDEX_TEXT_LIMIT,
+    S3_EXPIRE_TAG,
+    PutOutcome,
+    Records,
+    RecordSummary,
+    StoredRecord,
+    index_entry,
+    stored_detail,
+)
+
+__all__ = [
+    "INDEX_TEXT_LIMIT",
+    "S3_EXPIRE_TAG",
+    "STORAGE_FAILURES",
+    "TIME_INDEX",
+    "GroupDelta",
+    "PutOutcome",
+    "RecordSummary",
+    "StorageError",
+    "Store",
+    "StoredRecord",
+    "index_entry",
+    "new_marker_id",
+    "occurrence_ref",
+    "parse_ref",
+    "record_id_for",
+    "stored_detail",
+]
+
+
+class Store(Records, Issues, Markers, Credentials, RateLimits):
+    """All reads and writes of Lodge's table and bucket. One instance per process is enough."""

@@ -1,0 +1,152 @@
+"""Projects and credentials. A token is stored under its hash (`TOK#<sha256>`), with a reference
+in its project's partition (`TOKREF#<sha256>`, without the secret) for listing and revoking.
+
+Stored token attributes: project, kind, scopes, label, created, secret (CrashLog only), rl (the
+per-minute rate limit, absent for none).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lodge.dynamo import from_item, to_attr, to_item
+from lodge.models.credentials import Credential, Project
+from lodge.storage.errors import STORAGE_FAILURES, StorageError, failing_as
+from lodge.storage.keys import PROJECT_SK, TOKEN_REF, TOKEN_SK, project_pk, token_pk
+from lodge.storage.table import Table
+
+
+def to_project(item: dict[str, Any]) -> Project:
+    created = item.get("created")
+    return Project(id=item["id"], name=str(item.get("name") or ""), created=int(created) if created else None)
+
+
+def to_credential(token_hash: str, item: dict[str, Any]) -> Credential:
+    rate_limit = item.get("rl")
+    created = item.get("created")
+    return Credential(
+        token_hash=token_hash,
+        project_id=item["project"],
+        kind=item.get("kind", ""),
+        scopes=frozenset(item.get("scopes", ())),
+        label=item.get("label", ""),
+        created=int(created) if created else None,
+        secret=item.get("secret"),
+        rate_limit=int(rate_limit) if rate_limit else None,
+    )
+
+
+def credential_item(credential: Credential) -> dict[str, Any]:
+    return {
+        "project": credential.project_id,
+        "kind": credential.kind,
+        "scopes": set(credential.scopes),
+        "label": credential.label,
+        "created": credential.created,
+        "secret": credential.secret,
+        "rl": credential.rate_limit,
+    }
+
+
+class Credentials(Table):
+    # ---- projects ------------------------------------------------------------------------------
+
+    def put_project(self, project_id: str, name: str) -> None:
+        """Create a project; ConditionalCheckFailedException when the id is taken."""
+        item = {"pk": project_pk(project_id), "sk": PROJECT_SK, "name": name, "created": int(time.time())}
+        taken = self.ddb.exceptions.ConditionalCheckFailedException
+        try:
+            self.ddb.put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
+        except taken:
+            raise
+        except STORAGE_FAILURES as error:
+            raise StorageError("could not create the project") from error
+
+    def get_project(self, project_id: str) -> dict[str, Any] | None:
+        with failing_as("could not read the project"):
+            response = self.ddb.get_item(
+                TableName=self.table, Key=to_item({"pk": project_pk(project_id), "sk": PROJECT_SK})
+            )
+        if "Item" not in response:
+            return None
+        item = from_item(response["Item"])
+        item["id"] = project_id
+        return item
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        """Admin only: a filtered Scan (projects are few; this never runs on an ingest path)."""
+        projects = []
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "sk = :sk",
+            "ExpressionAttributeValues": {":sk": to_attr(PROJECT_SK)},
+        }
+        with failing_as("could not list projects"):
+            while True:
+                response = self.ddb.scan(**request)
+                for raw in response.get("Items", []):
+                    item = from_item(raw)
+                    item["id"] = item["pk"][4:]
+                    projects.append(item)
+                if "LastEvaluatedKey" not in response:
+                    return sorted(projects, key=lambda p: p.get("created", 0))
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def project(self, project_id: str) -> Project | None:
+        item = self.get_project(project_id)
+        return to_project(item) if item else None
+
+    def projects(self) -> list[Project]:
+        return [to_project(item) for item in self.list_projects()]
+
+    # ---- tokens --------------------------------------------------------------------------------
+
+    def put_token(self, token_hash: str, record: dict[str, Any]) -> None:
+        """Store a token under its hash, plus a reference in its project's partition for listing."""
+        project_id = record["project"]
+        ref = {k: v for k, v in record.items() if k != "secret"}
+        with failing_as("could not store the credential"):
+            self.ddb.put_item(
+                TableName=self.table, Item=to_item({**record, "pk": token_pk(token_hash), "sk": TOKEN_SK})
+            )
+            self.ddb.put_item(
+                TableName=self.table,
+                Item=to_item({**ref, "pk": project_pk(project_id), "sk": TOKEN_REF + token_hash}),
+            )
+
+    def get_token(self, token_hash: str) -> dict[str, Any] | None:
+        with failing_as("could not look up the credential"):
+            response = self.ddb.get_item(
+                TableName=self.table, Key=to_item({"pk": token_pk(token_hash), "sk": TOKEN_SK})
+            )
+        return from_item(response["Item"]) if "Item" in response else None
+
+    def delete_token(self, project_id: str, token_hash: str) -> None:
+        with failing_as("could not revoke the credential"):
+            self.ddb.delete_item(TableName=self.table, Key=to_item({"pk": token_pk(token_hash), "sk": TOKEN_SK}))
+            self.ddb.delete_item(
+                TableName=self.table, Key=to_item({"pk": project_pk(project_id), "sk": TOKEN_REF + token_hash})
+            )
+
+    def list_tokens(self, project_id: str) -> list[dict[str, Any]]:
+        tokens = []
+        with failing_as("could not list credentials"):
+            for item in self._query_prefix(project_pk(project_id), TOKEN_REF):
+                item["hash"] = item["sk"][len(TOKEN_REF) :]
+                tokens.append(item)
+        return tokens
+
+    def add_credential(self, credential: Credential) -> None:
+        self.put_token(credential.token_hash, credential_item(credential))
+
+    def credential(self, token_hash: str) -> Credential | None:
+        item = self.get_token(token_hash)
+        return to_credential(token_hash, item) if item else None
+
+    def credentials(self, project_id: str) -> list[Credential]:
+        """A project's credentials, without their secrets."""
+        return [to_credential(item["hash"], item) for item in self.list_tokens(project_id)]
+
+    def remove_credential(self, project_id: str, token_hash: str) -> None:
+        self.delete_token(project_id, token_hash)

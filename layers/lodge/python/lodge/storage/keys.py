@@ -1,0 +1,79 @@
+"""Keys and ids of Lodge's single table (docs/storage.md has the layout and the access patterns)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lodge.occurrence import Occurrence
+
+TIME_INDEX = "ByTime"
+PROJECT_SK = "PROJECT"
+TOKEN_SK = "TOKEN"  # noqa: S105 - a sort key, not a secret
+RECORD = "REC#"
+ISSUE = "GRP#"
+MARKER = "MRK#"
+TOKEN_REF = "TOKREF#"  # noqa: S105 - a sort key prefix
+
+
+def project_pk(project_id: str) -> str:
+    return f"PRJ#{project_id}"
+
+
+def token_pk(token_hash: str) -> str:
+    return f"TOK#{token_hash}"
+
+
+def rate_limit_pk(token_hash: str) -> str:
+    return f"RL#{token_hash}"
+
+
+def record_sk(record_id: str) -> str:
+    return RECORD + record_id
+
+
+def issue_sk(issue_id: str) -> str:
+    return ISSUE + issue_id
+
+
+def marker_sk(marker_id: int) -> str:
+    return f"{MARKER}{marker_id:019d}"
+
+
+def time_key(received_ms: int) -> str:
+    """The `ByTime` sort key: the receive time in milliseconds, 13 digits."""
+    return f"{received_ms:013d}"
+
+
+def record_id_for(occurrences: Sequence[Occurrence]) -> str:
+    """One occurrence: its own id. A batch: a digest of its members' ids, so a resent batch collides."""
+    if len(occurrences) == 1:
+        return occurrences[0].occurrence_id
+    joined = "\x00".join(sorted(o.occurrence_id for o in occurrences))
+    return hashlib.sha256(("batch\x00" + joined).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def occurrence_ref(record_id: str, index: int, size: int) -> str:
+    """Public id of an occurrence: the record id, plus `-<index>` inside a batch."""
+    return record_id if size == 1 else f"{record_id}-{index}"
+
+
+def parse_ref(ref: str) -> tuple[str, int]:
+    record_id, _, index = ref.partition("-")
+    if not record_id or not (record_id.isascii() and record_id.isalnum()) or len(record_id) > 64:
+        raise KeyError(ref)
+    # ASCII digits only: str.isdigit() accepts "²" (then int() raises ValueError, a 500) and int()
+    # accepts Arabic-Indic digits, which would make a second spelling of the same id.
+    if index and not (index.isascii() and index.isdigit() and len(index) <= 6):
+        raise KeyError(ref)
+    return record_id, int(index or 0)
+
+
+def new_marker_id() -> int:
+    """Time-ordered integer ids (Rollbar's deploy_id is an int); the put is conditional, and a
+    collision within one millisecond (1 in 1000 per pair) is retried with a fresh id."""
+    return int(time.time() * 1000) * 1000 + random.randrange(1000)

@@ -1,0 +1,329 @@
+"""Records: what one request stored (one occurrence, or a whole AppSignal batch) in one item.
+
+Its conditional put is the de-duplication (a retry carries the same client ids, hence the same
+record id), and packing a batch into one item is what makes a 20-entry batch cost a few write
+units instead of forty. Detail is compressed (`lodge.codec`) and offloaded to S3 when large.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lodge import codec
+from lodge.dynamo import from_item, to_attr, to_item
+from lodge.storage.errors import STORAGE_FAILURES, StorageError, error_code, failing_as, iterate_failing_as
+from lodge.storage.keys import TIME_INDEX, occurrence_ref, parse_ref, project_pk, record_id_for, record_sk, time_key
+from lodge.storage.table import Table
+
+if TYPE_CHECKING:
+    from lodge.models.occurrences import OccurrenceSummary
+    from lodge.occurrence import Occurrence
+
+INDEX_TEXT_LIMIT = 120
+S3_EXPIRE_TAG = "lodge-expire=true"
+
+
+def _clip(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > INDEX_TEXT_LIMIT:
+        return value[:INDEX_TEXT_LIMIT]
+    return value
+
+
+def clip_index_text(value: str | None) -> str | None:
+    """A filter value as the index holds it (texts are clipped there)."""
+    return _clip(value) if value else None
+
+
+def index_entry(occurrence: Occurrence, issue_id: str | None = None) -> dict[str, Any]:
+    """The few fields listings need without reading detail; kept small, it is paid for on the GSI."""
+    entry = {
+        "k": occurrence.kind,
+        "l": occurrence.level,
+        "e": occurrence.environment,
+        "g": issue_id,
+        "a": _clip(occurrence.action),
+        "x": _clip(occurrence.exception_class),
+        "m": _clip(occurrence.default_title()) if occurrence.kind != "performance" else None,
+        "p": _clip(occurrence.path),
+        "d": occurrence.duration,
+        "s": occurrence.status,
+        "ts": round(occurrence.effective_time, 3),
+        "c": occurrence.client_id,
+        "pr": occurrence.protocol,
+    }
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+def index_entry_size(occurrence: Occurrence) -> int:
+    """Encoded bytes of the index entry from the occurrence's content alone (no time, no issue),
+    so a resent batch measures, and therefore splits, the same."""
+    import json
+
+    entry = {k: v for k, v in index_entry(occurrence).items() if k != "ts"}
+    return len(json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+
+
+def summary(ref: str, record_id: str, position: int, received_ms: int, entry: dict[str, Any]) -> OccurrenceSummary:
+    from lodge.models.occurrences import OccurrenceSummary
+
+    return OccurrenceSummary(
+        id=ref,
+        record_id=record_id,
+        position=position,
+        received_ms=received_ms,
+        kind=entry.get("k"),
+        level=entry.get("l"),
+        environment=entry.get("e"),
+        issue_id=entry.get("g"),
+        title=entry.get("m"),
+        exception_class=entry.get("x"),
+        action=entry.get("a"),
+        path=entry.get("p"),
+        duration=entry.get("d"),
+        status=entry.get("s"),
+        occurred_at=entry.get("ts"),
+        client_id=entry.get("c"),
+        protocol=entry.get("pr"),
+    )
+
+
+# The item already holds these (its key, `g1sk` and the index entry), so the compressed detail
+# leaves them out: ~100 incompressible bytes, the difference between 1 and 2 write units for a
+# typical report. `_restore_detail` puts them back on read.
+_DETAIL_FROM_ITEM = ("project_id", "client_id", "group_id", "received_at")
+
+
+def stored_detail(occurrence: Occurrence) -> dict[str, Any]:
+    detail = occurrence.to_detail()
+    for key in _DETAIL_FROM_ITEM:
+        detail.pop(key, None)
+    return detail
+
+
+def _restore_detail(detail: dict[str, Any], entry: dict[str, Any], project_id: str, received_ms: int) -> None:
+    detail.setdefault("project_id", project_id)
+    detail.setdefault("received_at", received_ms / 1000)
+    if "c" in entry:
+        detail.setdefault("client_id", entry["c"])
+    if "g" in entry:
+        detail.setdefault("group_id", entry["g"])
+
+
+@dataclass
+class PutOutcome:
+    record_id: str
+    stored: bool
+    """False when a record with this id already existed (a duplicate; nothing was written)."""
+    s3_key: str | None = None
+
+
+@dataclass
+class StoredRecord:
+    record_id: str
+    received_ms: int
+    index: list[dict[str, Any]]
+    details: list[dict[str, Any]]
+    kept: bool
+
+    def occurrence(self, position: int) -> dict[str, Any]:
+        return self.details[position]
+
+
+@dataclass
+class RecordSummary:
+    """A record as the time index returns it: no detail, just the per-occurrence index entries."""
+
+    record_id: str
+    received_ms: int
+    index: list[dict[str, Any]] = field(default_factory=list)
+
+    def summaries(self) -> list[OccurrenceSummary]:
+        size = len(self.index)
+        return [
+            summary(occurrence_ref(self.record_id, i, size), self.record_id, i, self.received_ms, entry)
+            for i, entry in enumerate(self.index)
+        ]
+
+
+class Records(Table):
+    def put_record(
+        self,
+        project_id: str,
+        occurrences: Sequence[Occurrence],
+        received_at: float,
+        issue_ids: Sequence[str | None] | None = None,
+    ) -> PutOutcome:
+        """Store one request's occurrences as one item, unless a record with the same id exists.
+
+        `issue_ids` are the grouping's answers, one per occurrence (None: not grouped)."""
+        record_id = record_id_for(occurrences)
+        received_ms = int(received_at * 1000)
+        groups = list(issue_ids) if issue_ids is not None else [None] * len(occurrences)
+        blob = codec.encode([stored_detail(o) for o in occurrences])
+        s3_key = None
+        if len(blob) > self.config.offload_threshold:
+            s3_key = f"{project_id}/{record_id}"
+            try:
+                # If-None-Match: a client's retry must never overwrite the object of the record
+                # stored first, nor put the expire tag back once keep_record removed it.
+                self.s3.put_object(
+                    Bucket=self.config.bucket_name, Key=s3_key, Body=blob, Tagging=S3_EXPIRE_TAG, IfNoneMatch="*"
+                )
+            except STORAGE_FAILURES as error:
+                if error_code(error) != "PreconditionFailed":
+                    raise StorageError("could not store occurrence detail") from error
+                # Uploaded by an earlier attempt at this record: that object is the detail.
+        item = {
+            "pk": project_pk(project_id),
+            "sk": record_sk(record_id),
+            "g1sk": time_key(received_ms),
+            "ix": [index_entry(o, g) for o, g in zip(occurrences, groups, strict=True)],
+            "z": codec.CURRENT if codec.CURRENT != 1 else None,
+            "d": None if s3_key else blob,
+            "s3": s3_key,
+            "ttl": int(received_at) + self.config.retention_seconds,
+        }
+        with failing_as("could not store occurrence"):
+            try:
+                self.ddb.put_item(
+                    TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
+                )
+            except self.ddb.exceptions.ConditionalCheckFailedException:
+                return PutOutcome(record_id=record_id, stored=False, s3_key=s3_key)
+        return PutOutcome(record_id=record_id, stored=True, s3_key=s3_key)
+
+    def delete_record(self, project_id: str, record_id: str) -> None:
+        """Undo a put whose group update failed, so the client's retry stores and counts it again."""
+        with failing_as("could not roll back the occurrence"):
+            self.ddb.delete_item(
+                TableName=self.table, Key=to_item({"pk": project_pk(project_id), "sk": record_sk(record_id)})
+            )
+
+    def keep_record(self, project_id: str, record_id: str, s3_key: str | None) -> None:
+        """Exempt a record from retention: it holds the first occurrence of an issue."""
+        with failing_as("could not exempt the occurrence from retention"):
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": project_pk(project_id), "sk": record_sk(record_id)}),
+                UpdateExpression="REMOVE #ttl",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+            )
+            if s3_key:
+                self.s3.delete_object_tagging(Bucket=self.config.bucket_name, Key=s3_key)
+
+    def get_record(self, project_id: str, record_id: str) -> StoredRecord | None:
+        with failing_as("could not read the occurrence"):
+            response = self.ddb.get_item(
+                TableName=self.table, Key=to_item({"pk": project_pk(project_id), "sk": record_sk(record_id)})
+            )
+            if "Item" not in response:
+                return None
+            item = from_item(response["Item"])
+            if item.get("s3"):
+                body = self.s3.get_object(Bucket=self.config.bucket_name, Key=item["s3"])["Body"].read()
+            else:
+                body = item["d"]
+        received_ms = int(item["g1sk"])
+        index = list(item.get("ix", []))
+        details = codec.decode(body, int(item.get("z", 1)))
+        for detail, entry in zip(details, index, strict=False):
+            _restore_detail(detail, entry, project_id, received_ms)
+        return StoredRecord(
+            record_id=record_id, received_ms=received_ms, index=index, details=details, kept="ttl" not in item
+        )
+
+    def record_exists(self, project_id: str, record_id: str) -> bool:
+        """A key-only GetItem: whether the record is stored (CrashLog /locate)."""
+        with failing_as("could not look up the occurrence"):
+            response = self.ddb.get_item(
+                TableName=self.table,
+                Key=to_item({"pk": project_pk(project_id), "sk": record_sk(record_id)}),
+                ProjectionExpression="pk",
+            )
+        return "Item" in response
+
+    def get_occurrence(self, project_id: str, ref: str) -> dict[str, Any] | None:
+        """The detail of one occurrence by its public id (the Occurrence's JSON form), or None
+        (also for malformed ids)."""
+        try:
+            record_id, position = parse_ref(ref)
+        except KeyError:
+            return None
+        record = self.get_record(project_id, record_id)
+        if record is None or position >= len(record.details):
+            return None
+        return record.details[position]
+
+    def occurrence_summary(self, project_id: str, ref: str) -> OccurrenceSummary | None:
+        """The listing view of one occurrence (its issue, kind, ...) without decoding its detail."""
+        try:
+            record_id, position = parse_ref(ref)
+        except KeyError:
+            return None
+        with failing_as("could not read the occurrence"):
+            response = self.ddb.get_item(
+                TableName=self.table,
+                Key=to_item({"pk": project_pk(project_id), "sk": record_sk(record_id)}),
+                ProjectionExpression="g1sk, ix",
+            )
+        if "Item" not in response:
+            return None
+        item = from_item(response["Item"])
+        summaries = RecordSummary(record_id, int(item["g1sk"]), list(item.get("ix", []))).summaries()
+        return summaries[position] if position < len(summaries) else None
+
+    def iter_records(
+        self,
+        project_id: str,
+        *,
+        before_ms: int | None = None,
+        since_ms: int | None = None,
+        newest_first: bool = True,
+        page_size: int = 100,
+    ) -> Iterator[RecordSummary]:
+        """Records by time received, newest first; `before_ms` exclusive, `since_ms` inclusive."""
+        return iterate_failing_as(
+            "could not read occurrences",
+            self._iter_records(project_id, before_ms, since_ms, newest_first, page_size),
+        )
+
+    def _iter_records(
+        self, project_id: str, before_ms: int | None, since_ms: int | None, newest_first: bool, page_size: int
+    ) -> Iterator[RecordSummary]:
+        if since_ms is not None and before_ms is not None and since_ms >= before_ms:
+            return  # nothing can match; DynamoDB rejects a BETWEEN whose bounds are reversed
+        low = time_key(since_ms) if since_ms is not None else "0"
+        high = time_key(before_ms) if before_ms is not None else "9" * 13
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": TIME_INDEX,
+            "KeyConditionExpression": "pk = :pk AND g1sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": to_attr(project_pk(project_id)),
+                ":low": to_attr(low),
+                ":high": to_attr(high),
+            },
+            "ScanIndexForward": not newest_first,
+            "Limit": page_size,
+        }
+        while True:
+            response = self.ddb.query(**request)
+            for raw in response.get("Items", []):
+                item = from_item(raw)
+                received_ms = int(item["g1sk"])
+                if before_ms is not None and received_ms >= before_ms:
+                    continue
+                record_id = item["sk"][4:]  # GSI entries carry the table key: REC#<record id>
+                yield RecordSummary(record_id=record_id, received_ms=received_ms, index=item.get("ix", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def occurrence_summaries(
+        self, project_id: str, *, since_ms: int | None = None, before_ms: int | None = None, page_size: int = 100
+    ) -> Iterator[OccurrenceSummary]:
+        """Every occurrence received in [since_ms, before_ms), newest record first."""
+        for record in self.iter_records(project_id, since_ms=since_ms, before_ms=before_ms, page_size=page_size):
+            yield from record.summaries()
