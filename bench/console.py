@@ -63,7 +63,7 @@ def run(out: Path) -> None:
 
         from lodge import auth, aws, config
         from lodge.console import data, session
-        from lodge.store import Store
+        from lodge.storage import Store
         from lodge_devtools import emulation
         from lodge_devtools.apigw import build_event
 
@@ -79,7 +79,7 @@ def run(out: Path) -> None:
         viewer = data.sign_in(credentials["personal"], store)
         assert viewer is not None
         cookie = session.seal(key, session.new_session(viewer.project_id, viewer.token_hash))
-        (busiest,) = [g for g in store.list_groups(project_id) if int(g["cnt"]) == OCCURRENCES]
+        (busiest,) = [i for i in store.issues(project_id) if i.total_occurrences == OCCURRENCES]
         inspector = botocore.session.Session().create_client("dynamodb", region_name="us-east-1")
         key_names, index = env.table_keys()
         meter = Meter({"dynamodb": aws.dynamodb(), "s3": aws.s3()}, inspector, env.TABLE_NAME, key_names, index)
@@ -89,7 +89,7 @@ def run(out: Path) -> None:
         )
         pages = {
             "issues list (1,000 issues, 50 a page)": "/console/issues",
-            "issue page": f"/console/issues/{busiest['id']}",
+            "issue page": f"/console/issues/{busiest.id}",
         }
         results: dict[str, Any] = {
             "issues": ISSUES,

@@ -19,6 +19,7 @@ from lodge_devtools.sam_app import DEFAULT_BUCKET, DEFAULT_TABLE
 from lodge_devtools.target import STATE_FILE, Target, pid_alive, read_state
 
 if TYPE_CHECKING:
+    from lodge.models.credentials import Project
     from lodge.storage import Store
 
 HASH_PREFIX = "sha256:"
@@ -143,12 +144,12 @@ def sentry_dsn(args: argparse.Namespace, key: str, project_id: str) -> str:
     return dsn(url, key, project_id) if url else dsn("https://API-HOST/", key, project_id) + "  (API-HOST: your ApiUrl)"
 
 
-def find_project(store: Store, ref: str) -> dict[str, Any]:
+def find_project(store: Store, ref: str) -> Project:
     """A project by id, or by its name when exactly one project has it."""
-    project = store.get_project(ref)
+    project = store.project(ref)
     if project is not None:
         return project
-    named = [p for p in store.list_projects() if p.get("name") == ref]
+    named = [p for p in store.projects() if p.name == ref]
     if len(named) == 1:
         return named[0]
     if named:
@@ -175,9 +176,9 @@ def project_create(store: Store, args: argparse.Namespace) -> int:
     name = args.name.strip()
     if not name:
         raise CliError("a project needs a name", 2)
-    taken = [p for p in store.list_projects() if p.get("name", "").casefold() == name.casefold()]
+    taken = [p for p in store.projects() if p.name.casefold() == name.casefold()]
     if taken:
-        raise CliError(f"a project named {taken[0].get('name')!r} exists already ({taken[0]['id']}); pick another name")
+        raise CliError(f"a project named {taken[0].name!r} exists already ({taken[0].id}); pick another name")
     project_id, credentials = auth.create_project(store, name)
     the_dsn = sentry_dsn(args, credentials["sentry_dsn"], project_id)
     if args.env:
@@ -210,54 +211,22 @@ def shell_exports(project_id: str, credentials: dict[str, str], url: str | None)
 def project_delete(store: Store, args: argparse.Namespace) -> int:
     """Delete a project with everything it holds: credentials, issues, occurrences, markers, S3 detail."""
     project = find_project(store, args.project)
-    label = f"{project.get('name', '')!r} ({project['id']})"
+    label = f"{project.name!r} ({project.id})"
     if not args.yes:
         if not sys.stdin.isatty():
             raise CliError(f"deleting {label} needs confirmation: run it in a terminal, or add --yes", 2)
         answer = input(f"Delete project {label} and all its data (tokens, issues, occurrences)? Type its name: ")
-        if answer.strip() != project.get("name", "") and answer.strip() != project["id"]:
+        if answer.strip() != project.name and answer.strip() != project.id:
             raise CliError("not deleted (the answer did not match the project's name)")
-    counts = delete_project_data(store, project["id"])
+    deleted = store.delete_project(project.id)
     if args.json:
-        print(json.dumps({"project_id": project["id"], "deleted": counts}))
+        print(json.dumps({"project_id": project.id, "deleted": deleted._asdict()}))
     else:
         print(
-            f"Deleted project {label}: {counts['tokens']} credentials, {counts['items']} items, "
-            f"{counts['objects']} stored payloads. {REVOCATION_NOTE}"
+            f"Deleted project {label}: {deleted.tokens} credentials, {deleted.items} items, "
+            f"{deleted.objects} stored payloads. {REVOCATION_NOTE}"
         )
     return 0
-
-
-def delete_project_data(store: Store, project_id: str) -> dict[str, int]:
-    """Tokens first (so nothing new can arrive), then every item of the project's partition, then its S3 detail."""
-    from lodge.store import project_pk
-
-    tokens = store.list_tokens(project_id)
-    for token in tokens:
-        store.delete_token(project_id, token["hash"])
-    items = 0
-    request: dict[str, Any] = {
-        "TableName": store.table,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": project_pk(project_id)}},
-        "ProjectionExpression": "pk, sk",
-    }
-    while True:
-        page = store.ddb.query(**request)
-        for key in page.get("Items", []):
-            store.ddb.delete_item(TableName=store.table, Key=key)
-            items += 1
-        if "LastEvaluatedKey" not in page:
-            break
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    objects = 0
-    bucket = store.config.bucket_name
-    for page in store.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{project_id}/"):
-        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if keys:
-            store.s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-            objects += len(keys)
-    return {"tokens": len(tokens), "items": items, "objects": objects}
 
 
 def token_limit(store: Store, args: argparse.Namespace) -> int:
@@ -270,31 +239,28 @@ def token_limit(store: Store, args: argparse.Namespace) -> int:
         raise CliError("the limit is requests per minute: 0 (unlimited) or more", 2)
     project = find_project(store, args.project)
     changed = 0
-    for ref in store.list_tokens(project["id"]):
-        if ref.get("kind") != args.kind:
+    for listed in store.credentials(project.id):
+        if listed.kind != args.kind:
             continue
-        record = store.get_token(ref["hash"])
-        if record is None:
+        credential = store.credential(listed.token_hash)  # the listing has no secret; this has
+        if credential is None:
             continue
-        record["rl"] = args.per_minute or None
-        store.put_token(ref["hash"], {k: v for k, v in record.items() if k not in ("pk", "sk")})
+        store.add_credential(credential._replace(rate_limit=args.per_minute or None))
         changed += 1
     if not changed:
-        raise CliError(f"project {project['id']} has no {args.kind} credential")
+        raise CliError(f"project {project.id} has no {args.kind} credential")
     limit = f"{args.per_minute} requests per minute" if args.per_minute else "no limit"
     if args.json:
-        print(json.dumps({"project_id": project["id"], "kind": args.kind, "rate_limit": args.per_minute or None}))
+        print(json.dumps({"project_id": project.id, "kind": args.kind, "rate_limit": args.per_minute or None}))
     else:
-        print(f"{args.kind} of {project.get('name', '')!r}: {limit} ({changed} credential(s)). {CACHE_NOTE}")
+        print(f"{args.kind} of {project.name!r}: {limit} ({changed} credential(s)). {CACHE_NOTE}")
     return 0
 
 
 def project_list(store: Store, args: argparse.Namespace) -> int:
-    projects = store.list_projects()
+    projects = store.projects()
     if args.json:
-        rows = [
-            {"project_id": p["id"], "name": p.get("name", ""), "created": int(p.get("created", 0))} for p in projects
-        ]
+        rows = [{"project_id": p.id, "name": p.name, "created": p.created or 0} for p in projects]
         print(json.dumps(rows, indent=2))
         return 0
     if not projects:
@@ -302,34 +268,34 @@ def project_list(store: Store, args: argparse.Namespace) -> int:
         return 0
     print(f"{'PROJECT ID':<24}  {'CREATED (UTC)':<19}  NAME")
     for project in projects:
-        print(f"{project['id']:<24}  {_when(project.get('created')):<19}  {project.get('name', '')}")
+        print(f"{project.id:<24}  {_when(project.created):<19}  {project.name}")
     return 0
 
 
 def token_list(store: Store, args: argparse.Namespace) -> int:
     project = find_project(store, args.project)
-    tokens = sorted(store.list_tokens(project["id"]), key=lambda t: (t.get("kind", ""), t.get("created", 0)))
+    tokens = sorted(store.credentials(project.id), key=lambda c: (c.kind, c.created or 0))
     if args.json:
         rows = [
             {
-                "kind": t.get("kind", ""),
-                "label": t.get("label", ""),
-                "created": int(t.get("created", 0)),
-                "token_sha256": t["hash"],
-                "rate_limit": int(t["rl"]) if t.get("rl") else None,
+                "kind": c.kind,
+                "label": c.label,
+                "created": c.created or 0,
+                "token_sha256": c.token_hash,
+                "rate_limit": c.rate_limit,
             }
-            for t in tokens
+            for c in tokens
         ]
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"Credentials of {project.get('name', '')!r} ({project['id']}). Tokens are stored only as hashes;")
+    print(f"Credentials of {project.name!r} ({project.id}). Tokens are stored only as hashes;")
     print("the last column is a token's SHA-256, not the token. `lodge token revoke` accepts it.")
     print(f"{'KIND':<24}  {'CREATED (UTC)':<19}  {'LABEL':<24}  {'LIMIT/MIN':<9}  TOKEN SHA-256")
     for token in tokens:
-        limit = str(int(token["rl"])) if token.get("rl") else "-"
+        limit = str(token.rate_limit) if token.rate_limit else "-"
         print(
-            f"{token.get('kind', ''):<24}  {_when(token.get('created')):<19}  {token.get('label', ''):<24}  "
-            f"{limit:<9}  {HASH_PREFIX}{token['hash']}"
+            f"{token.kind:<24}  {_when(token.created):<19}  {token.label:<24}  "
+            f"{limit:<9}  {HASH_PREFIX}{token.token_hash}"
         )
     return 0
 
@@ -340,21 +306,21 @@ def token_rotate(store: Store, args: argparse.Namespace) -> int:
     if args.kind not in auth.KINDS:
         raise CliError(f"unknown credential kind {args.kind!r}; known: {', '.join(auth.KINDS)}", 2)
     project = find_project(store, args.project)
-    old = [t for t in store.list_tokens(project["id"]) if t.get("kind") == args.kind]
-    limits = [int(t["rl"]) for t in old if t.get("rl")]
-    token, secret = auth.issue_token(store, project["id"], args.kind, rate_limit=max(limits) if limits else None)
+    old = [c for c in store.credentials(project.id) if c.kind == args.kind]
+    limits = [c.rate_limit for c in old if c.rate_limit]
+    token, secret = auth.issue_token(store, project.id, args.kind, rate_limit=max(limits) if limits else None)
     for previous in old:
-        store.delete_token(project["id"], previous["hash"])
-    the_dsn = sentry_dsn(args, token, project["id"]) if args.kind == "sentry_dsn" else None
+        store.remove_credential(project.id, previous.token_hash)
+    the_dsn = sentry_dsn(args, token, project.id) if args.kind == "sentry_dsn" else None
     if args.json:
-        out: dict[str, Any] = {"project_id": project["id"], "kind": args.kind, "token": token, "revoked": len(old)}
+        out: dict[str, Any] = {"project_id": project.id, "kind": args.kind, "token": token, "revoked": len(old)}
         if secret:
             out["secret"] = secret
         if the_dsn:
             out["sentry_dsn"] = the_dsn
         print(json.dumps(out, indent=2))
         return 0
-    print(f"New {args.kind} credential for {project.get('name', '')!r} ({project['id']}) - shown only now:")
+    print(f"New {args.kind} credential for {project.name!r} ({project.id}) - shown only now:")
     _print_credentials({args.kind: token, **({"crashlog_secret": secret} if secret else {})})
     if the_dsn:
         print(f"Sentry SDKs: dsn={the_dsn} (update every SDK's DSN)")
@@ -369,13 +335,13 @@ def token_revoke(store: Store, args: argparse.Namespace) -> int:
     value = args.token.strip()
     if value.lower().startswith(HASH_PREFIX):
         value = value[len(HASH_PREFIX) :].lower()
-    revoked = auth.revoke_token(store, value, project["id"])
+    revoked = auth.revoke_token(store, value, project.id)
     if args.json:
-        print(json.dumps({"project_id": project["id"], "revoked": revoked}))
+        print(json.dumps({"project_id": project.id, "revoked": revoked}))
     elif revoked:
         print(f"Revoked. {REVOCATION_NOTE}")
     if not revoked:
-        raise CliError(f"no such token (or token hash) in project {project['id']}")
+        raise CliError(f"no such token (or token hash) in project {project.id}")
     return 0
 
 
@@ -384,12 +350,12 @@ def sentry_discards(store: Store, args: argparse.Namespace) -> int:
     from lodge.protocols.sentry import outcomes
 
     project = find_project(store, args.project)
-    days = outcomes.read(store, project["id"])
+    days = outcomes.read(store, project.id)
     if args.json:
-        print(json.dumps({"project_id": project["id"], "days": days}, indent=2))
+        print(json.dumps({"project_id": project.id, "days": days}, indent=2))
         return 0
     if not days:
-        print(f"No client reports from {project.get('name', '')!r}'s Sentry SDKs: nothing dropped, or none sent yet.")
+        print(f"No client reports from {project.name!r}'s Sentry SDKs: nothing dropped, or none sent yet.")
         return 0
     print(f"{'DAY (UTC)':<10}  {'REASON:CATEGORY':<40}  QUANTITY")
     for day, counts in sorted(days.items()):
@@ -473,7 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lodge.storage.errors import StorageError
 
     args = build_parser().parse_args(argv)
     if getattr(args, "stack", None) and getattr(args, "endpoint_url", None):
@@ -487,19 +455,27 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as error:
         print(f"lodge: {error}", file=sys.stderr)
         return error.code
-    except EndpointConnectionError as error:
+    except StorageError as error:  # storage names what failed; the AWS error is its cause
+        return _aws_failed(args, error.__cause__ or error)
+    except (BotoCoreError, ClientError) as error:
+        return _aws_failed(args, error)
+    except BrokenPipeError:  # `lodge token list X | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
+
+
+def _aws_failed(args: argparse.Namespace, error: BaseException) -> int:
+    from botocore.exceptions import EndpointConnectionError
+
+    if isinstance(error, EndpointConnectionError):
         if _is_local(args):
             print(f"lodge: {RUNNER_DOWN}", file=sys.stderr)
             return 2
         print(f"lodge: cannot reach {error.kwargs.get('endpoint_url', 'the AWS endpoint')}: {error}", file=sys.stderr)
         return 1
-    except (BotoCoreError, ClientError) as error:
-        print(f"lodge: AWS request failed: {error}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:  # `lodge token list X | head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    return code
+    print(f"lodge: AWS request failed: {error}", file=sys.stderr)
+    return 1
 
 
 def _is_local(args: argparse.Namespace) -> bool:

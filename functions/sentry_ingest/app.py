@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
 from lodge.protocols.sentry import answers, endpoint
-from lodge.store import Store
+from lodge.storage import Store
 
 logger = Logger()
 metrics = Metrics()

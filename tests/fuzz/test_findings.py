@@ -184,7 +184,8 @@ HUGE = "E" * 450_000
 """Fits the 1 MB body limit, but not DynamoDB's 400 KB item limit unless Lodge clips it."""
 CLIPPED_ITEM = (
     "a 450 KB field is stored unclipped and the item passes DynamoDB's 400 KB limit: 503 on every retry, "
-    "forever: store.py:Store.bump_group writes env/exc/plat/fw unclipped into the issue item, store.py:index_entry "
+    "forever: storage/issues.py:Issues.bump_group writes env/exc/plat/fw unclipped into the issue item, "
+    "storage/records.py:index_entry "
     "the environment unclipped into the record item ({fields})"
 )
 

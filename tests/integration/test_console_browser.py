@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from lodge import auth
+from lodge.models.issues import Issue
 from tests.fixtures.crashlog.signer import fixture as crashlog_fixture
 from tests.fixtures.crashlog.signer import signed_headers
 from tests.integration.conftest import ROOT, RunnerHandle
@@ -75,11 +76,11 @@ class Clients:
         self.url = runner.url
         self.project_id, self.credentials = runner.new_project(name)
 
-    def groups(self) -> list[dict[str, Any]]:
-        return self.runner.target.store().list_groups(self.project_id)
+    def groups(self) -> list[Issue]:
+        return self.runner.target.store().issues(self.project_id)
 
-    def group(self, title: str) -> dict[str, Any]:
-        (found,) = [g for g in self.groups() if g["title"] == title]
+    def group(self, title: str) -> Issue:
+        (found,) = [g for g in self.groups() if g.title == title]
         return found
 
     def pyrollbar(self) -> Any:
@@ -179,8 +180,8 @@ def test_console_end_to_end(runner: RunnerHandle, tmp_path: Path) -> None:
     clients.report_crashlog()
     clients.report_appsignal()
     clients.deploy("c0ffee1")
-    groups = [g for g in clients.groups() if g.get("k") != "performance"]
-    protocols = {g.get("pr") for g in groups}
+    groups = [g for g in clients.groups() if g.kind != "performance"]
+    protocols = {g.protocol for g in groups}
     assert {"rollbar", "crashlog", "appsignal"} <= protocols, protocols
     mine = clients.group("ValueError: payment declined")
     token = clients.credentials["personal"]
@@ -191,7 +192,7 @@ def test_console_end_to_end(runner: RunnerHandle, tmp_path: Path) -> None:
         tmp_path,
         url=clients.url,
         token=token,
-        issue=mine["id"],
+        issue=mine.id,
         search="payment",
         level="info",
         saveState=str(state),
@@ -201,10 +202,10 @@ def test_console_end_to_end(runner: RunnerHandle, tmp_path: Path) -> None:
     assert first["signedInUrl"] == clients.url + "/console/issues"
     assert first["html"] is False and first["settingsHasToken"] is False
     titles = {r["title"] for r in first["rows"]}
-    assert {g["title"] for g in groups if g.get("st", "active") == "active"} == titles
+    assert {g.title for g in groups if g.status == "active"} == titles
     assert {"ValueError: payment declined", "Error: wrapper", "Hello from node"} <= titles  # pyrollbar, rollbar.js
-    assert any(g.get("pr") == "crashlog" and g["title"] in titles for g in groups)
-    assert any(g.get("pr") == "appsignal" and g["title"] in titles for g in groups)
+    assert any(g.protocol == "crashlog" and g.title in titles for g in groups)
+    assert any(g.protocol == "appsignal" and g.title in titles for g in groups)
     assert all(r["spark"] for r in first["rows"])
     by_title = {r["title"]: r for r in first["rows"]}
     assert by_title["ValueError: payment declined"]["badges"] == ["new"]  # the fixtures' clocks are years old
@@ -231,7 +232,9 @@ def test_console_end_to_end(runner: RunnerHandle, tmp_path: Path) -> None:
 
     time.sleep(0.01)
     clients.report_pyrollbar()  # the same error again, after it was resolved
-    again = drive("again", tmp_path, url=clients.url, issue=mine["id"], occurrence=mine["fo"], state=str(state))
+    again = drive(
+        "again", tmp_path, url=clients.url, issue=mine.id, occurrence=mine.first_occurrence_id, state=str(state)
+    )
     assert_clean(again)
     assert again["again"]["count"] == "2" and again["again"]["occurrences"] == 2
     # Reopening on regression is the triage model's (issue 10): today the issue stays resolved and
@@ -280,7 +283,7 @@ def test_console_runs_no_client_supplied_markup(runner: RunnerHandle, tmp_path: 
     )
     clients.item({"environment": "production", "body": {"message": {"body": payload, "extra": IMG}}})
     clients.deploy(revision=SCRIPT, environment=IMG)
-    ids = [g["id"] for g in clients.groups()]
+    ids = [g.id for g in clients.groups()]
     assert len(ids) == 2
 
     result = drive("xss", tmp_path, url=clients.url, token=clients.credentials["personal"], issues=ids)

@@ -15,7 +15,8 @@ from urllib.parse import urlencode
 import pytest
 
 from lodge.console import data
-from lodge.store import Store
+from lodge.models.markers import Marker
+from lodge.storage import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
 from tests.helpers import invoke
@@ -160,17 +161,17 @@ def test_a_forged_or_tampered_cookie_is_no_session(project: Project) -> None:
 
 def test_state_changes_need_csrf_and_same_origin(project: Project, store: Store) -> None:
     ingest(project, message("boom"))
-    group = store.list_groups(project.id)[0]
+    group = store.issues(project.id)[0]
     browser = Browser()
     browser.sign_in(project.credentials["personal"])
-    path = f"/console/issues/{group['id']}/triage"
+    path = f"/console/issues/{group.id}/triage"
     assert browser.post(path, {"action": "resolve"})["statusCode"] == 403
     csrf = browser.csrf()
     assert browser.post(path, {"action": "resolve", "csrf": csrf}, origin="https://evil.example")["statusCode"] == 403
-    assert store.get_group(project.id, group["id"])["st"] == "active"  # type: ignore[index]
+    assert store.issue(project.id, group.id).status == "active"  # type: ignore[union-attr]
     resp = browser.post(path, {"action": "resolve", "csrf": csrf}, origin="https://lodge.test")
     assert resp["statusCode"] == 303
-    assert store.get_group(project.id, group["id"])["st"] == "resolved"  # type: ignore[index]
+    assert store.issue(project.id, group.id).status == "resolved"  # type: ignore[union-attr]
 
 
 def test_issues_list_filters_search_and_tabs(project: Project, store: Store) -> None:
@@ -193,45 +194,45 @@ def test_issues_list_filters_search_and_tabs(project: Project, store: Store) -> 
 def test_issue_page_shows_frames_custom_data_and_occurrences(project: Project, store: Store) -> None:
     payload = fixture("e1b_pyrollbar_trace_chain")
     ingest(project, payload)
-    group = store.list_groups(project.id)[0]
+    group = store.issues(project.id)[0]
     browser = Browser()
     browser.sign_in(project.credentials["personal"])
-    page = html(browser.get(f"/console/issues/{group['id']}"))
-    assert group["title"].replace("'", "&#39;").replace('"', "&#34;") in page or group["title"] in page
+    page = html(browser.get(f"/console/issues/{group.id}"))
+    assert group.title.replace("'", "&#39;").replace('"', "&#34;") in page or group.title in page
     assert 'class="frame' in page
     assert "Occurrences per day" in page
-    occurrence = html(browser.get(f"/console/occurrences/{group['lo']}"))
+    occurrence = html(browser.get(f"/console/occurrences/{group.last_occurrence_id}"))
     assert "Everything stored" in occurrence and "rollbar" in occurrence
 
 
 def test_pending_triage_actions_say_so(project: Project, store: Store) -> None:
     ingest(project, message("boom"))
-    group = store.list_groups(project.id)[0]
+    group = store.issues(project.id)[0]
     browser = Browser()
     browser.sign_in(project.credentials["personal"])
-    resp = browser.post(f"/console/issues/{group['id']}/triage", {"action": "mute", "csrf": browser.csrf()})
+    resp = browser.post(f"/console/issues/{group.id}/triage", {"action": "mute", "csrf": browser.csrf()})
     assert resp["headers"]["Location"].endswith("flash=pending")
     assert "Not available yet" in html(browser.get(resp["headers"]["Location"]))
-    assert store.get_group(project.id, group["id"])["st"] == "active"  # type: ignore[index]
+    assert store.issue(project.id, group.id).status == "active"  # type: ignore[union-attr]
 
 
 def test_one_projects_session_never_reads_anothers(project: Project, other_project: Project, store: Store) -> None:
     ingest(other_project, message("their secret issue"))
-    theirs = store.list_groups(other_project.id)[0]
+    theirs = store.issues(other_project.id)[0]
     browser = Browser()
     browser.sign_in(project.credentials["personal"])
     assert "their secret issue" not in html(browser.get("/console/issues"))
-    assert browser.get(f"/console/issues/{theirs['id']}")["statusCode"] == 404
-    assert browser.get(f"/console/occurrences/{theirs['lo']}")["statusCode"] == 404
-    resp = browser.post(f"/console/issues/{theirs['id']}/triage", {"action": "resolve", "csrf": browser.csrf()})
+    assert browser.get(f"/console/issues/{theirs.id}")["statusCode"] == 404
+    assert browser.get(f"/console/occurrences/{theirs.last_occurrence_id}")["statusCode"] == 404
+    resp = browser.post(f"/console/issues/{theirs.id}/triage", {"action": "resolve", "csrf": browser.csrf()})
     assert resp["statusCode"] == 404
-    assert store.get_group(other_project.id, theirs["id"])["st"] == "active"  # type: ignore[index]
-    other_hash = store.list_tokens(other_project.id)[0]["hash"]
+    assert store.issue(other_project.id, theirs.id).status == "active"  # type: ignore[union-attr]
+    other_hash = store.credentials(other_project.id)[0].token_hash
     resp = browser.post(
         f"/console/settings/credentials/{other_hash}/revoke", {"csrf": browser.csrf(), "confirm": "yes"}
     )
     assert resp["statusCode"] == 404
-    assert store.get_token(other_hash) is not None
+    assert store.credential(other_hash) is not None
 
 
 def test_settings_rotate_and_revoke_with_confirmation(project: Project, store: Store) -> None:
@@ -240,17 +241,17 @@ def test_settings_rotate_and_revoke_with_confirmation(project: Project, store: S
     page = html(browser.get("/console/settings"))
     for token in project.credentials.values():
         assert token not in page
-    read = next(t for t in store.list_tokens(project.id) if t["kind"] == "rollbar_read")
-    path = f"/console/settings/credentials/{read['hash']}/rotate"
+    read = next(c for c in store.credentials(project.id) if c.kind == "rollbar_read")
+    path = f"/console/settings/credentials/{read.token_hash}/rotate"
     confirm = browser.post(path, {"csrf": browser.csrf()})
-    assert "Yes, rotate" in html(confirm) and store.get_token(read["hash"]) is not None
+    assert "Yes, rotate" in html(confirm) and store.credential(read.token_hash) is not None
     rotated = html(browser.post(path, {"csrf": browser.csrf(), "confirm": "yes"}))
-    assert store.get_token(read["hash"]) is None
+    assert store.credential(read.token_hash) is None
     new_token = re.search(r'<code class="secret">([0-9a-f]{32})</code>', rotated).group(1)  # type: ignore[union-attr]
     assert data.auth.lookup(store, new_token) is not None
-    mine = next(t for t in store.list_tokens(project.id) if t["kind"] == "personal")
+    mine = next(c for c in store.credentials(project.id) if c.kind == "personal")
     resp = browser.post(
-        f"/console/settings/credentials/{mine['hash']}/revoke", {"csrf": browser.csrf(), "confirm": "yes"}
+        f"/console/settings/credentials/{mine.token_hash}/revoke", {"csrf": browser.csrf(), "confirm": "yes"}
     )
     assert resp["headers"]["Location"] == "/console/signin"
     assert browser.get("/console/issues")["statusCode"] == 303
@@ -285,8 +286,8 @@ def test_session_key_is_made_once_and_shared(store: Store) -> None:
 
 
 def test_deploys_show_markers_of_every_protocol(project: Project, store: Store) -> None:
-    store.put_marker(project.id, {"kind": "deploy", "source": "rollbar", "environment": "production", "revision": "r1"})
-    store.put_marker(project.id, {"kind": "announce", "source": "crashlog", "hostname": "web-1", "created": 1.0})
+    store.add_marker(project.id, Marker(kind="deploy", source="rollbar", environment="production", revision="r1"))
+    store.add_marker(project.id, Marker(kind="announce", source="crashlog", hostname="web-1", created=1.0))
     browser = Browser()
     browser.sign_in(project.credentials["personal"])
     page = html(browser.get("/console/deploys"))

@@ -15,7 +15,7 @@ from lodge import auth
 from lodge.ids import occurrence_id_for
 from lodge.protocols.sentry import outcomes
 from lodge.protocols.sentry.auth import dsn, dsn_project_number
-from lodge.store import Store
+from lodge.storage import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
 from tests.helpers import invoke, json_body
@@ -87,14 +87,14 @@ def test_event_is_stored_and_answered_with_its_id(store: Store, project: Project
     assert json_body(response) == {"id": EVENT_ID}
     stored = detail(store, project)
     assert stored["protocol"] == "sentry" and stored["exceptions"][0]["type"] == "ValueError"
-    assert store.list_groups(project.id)[0]["cnt"] == 1
+    assert store.issues(project.id)[0].total_occurrences == 1
 
 
 def test_resent_event_is_a_duplicate_with_the_same_answer(store: Store, project: Project) -> None:
     assert post(project, event_envelope())["statusCode"] == 200
     again = post(project, event_envelope())
     assert again["statusCode"] == 200 and json_body(again) == {"id": EVENT_ID}
-    assert store.list_groups(project.id)[0]["cnt"] == 1
+    assert store.issues(project.id)[0].total_occurrences == 1
 
 
 @pytest.mark.parametrize(
@@ -137,7 +137,7 @@ def test_every_item_type_is_accepted_and_only_events_are_stored(store: Store, pr
     assert response["statusCode"] == 200, response
     assert json_body(response) == {"id": EVENT_ID}
     assert store.get_occurrence(project.id, occurrence_id_for("sentry", EVENT_ID)) is None
-    assert store.list_groups(project.id) == []
+    assert store.issues(project.id) == []
     assert list(outcomes.read(store, project.id).values()) == [{"ratelimit_backoff:error": 4}]
 
 
@@ -229,7 +229,7 @@ def test_failures_answer_relays_status_and_detail(
     answer = json_body(response)
     assert answer["detail"] == message
     assert set(answer) <= {"detail", "causes"} and all(isinstance(c, str) for c in answer.get("causes", []))
-    assert store.list_groups(project.id) == []
+    assert store.issues(project.id) == []
 
 
 def test_other_paths_under_the_greedy_route_are_404(store: Store, project: Project) -> None:

@@ -1,4 +1,4 @@
-"""Grouping v1: which issue an occurrence belongs to, and why.
+"""Grouping: which issue an occurrence belongs to, and why (v1; Sentry events use v2, at the end).
 
 Order of precedence (Rollbar's documented default, docs/protocols/rollbar.md):
 1. the client's fingerprint: up to 40 characters as-is, longer ones by their SHA1;

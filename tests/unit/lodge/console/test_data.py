@@ -8,8 +8,9 @@ import pytest
 
 from lodge.console import data
 from lodge.ingest import ingest
+from lodge.models.occurrences import OccurrenceSummary
 from lodge.occurrence import ExceptionInfo, Frame, Occurrence
-from lodge.store import RecordSummary, Store
+from lodge.storage import Store
 from tests.conftest import Project
 
 
@@ -36,6 +37,14 @@ def _occurrence(project: Project, client_id: str, **fields: object) -> Occurrenc
     return Occurrence(**values)  # type: ignore[arg-type]
 
 
+def _listed(record_id: str, received_at: float, issue_id: str, occurred_at: float) -> OccurrenceSummary:
+    return OccurrenceSummary(
+        id=record_id, record_id=record_id, position=0, received_ms=int(received_at * 1000), kind="error",
+        level="error", environment=None, issue_id=issue_id, title=None, exception_class=None, action=None,
+        path=None, duration=None, status=None, occurred_at=occurred_at, client_id=None, protocol=None,
+    )  # fmt: skip
+
+
 def _viewer(project: Project, store: Store) -> data.Viewer:
     viewer = data.sign_in(project.credentials["personal"], store)
     assert viewer is not None
@@ -45,9 +54,10 @@ def _viewer(project: Project, store: Store) -> data.Viewer:
 def test_trend_buckets_count_each_issue_in_its_hour() -> None:
     end = 100 * data.HOUR
     records = [
-        RecordSummary("r1", int((end - 10) * 1000), [{"g": "a", "ts": end - 10}]),
-        RecordSummary("r2", int((end - 2 * data.HOUR + 5) * 1000), [{"g": "a", "ts": end - 2 * data.HOUR + 5}]),
-        RecordSummary("r3", int((end - 10) * 1000), [{"g": "b", "ts": end - 10}, {"g": "a", "ts": 1.0}]),
+        _listed("r1", end - 10, "a", end - 10),
+        _listed("r2", end - 2 * data.HOUR + 5, "a", end - 2 * data.HOUR + 5),
+        _listed("r3", end - 10, "b", end - 10),
+        _listed("r3", end - 10, "a", 1.0),
     ]
     trends = data._trends(records, {"a"}, end, 24, data.HOUR, capped=False)
     assert trends["a"].counts[-1] == 2  # one in time, one whose client clock was far off (placed on arrival)
@@ -111,11 +121,12 @@ def test_only_personal_tokens_sign_in_and_only_their_project(
     ingest(store, other_project.id, [_occurrence(other_project, "x")], time.time())
     viewer = _viewer(project, store)
     assert data.list_issues(viewer, store=store).rows == []
-    (theirs,) = store.list_groups(other_project.id)
-    assert data.get_issue(viewer, theirs["id"], store=store) is None
-    assert data.get_occurrence(viewer, theirs["lo"], store=store) is None
-    assert data.triage(viewer, theirs["id"], "resolve", store=store) is None
-    assert not data.revoke_credential(viewer, store.list_tokens(other_project.id)[0]["hash"], store=store)
+    (theirs,) = store.issues(other_project.id)
+    assert theirs.last_occurrence_id is not None
+    assert data.get_issue(viewer, theirs.id, store=store) is None
+    assert data.get_occurrence(viewer, theirs.last_occurrence_id, store=store) is None
+    assert data.triage(viewer, theirs.id, "resolve", store=store) is None
+    assert not data.revoke_credential(viewer, store.credentials(other_project.id)[0].token_hash, store=store)
 
 
 def test_levels_match_the_occurrence_model() -> None:

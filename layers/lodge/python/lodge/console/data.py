@@ -1,8 +1,9 @@
 """The console's one seam to storage: every read and write the console makes goes through here.
 
-Pages and templates see only the small view models below, never storage items or their attribute
-names, so when storage gains typed read models and protocol-neutral queries only this module is
-rewritten. Every function takes the signed-in project's id and reads only that project's partition.
+Pages and templates see only the small view models below, built from the read models of
+`lodge.models` through the protocol-neutral `lodge.queries`; storage items and their attribute
+names stay in `lodge.storage`. Every function takes the signed-in project's id and reads only that
+project's partition.
 
 Trends come from a bounded read of the time index (the newest `TREND_RECORD_CAP` records inside the
 window), so a page costs a few reads however busy the project; counts beyond the cap are not drawn,
@@ -11,15 +12,23 @@ and the view says so (`Trend.capped`).
 
 from __future__ import annotations
 
-import secrets
+import itertools
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lodge import auth
 from lodge.config import settings
-from lodge.store import RecordSummary, Store, occurrence_ref, parse_ref
+from lodge.models.occurrences import OccurrenceSummary as Listed
+from lodge.queries import issues as issue_queries
+from lodge.queries import markers as marker_queries
+from lodge.queries import occurrences as occurrence_queries
+from lodge.storage import Store, parse_ref
+
+if TYPE_CHECKING:
+    from lodge.models.issues import Issue
+    from lodge.models.markers import Marker as StoredMarker
 
 TREND_RECORD_CAP = 2000
 """At most this many records are read from the time index for one page's trends."""
@@ -219,8 +228,6 @@ class Viewer:
 
 # ---- sign-in and the session key ----------------------------------------------------------------
 
-SESSION_KEY_PK = "LODGE#CONSOLE"
-SESSION_KEY_SK = "SESSION_KEY"
 _session_key: bytes | None = None
 
 
@@ -231,32 +238,12 @@ def _store(store: Store | None) -> Store:
 def session_key(store: Store | None = None) -> bytes:
     """The key that signs console cookies: 32 random bytes made once per deployment.
 
-    Kept in the table (encrypted at rest) under its own key: the first console process to need it
-    creates it with a conditional put, every other one reads that same item, once per process.
+    Kept in the table (encrypted at rest, `lodge.storage.console`): the first console process to
+    need it creates it, every other one reads that same key, once per process.
     """
     global _session_key
-    if _session_key is not None:
-        return _session_key
-    from lodge.dynamo import from_item, to_item
-
-    db = _store(store)
-    key = to_item({"pk": SESSION_KEY_PK, "sk": SESSION_KEY_SK})
-    found = db.ddb.get_item(TableName=db.table, Key=key, ConsistentRead=True).get("Item")
-    if found is None:
-        fresh = secrets.token_bytes(32)
-        try:
-            db.ddb.put_item(
-                TableName=db.table,
-                Item=to_item({"pk": SESSION_KEY_PK, "sk": SESSION_KEY_SK, "key": fresh, "created": int(time.time())}),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except db.ddb.exceptions.ConditionalCheckFailedException:
-            found = db.ddb.get_item(TableName=db.table, Key=key, ConsistentRead=True)["Item"]
-        else:
-            _session_key = fresh
-            return fresh
-    value = from_item(found)["key"]
-    _session_key = bytes(value)
+    if _session_key is None:
+        _session_key = _store(store).console_session_key()
     return _session_key
 
 
@@ -275,57 +262,63 @@ def sign_in(token: str, store: Store | None = None) -> Viewer | None:
 
 def still_valid(viewer: Viewer, store: Store | None = None) -> bool:
     """One GetItem per page: a session ends the moment its token is revoked or rotated."""
-    item = _store(store).get_token(viewer.token_hash)
-    return item is not None and item.get("project") == viewer.project_id and item.get("kind") == "personal"
+    credential = _store(store).credential(viewer.token_hash)
+    return credential is not None and credential.project_id == viewer.project_id and credential.kind == "personal"
 
 
 # ---- issues -----------------------------------------------------------------------------------
 
 
-def _issue_row(group: dict[str, Any]) -> IssueRow:
-    status_changed = group.get("stt")
+def _issue_row(issue: Issue) -> IssueRow:
     return IssueRow(
-        id=str(group["id"]),
-        title=str(group.get("title") or "(no title)"),
-        level=str(group.get("llvl") or group.get("lvl") or "error"),
-        status=str(group.get("st") or "active"),
-        count=int(group.get("cnt") or 0),
-        first_seen=float(group.get("fs") or 0),
-        last_seen=float(group.get("ls") or 0),
-        environment=str(group.get("env") or ""),
-        kind=str(group.get("k") or "error"),
-        protocol=str(group.get("pr") or ""),
-        exception_class=group.get("x"),
-        status_changed=float(status_changed) if status_changed is not None else None,
+        id=issue.id,
+        title=issue.title or "(no title)",
+        level=issue.last_level or issue.level or "error",
+        status=issue.status or "active",
+        count=issue.total_occurrences,
+        first_seen=issue.first_seen or 0.0,
+        last_seen=issue.last_seen or 0.0,
+        environment=issue.environment or "",
+        kind=issue.kind or "error",
+        protocol=issue.protocol or "",
+        exception_class=issue.exception_class,
+        status_changed=issue.status_changed_at,
     )
 
 
-def _recent(store: Store, project_id: str, since: float) -> tuple[list[RecordSummary], bool]:
-    """The newest records received since `since`, at most TREND_RECORD_CAP; True when capped."""
-    records: list[RecordSummary] = []
-    for record in store.iter_records(project_id, since_ms=int(since * 1000), page_size=500):
-        if len(records) >= TREND_RECORD_CAP:
-            return records, True
-        records.append(record)
-    return records, False
+def _by_record(summaries: Iterable[Listed]) -> Iterable[list[Listed]]:
+    """The occurrences of each record together (a record is one request: an AppSignal batch is many)."""
+    for _record_id, members in itertools.groupby(summaries, key=lambda s: s.record_id):
+        yield list(members)
+
+
+def _recent(store: Store, project_id: str, since: float) -> tuple[list[Listed], bool]:
+    """The occurrences of the newest records received since `since`, at most TREND_RECORD_CAP
+    records; True when capped."""
+    where = occurrence_queries.OccurrenceFilter(since_ms=int(since * 1000))
+    found: list[Listed] = []
+    for records, members in enumerate(_by_record(occurrence_queries.recent(store, project_id, where, page_size=500))):
+        if records >= TREND_RECORD_CAP:
+            return found, True
+        found.extend(members)
+    return found, False
 
 
 def _trends(
-    records: Iterable[RecordSummary], group_ids: set[str], end: float, buckets: int, width: int, capped: bool
+    occurrences: Iterable[Listed], group_ids: set[str], end: float, buckets: int, width: int, capped: bool
 ) -> dict[str, Trend]:
     counts = {group_id: [0] * buckets for group_id in group_ids}
     start = end - buckets * width
-    for record in records:
-        for entry in record.index:
-            series = counts.get(str(entry.get("g")))
-            if series is None:
-                continue
-            moment = float(entry.get("ts") or record.received_ms / 1000)
-            if not start <= moment < end:
-                moment = record.received_ms / 1000  # a client clock far off: place it when it arrived
-            slot = int((moment - start) // width)
-            if 0 <= slot < buckets:
-                series[slot] += 1
+    for occurrence in occurrences:
+        series = counts.get(str(occurrence.issue_id))
+        if series is None:
+            continue
+        moment = float(occurrence.occurred_at or occurrence.received_at)
+        if not start <= moment < end:
+            moment = occurrence.received_at  # a client clock far off: place it when it arrived
+        slot = int((moment - start) // width)
+        if 0 <= slot < buckets:
+            series[slot] += 1
     return {g: Trend(tuple(c), width, end, capped) for g, c in counts.items()}
 
 
@@ -346,7 +339,7 @@ def list_issues(
 ) -> IssuePage:
     """One page of issues (errors and messages), filtered and sorted, each with a 24-hour sparkline."""
     db = _store(store)
-    rows = [_issue_row(g) for g in db.list_groups(viewer.project_id) if g.get("k") != "performance"]
+    rows = [_issue_row(i) for i in issue_queries.matching(db, viewer.project_id, issue_queries.IssueFilter())]
     counts_by_status = {s: sum(1 for r in rows if r.status == s) for s in STATUSES}
     environments = sorted({r.environment for r in rows if r.environment})
     chosen = [r for r in rows if r.status == status]
@@ -365,8 +358,8 @@ def list_issues(
     if shown:
         now = time.time()
         end = (now // HOUR + 1) * HOUR
-        records, capped = _recent(db, viewer.project_id, end - 24 * HOUR)
-        trends = _trends(records, {r.id for r in shown}, end, 24, HOUR, capped)
+        recent, capped = _recent(db, viewer.project_id, end - 24 * HOUR)
+        trends = _trends(recent, {r.id for r in shown}, end, 24, HOUR, capped)
         shown = [_with_trend(r, trends.get(r.id)) for r in shown]
     return IssuePage(shown, len(chosen), page, pages, environments, counts_by_status)
 
@@ -382,28 +375,27 @@ def get_issue(viewer: Viewer, issue_id: str, store: Store | None = None) -> Issu
     if not _safe_id(issue_id):
         return None
     db = _store(store)
-    group = db.get_group(viewer.project_id, issue_id)
-    if group is None:
+    issue = issue_queries.issue(db, viewer.project_id, issue_id)
+    if issue is None:
         return None
     now = time.time()
     end = (now // DAY + 1) * DAY
-    records, capped = _recent(db, viewer.project_id, end - 14 * DAY)
-    trend = _trends(records, {issue_id}, end, 14, DAY, capped)[issue_id]
+    recent, capped = _recent(db, viewer.project_id, end - 14 * DAY)
+    trend = _trends(recent, {issue_id}, end, 14, DAY, capped)[issue_id]
     environments: dict[str, int] = {}
-    for record in records:
-        for entry in record.index:
-            if entry.get("g") == issue_id:
-                env = str(entry.get("e") or "")
-                environments[env] = environments.get(env, 0) + 1
+    for occurrence in recent:
+        if occurrence.issue_id == issue_id:
+            env = occurrence.environment or ""
+            environments[env] = environments.get(env, 0) + 1
     return IssueDetail(
-        issue=_with_trend(_issue_row(group), trend),
-        grouping_reason=str(group.get("why") or ""),
-        grouping_version=str(group.get("algo") or ""),
-        fingerprint=str(group.get("fp") or ""),
-        platform=group.get("plat"),
-        framework=group.get("fw"),
-        first_occurrence=group.get("fo"),
-        last_occurrence=group.get("lo"),
+        issue=_with_trend(_issue_row(issue), trend),
+        grouping_reason=issue.grouping_reason or "",
+        grouping_version=str(issue.grouping_version or ""),
+        fingerprint=issue.fingerprint or "",
+        platform=issue.platform,
+        framework=issue.framework,
+        first_occurrence=issue.first_occurrence_id,
+        last_occurrence=issue.last_occurrence_id,
         environments=dict(sorted(environments.items(), key=lambda kv: -kv[1])),
     )
 
@@ -418,31 +410,27 @@ def issue_occurrences(
     """Older occurrences of an issue, newest first, `limit` a page; the second value is the next
     page's `before_ms` (None on the last page). Reads at most TREND_RECORD_CAP records a page."""
     found: list[OccurrenceSummary] = []
-    scanned = 0
-    last_ms: int | None = None
-    for record in _store(store).iter_records(viewer.project_id, before_ms=before_ms, page_size=200):
-        scanned += 1
-        last_ms = record.received_ms
-        size = len(record.index)
-        for position, entry in enumerate(record.index):
-            if entry.get("g") != issue_id:
-                continue
-            found.append(
-                OccurrenceSummary(
-                    ref=occurrence_ref(record.record_id, position, size),
-                    received_at=record.received_ms / 1000,
-                    level=str(entry.get("l") or ""),
-                    environment=str(entry.get("e") or ""),
-                    title=str(entry.get("m") or entry.get("x") or ""),
-                    protocol=str(entry.get("pr") or ""),
-                )
+    where = occurrence_queries.OccurrenceFilter(before_ms=before_ms)
+    listed = occurrence_queries.recent(_store(store), viewer.project_id, where, page_size=200)
+    for scanned, members in enumerate(_by_record(listed), start=1):
+        found.extend(
+            OccurrenceSummary(
+                ref=o.id,
+                received_at=o.received_at,
+                level=o.level or "",
+                environment=o.environment or "",
+                title=o.title or o.exception_class or "",
+                protocol=o.protocol or "",
             )
+            for o in members
+            if o.issue_id == issue_id
+        )
         if len(found) > limit:
             # Records hold whole requests: resume below this record's time (its siblings in a batch
             # past the limit show on this page rather than being skipped).
-            return found, record.received_ms
+            return found, members[0].received_ms
         if scanned >= TREND_RECORD_CAP:
-            return found, last_ms
+            return found, members[0].received_ms
     return found, None
 
 
@@ -504,7 +492,7 @@ def get_occurrence(viewer: Viewer, ref: str, store: Store | None = None) -> Occu
         parse_ref(ref)
     except KeyError:
         return None
-    detail = _store(store).get_occurrence(viewer.project_id, ref)
+    detail = occurrence_queries.occurrence(_store(store), viewer.project_id, ref)
     if detail is None or detail.get("project_id", viewer.project_id) != viewer.project_id:
         return None
     notifier = detail.get("notifier") or {}
@@ -557,8 +545,8 @@ def triage(viewer: Viewer, issue_id: str, action: str, store: Store | None = Non
         raise NotAvailableYet(action)
     if action not in ACTIONS or not _safe_id(issue_id):
         raise ValueError(action)
-    group = _store(store).set_group_status(viewer.project_id, issue_id, ACTIONS[action])
-    return _issue_row(group) if group is not None else None
+    issue = _store(store).set_issue_status(viewer.project_id, issue_id, ACTIONS[action])
+    return _issue_row(issue) if issue is not None else None
 
 
 # ---- deploys ----------------------------------------------------------------------------------
@@ -566,25 +554,22 @@ def triage(viewer: Viewer, issue_id: str, action: str, store: Store | None = Non
 
 def list_markers(viewer: Viewer, limit: int = 200, store: Store | None = None) -> list[Marker]:
     """Deploy and announce markers of every protocol, newest first."""
-    markers = []
-    for item in _store(store).list_markers(viewer.project_id)[:limit]:
-        markers.append(_marker(item))
-    return markers
+    return [_marker(m) for m in marker_queries.list_markers(_store(store), viewer.project_id)[:limit]]
 
 
-_MARKER_FIELDS = frozenset({"pk", "sk", "id", "kind", "source", "environment", "revision", "user", "created"})
+_MARKER_FIELDS = frozenset({"id", "kind", "source", "environment", "revision", "user", "created"})
 
 
-def _marker(item: dict[str, Any]) -> Marker:
+def _marker(marker: StoredMarker) -> Marker:
     return Marker(
-        id=int(item.get("id") or 0),
-        kind=str(item.get("kind") or "deploy"),
-        protocol=str(item.get("source") or ""),
-        environment=str(item.get("environment") or ""),
-        revision=item.get("revision"),
-        user=item.get("user"),
-        created=float(item.get("created") or 0),
-        details={k: v for k, v in item.items() if k not in _MARKER_FIELDS},
+        id=marker.id or 0,
+        kind=marker.kind or "deploy",
+        protocol=marker.source or "",
+        environment=marker.environment or "",
+        revision=marker.revision,
+        user=marker.user,
+        created=marker.created or 0.0,
+        details={k: v for k, v in marker._asdict().items() if k not in _MARKER_FIELDS and v is not None},
     )
 
 
@@ -597,21 +582,21 @@ def markers_between(markers: Sequence[Marker], start: float, end: float) -> list
 
 def project_settings(viewer: Viewer, store: Store | None = None) -> ProjectSettings:
     db = _store(store)
-    project = db.get_project(viewer.project_id) or {}
+    project = db.project(viewer.project_id)
     credentials = [
         Credential(
-            hash=str(t["hash"]),
-            kind=str(t.get("kind") or ""),
-            label=str(t.get("label") or ""),
-            created=float(t["created"]) if t.get("created") is not None else None,
-            rate_limit=int(t["rl"]) if t.get("rl") else None,
+            hash=c.token_hash,
+            kind=c.kind,
+            label=c.label,
+            created=float(c.created) if c.created is not None else None,
+            rate_limit=c.rate_limit,
         )
-        for t in db.list_tokens(viewer.project_id)
+        for c in db.credentials(viewer.project_id)
     ]
     credentials.sort(key=lambda c: (c.kind, c.label, c.hash))
     return ProjectSettings(
         id=viewer.project_id,
-        name=str(project.get("name") or viewer.project_id),
+        name=(project.name if project else "") or viewer.project_id,
         retention_days=settings().retention_days,
         credentials=credentials,
     )
@@ -635,13 +620,12 @@ def rotate_credential(viewer: Viewer, token_hash: str, store: Store | None = Non
     db = _store(store)
     if not _is_hash(token_hash):
         return None
-    item = db.get_token(token_hash)
-    if item is None or item.get("project") != viewer.project_id:
+    credential = db.credential(token_hash)
+    if credential is None or credential.project_id != viewer.project_id:
         return None
-    kind = str(item.get("kind") or "")
-    label = str(item.get("label") or kind)
-    rate_limit = int(item["rl"]) if item.get("rl") else None
-    token, secret = auth.issue_token(db, viewer.project_id, kind, label, rate_limit)
+    kind = credential.kind
+    label = credential.label or kind
+    token, secret = auth.issue_token(db, viewer.project_id, kind, label, credential.rate_limit)
     auth.revoke_token(db, token_hash, viewer.project_id)
     return Rotated(kind, label, token, secret)
 

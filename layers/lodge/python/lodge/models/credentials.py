@@ -22,3 +22,13 @@ class Credential(NamedTuple):
     created: int | None = None
     secret: str | None = None
     rate_limit: int | None = None
+
+
+class ProjectDeletion(NamedTuple):
+    """What deleting a project removed."""
+
+    tokens: int
+    items: int
+    """Every item of the project's partition (token references, issues, occurrences, markers, ...)."""
+    objects: int
+    """Offloaded occurrence detail in S3."""

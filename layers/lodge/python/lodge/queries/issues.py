@@ -39,16 +39,21 @@ class IssuePage(NamedTuple):
     issues: list[Issue]
 
 
+def matching(store: Store, project_id: str, where: IssueFilter) -> list[Issue]:
+    """Every matching issue, unsorted (the console sorts and counts them its own ways)."""
+    return [issue for issue in store.issues(project_id) if where.matches(issue)]
+
+
 def list_issues(store: Store, project_id: str, where: IssueFilter, page: int = 1, page_size: int = 100) -> IssuePage:
     """One page of matching issues, last seen newest first (ties by id, so pages are stable)."""
-    matching = [issue for issue in store.issues(project_id) if where.matches(issue)]
-    matching.sort(key=lambda i: (i.last_seen or 0.0, i.id), reverse=True)
+    found = matching(store, project_id, where)
+    found.sort(key=lambda i: (i.last_seen or 0.0, i.id), reverse=True)
     start = (page - 1) * page_size
     return IssuePage(
         page=page,
-        pages=max(1, math.ceil(len(matching) / page_size)),
-        total=len(matching),
-        issues=matching[start : start + page_size],
+        pages=max(1, math.ceil(len(found) / page_size)),
+        total=len(found),
+        issues=found[start : start + page_size],
     )
 
 

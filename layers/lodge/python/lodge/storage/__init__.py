@@ -9,6 +9,8 @@
 | issue      | PRJ#<project>      | GRP#<issue id>            | issues          |
 | marker     | PRJ#<project>      | MRK#<marker id>           | markers         |
 | rate limit | RL#<token hash>    | <window start>            | rate_limits     |
+| discards   | PRJ#<project>      | SENTRY_DISCARDS#<day>     | client_reports  |
+| console key| LODGE#CONSOLE      | SESSION_KEY               | console         |
 
 Storage attribute names (`st`, `fs`, `ix`, `rl`, ...) appear only in this package: everything
 else reads the models of `lodge.models` (and an occurrence's detail, the Occurrence's JSON form).
@@ -20,6 +22,8 @@ for this package's tests and for migrations. Code outside reads and writes model
 
 from __future__ import annotations
 
+from lodge.storage.client_reports import ClientReports
+from lodge.storage.console import Console
 from lodge.storage.credentials import Credentials
 from lodge.storage.errors import STORAGE_FAILURES, StorageError
 from lodge.storage.issues import GroupDelta, Issues
@@ -57,5 +61,5 @@ __all__ = [
 ]
 
 
-class Store(Records, Issues, Markers, Credentials, RateLimits):
+class Store(Records, Issues, Markers, Credentials, RateLimits, ClientReports, Console):
     """All reads and writes of Lodge's table and bucket. One instance per process is enough."""

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from lodge.dynamo import from_item, to_attr, to_item
-from lodge.models.credentials import Credential, Project
+from lodge.models.credentials import Credential, Project, ProjectDeletion
 from lodge.storage.errors import STORAGE_FAILURES, StorageError, failing_as
 from lodge.storage.keys import PROJECT_SK, TOKEN_REF, TOKEN_SK, project_pk, token_pk
 from lodge.storage.table import Table
@@ -92,6 +92,37 @@ class Credentials(Table):
                 if "LastEvaluatedKey" not in response:
                     return sorted(projects, key=lambda p: p.get("created", 0))
                 request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def delete_project(self, project_id: str) -> ProjectDeletion:
+        """Admin only: tokens first (so nothing new can arrive), then every item of the project's
+        partition, then its S3 detail."""
+        tokens = self.list_tokens(project_id)
+        for token in tokens:
+            self.delete_token(project_id, token["hash"])
+        items = 0
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": to_attr(project_pk(project_id))},
+            "ProjectionExpression": "pk, sk",
+        }
+        with failing_as("could not delete the project"):
+            while True:
+                page = self.ddb.query(**request)
+                for key in page.get("Items", []):
+                    self.ddb.delete_item(TableName=self.table, Key=key)
+                    items += 1
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            objects = 0
+            bucket = self.config.bucket_name
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{project_id}/"):
+                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if keys:
+                    self.s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                    objects += len(keys)
+        return ProjectDeletion(tokens=len(tokens), items=items, objects=objects)
 
     def project(self, project_id: str) -> Project | None:
         item = self.get_project(project_id)

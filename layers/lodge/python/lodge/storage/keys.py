@@ -77,3 +77,11 @@ def new_marker_id() -> int:
     """Time-ordered integer ids (Rollbar's deploy_id is an int); the put is conditional, and a
     collision within one millisecond (1 in 1000 per pair) is retried with a fresh id."""
     return int(time.time() * 1000) * 1000 + random.randrange(1000)
+
+
+CLIENT_DISCARDS = "SENTRY_DISCARDS#"
+"""Per-day counters of what a project's Sentry SDKs reported dropping (client reports)."""
+
+
+def discards_sk(day: str) -> str:
+    return CLIENT_DISCARDS + day

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 from lodge import auth
 from lodge.http import Request
 from lodge.protocols.sentry.answers import fail, rate_limited
-from lodge.store import STORAGE_FAILURES, StorageError
+from lodge.storage.errors import relabelled
 
 if TYPE_CHECKING:
-    from lodge.store import Store
+    from lodge.storage import Store
 
 KIND = "sentry_dsn"
 """The credential kind in lodge.auth.KINDS: the DSN public key, stored as a hash like every token."""
@@ -109,19 +109,15 @@ def authenticate(
 ) -> auth.TokenInfo:
     """The key's credential, if it is a live DSN key of this very project, counted against its rate limit."""
     key = presented_key(request, envelope_headers)
-    try:
+    with relabelled("could not look up the DSN key"):
         info = auth.lookup(store, key)
-    except STORAGE_FAILURES as error:
-        raise StorageError("could not look up the DSN key") from error
     if info is None or not info.allows(auth.SENTRY_INGEST):
         raise fail(403, "event submission rejected with_reason: ProjectKey", ["unknown or revoked DSN public key"])
     if not auth.constant_time_equals(info.project_id, project_id):
         raise fail(403, "event submission rejected with_reason: ProjectId", ["this DSN key belongs to another project"])
     if info.rate_limit:
-        try:
+        with relabelled("could not count the request against the rate limit"):
             allowed, _remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
-        except STORAGE_FAILURES as error:
-            raise StorageError("could not count the request against the rate limit") from error
         if not allowed:
             raise rate_limited(reset - int(time.time()))
     return info

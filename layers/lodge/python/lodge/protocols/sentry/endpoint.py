@@ -22,11 +22,11 @@ from lodge.protocols.sentry import auth as sentry_auth
 from lodge.protocols.sentry import envelope as envelopes
 from lodge.protocols.sentry import mapping, outcomes
 from lodge.protocols.sentry.answers import fail
-from lodge.store import STORAGE_FAILURES, StorageError
+from lodge.storage.errors import relabelled
 
 if TYPE_CHECKING:
     from lodge.occurrence import Occurrence
-    from lodge.store import Store
+    from lodge.storage import Store
 
 MAX_EVENT_BYTES = 1024 * 1024
 """Relay's `max_event_size`: 1 MiB of decoded event JSON."""
@@ -136,10 +136,8 @@ def _store(store: Store, project_id: str, occurrences: list[Occurrence], receive
 
 
 def _record_discards(store: Store, project_id: str, counts: Counter[str], received_at: float) -> None:
-    try:
+    with relabelled("could not record the client report"):
         outcomes.record(store, project_id, counts, received_at)
-    except STORAGE_FAILURES as error:
-        raise StorageError("could not record the client report") from error
 
 
 def envelope(request: Request, store: Store, received_at: float) -> Outcome:

@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from lodge.coerce import loose_int
+from lodge.normalize.numbers import loose_int
 from lodge.occurrence import (
     ExceptionInfo,
     Frame,

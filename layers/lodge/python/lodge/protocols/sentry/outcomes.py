@@ -1,8 +1,7 @@
 """What SDKs report they dropped (`client_report` items), kept per project and UTC day.
 
-One UpdateItem per client report adds each `reason:category` quantity to the day's counter item
-(`PRJ#<project>` / `SENTRY_DISCARDS#<yyyy-mm-dd>`), expiring with the retention period. SDKs send a
-report every few seconds of activity at most, so this write is rare next to the events themselves.
+Each client report adds its `reason:category` quantities to the project's counters of the day
+(`lodge.storage.client_reports`, one write per report; SDKs send them rarely next to events).
 """
 
 from __future__ import annotations
@@ -11,13 +10,9 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from lodge.dynamo import from_item, to_attr, to_item
-from lodge.store import project_pk
-
 if TYPE_CHECKING:
-    from lodge.store import Store
+    from lodge.storage import Store
 
-SK_PREFIX = "SENTRY_DISCARDS#"
 MAX_PAIRS = 50
 """Distinct reason:category pairs taken from one report (Sentry defines about twenty of each)."""
 MAX_NAME = 64
@@ -49,32 +44,10 @@ def discards(report: Any) -> Counter[str]:
 
 
 def record(store: Store, project_id: str, counts: Counter[str], now: float | None = None) -> None:
-    if not counts:
-        return
-    now = time.time() if now is None else now
-    day = time.strftime("%Y-%m-%d", time.gmtime(now))
-    names = {f"#n{i}": f"d:{key}" for i, key in enumerate(counts)}
-    values: dict[str, Any] = {f":v{i}": to_attr(quantity) for i, quantity in enumerate(counts.values())}
-    values[":ttl"] = to_attr(int(now) + store.config.retention_seconds)
-    store.ddb.update_item(
-        TableName=store.table,
-        Key=to_item({"pk": project_pk(project_id), "sk": SK_PREFIX + day}),
-        UpdateExpression="ADD " + ", ".join(f"#n{i} :v{i}" for i in range(len(counts))) + " SET #ttl = :ttl",
-        ExpressionAttributeNames={**names, "#ttl": "ttl"},
-        ExpressionAttributeValues=values,
-    )
+    """Add one report's counts to the day's tally (StorageError when storage fails)."""
+    store.add_discards(project_id, counts, time.time() if now is None else now)
 
 
 def read(store: Store, project_id: str) -> dict[str, dict[str, int]]:
     """Per UTC day, each `reason:category` with the quantity SDKs reported discarding."""
-    response = store.ddb.query(
-        TableName=store.table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues={":pk": to_attr(project_pk(project_id)), ":prefix": to_attr(SK_PREFIX)},
-    )
-    days: dict[str, dict[str, int]] = {}
-    for raw in response.get("Items", []):
-        item = from_item(raw)
-        day = str(item["sk"])[len(SK_PREFIX) :]
-        days[day] = {k[2:]: int(v) for k, v in item.items() if k.startswith("d:")}
-    return days
+    return {daily.day: daily.counts for daily in store.discards(project_id)}
