@@ -24,6 +24,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -161,6 +162,30 @@ def preflight_headers(cors: Cors, origin: str, request_method: str, request_head
     return headers
 
 
+LINGER_SECONDS = 5.0
+"""How long an early answer waits for the rest of an unread body before closing (see `finish`)."""
+
+
+def _linger(connection: socket.socket, seconds: float = LINGER_SECONDS, limit: int = 4 * MAX_PAYLOAD) -> None:
+    """Half-close after the answer, then read and drop what the client still sends, until it closes
+    (or `seconds` pass, or `limit` bytes arrive)."""
+    try:
+        connection.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + seconds
+        drained = 0
+        while drained < limit:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            connection.settimeout(left)
+            chunk = connection.recv(65536)
+            if not chunk:
+                return
+            drained += len(chunk)
+    except OSError:
+        return
+
+
 class LodgeServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -183,6 +208,21 @@ class RequestHandler(BaseHTTPRequestHandler):
     _status: int | None = None
     """The status answered to the current request (for the access log line)."""
     sys_version = ""
+    _body_unread = False
+    """An answer went out before the request body was read (413, a too long line or header, ...)."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own refusals (414 request line, 431 header, 400 malformed) come before the body.
+        self._body_unread = True
+        super().send_error(code, message, explain)
+
+    def finish(self) -> None:
+        """A lingering close after an early answer, as web servers do: closing a socket with unread
+        data resets the connection, so a client still sending its body (a 12 MB upload answered 413)
+        would see a broken pipe instead of the answer. Half-close, then drain the rest (bounded)."""
+        super().finish()
+        if self._body_unread:
+            _linger(self.connection)
 
     def _read_body(self) -> bytes | None:
         """The full request body (Content-Length or chunked); None after answering an error."""
@@ -234,6 +274,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _gateway_error(self, status: int, request_id: str | None = None) -> None:
         if status in (400, 413):
             self.close_connection = True  # the body was not (fully) read
+            self._body_unread = True
         body = json.dumps({"message": _STATUS_MESSAGES[status]}).encode()
         headers = [("Content-Type", "application/json")]
         origin = self.headers.get("Origin", "")

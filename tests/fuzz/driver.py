@@ -249,7 +249,10 @@ def send_http(base_url: str, method: str, path: str, query: str, headers: dict[s
         for name, value in headers.items():
             connection.putheader(name, value.encode("utf-8", "surrogatepass").replace(b"\r", b"").replace(b"\n", b""))
         connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body)
+        # A server may answer before reading the whole body (a 413): that answer counts, so a
+        # failed send is followed by reading it like any other.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.endheaders(body)
         response = connection.getresponse()
         response.read()
         return response.status

@@ -252,6 +252,32 @@ def test_keep_alive_connection_serves_several_requests(echo: RunnerHandle) -> No
         connection.close()
 
 
+@pytest.mark.parametrize(
+    ("label", "query", "headers", "size", "status"),
+    [
+        ("body over the payload limit", "", {}, 11 * 1024 * 1024, 413),
+        ("request line too long", "q=" + "T" * 100_000, {}, 1_200_000, 414),
+        ("header too long", "", {"X-Big": "T" * 100_000}, 1_200_000, 431),
+    ],
+)
+def test_an_answer_before_the_body_is_read_reaches_the_client(
+    echo: RunnerHandle, label: str, query: str, headers: dict[str, str], size: int, status: int
+) -> None:
+    """The runner answers these without reading the body; it must still let the client finish
+    sending and read the answer (a lingering close), not reset the connection mid-upload."""
+    parts = urlsplit(echo.url)
+    for _ in range(3):
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            path = "/things/x" + (f"?{query}" if query else "")
+            connection.request("POST", path, body=b"x" * size, headers={"Content-Type": "text/plain", **headers})
+            response = connection.getresponse()
+            response.read()
+            assert response.status == status, label
+        finally:
+            connection.close()
+
+
 def test_response_headers_cookies_and_binary_body(echo: RunnerHandle) -> None:
     response = requests.post(f"{echo.url}/things/x", data="x", timeout=10)
     assert response.headers["Content-Type"] == "application/json"
