@@ -9,7 +9,10 @@ stdout (pipe it to `jq`). Data: a running `make dev`'s emulation when there is o
 in-process moto holding the local data (`.lodge/data`, restored and saved back) with the demo
 project present, so the sample events (demo credentials) succeed. CrashLog events signed with the
 demo key are re-signed with the demo secret and the current Date, since their recorded Date is
-outside the replay window a few minutes after it was taken.
+outside the replay window a few minutes after it was taken. A `/locate/{location_id}` event whose
+location is not stored yet (Lodge mints location ids when it stores a report, so a sample file's id
+never is) is pointed at a location made for it: events/crashlog_events.json is stored first and its
+answer's location id put into the event.
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ def run_handler(spec: FunctionSpec, event: Any) -> tuple[bool, Any]:
     """Import and call the handler the way Lambda does; (ok, response or error description)."""
     sys.path[:0] = [str(spec.code_dir), str(LAYER_DIR)]
     module_name, _, function_name = spec.handler.rpartition(".")
+    cached = sys.modules.get(module_name)
+    if cached is not None and Path(getattr(cached, "__file__", "") or "").parent != spec.code_dir:
+        del sys.modules[module_name]  # every function's handler module is `app`: another one's is cached
     request_id = str(uuid.uuid4())
     started = time.monotonic()
     print(f"START RequestId: {request_id} Version: $LATEST", file=sys.stderr)
@@ -113,6 +119,32 @@ def resign_crashlog(event: dict[str, Any], now: float | None = None) -> bool:
     headers[names["authorization"]] = f"{parsed[0]} {parsed[1]}:{signature}"
     event["headers"] = headers
     return True
+
+
+LOCATE_ROUTE = "GET /locate/{location_id}"
+SAMPLE_REPORT = template.ROOT / "events" / "crashlog_events.json"
+
+
+def point_at_fresh_location(app: App, target: Target, event: dict[str, Any]) -> str | None:
+    """Store the sample CrashLog report and aim a locate event at its location; the new id, or None."""
+    report = json.loads(SAMPLE_REPORT.read_text(encoding="utf-8"))
+    resign_crashlog(report)
+    spec = function_for(app, None, report)
+    saved = dict(os.environ)
+    os.environ.update(worker_env(spec, target.aws_env()))  # the report's function runs in its own environment
+    try:
+        ok, response = run_handler(spec, report)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    if not ok or response.get("statusCode") != 200:
+        return None
+    location_id = str(json.loads(response["body"])["location_id"])
+    path = f"/locate/{location_id}"
+    event["rawPath"] = path
+    event.setdefault("requestContext", {}).setdefault("http", {})["path"] = path
+    event["pathParameters"] = {**(event.get("pathParameters") or {}), "location_id": location_id}
+    return location_id
 
 
 def function_for(app: App, name: str | None, event: Any) -> FunctionSpec:
@@ -203,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     snapshots.restore()
         ensure_demo_project(target.store())
+        if isinstance(event, dict) and event.get("routeKey") == LOCATE_ROUTE and not args.no_resign:
+            location_id = point_at_fresh_location(app, target, event)
+            if location_id:
+                print(f"(located a fresh report of events/crashlog_events.json: {location_id})", file=sys.stderr)
         ok, response = run_handler(spec, event)
         if snapshots is not None:
             snapshots.save()

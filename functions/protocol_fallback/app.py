@@ -24,12 +24,17 @@ def protocol_of(path: str) -> str:
         return "appsignal" if path.rstrip("/").startswith(APPSIGNAL_V01_PATHS) else "rollbar"
     if path.startswith(("/events", "/announce", "/locate")):
         return "crashlog"
+    segments = path.split("/")
+    if len(segments) > 2 and segments[1] == "api" and segments[2].isascii() and segments[2].isdigit():
+        return "sentry"  # a DSN's project number is all digits; AppSignal app ids are 24 hex digits
     return "appsignal"  # /1/, /v1/ (push API) and /api/<app id>/ (query API)
 
 
 def body_for(protocol: str, message: str) -> dict[str, Any]:
     if protocol == "rollbar":
         return {"err": 1, "message": message}  # Rollbar's envelope (lodge.protocols.rollbar.error_body)
+    if protocol == "sentry":
+        return {"detail": message}  # Relay's error shape (lodge.protocols.sentry.answers)
     return {"error": message}  # AppSignal's and CrashLog's, as their handlers answer (lodge.http.error_response)
 
 
@@ -39,5 +44,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     path = str(event.get("rawPath") or context_http.get("path") or "/")
     protocol = protocol_of(path)
     message = f"no such endpoint: {method} {path}"
-    headers = CORS_HEADERS if protocol == "rollbar" else None
+    headers = CORS_HEADERS if protocol in ("rollbar", "sentry") else None  # browser clients read these
     return http.response(404, body_for(protocol, message), headers)
