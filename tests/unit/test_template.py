@@ -358,7 +358,7 @@ def test_route_settings_name_declared_routes() -> None:
 
 
 def test_appsignal_push_routes_are_not_throttled_by_the_default() -> None:
-    """API Gateway's 429 shuts the AppSignal gem's agent down until the app restarts (appsignal.md §1.5)."""
+    """API Gateway's 429 shuts the AppSignal gem's agent down until the app restarts (docs/protocols/appsignal.md)."""
     settings = resources(TEMPLATE, "AWS::Serverless::HttpApi")["LodgeApi"]["Properties"]["RouteSettings"]
     push = {f"POST {path}" for method, path, name in _routes() if name == "AppsignalPushFunction"}
     assert push and push <= set(settings)
