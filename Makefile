@@ -31,7 +31,7 @@ help:
 python-check:
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.11 is required (python3.11, or python3 being 3.11)" >&2; exit 1; fi
 
-$(VENV)/.installed: requirements-dev.txt layers/lodge/python/requirements.txt | python-check
+$(VENV)/.installed: requirements-dev.txt layers/lodge/python/requirements.txt functions/console/requirements.txt | python-check
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
