@@ -20,8 +20,11 @@ class IssueFilter(NamedTuple):
     statuses: Collection[str] = ()
     frameworks: Collection[str] = ()
     ids: Collection[str] = ()
+    title_contains: str = ""
+    """Case-insensitive substring of the title."""
 
     def matches(self, issue: Issue) -> bool:
+        needle = self.title_contains.casefold()
         return (
             issue.kind != "performance"
             and (not self.environments or issue.environment in self.environments)
@@ -29,6 +32,7 @@ class IssueFilter(NamedTuple):
             and (not self.statuses or issue.status in self.statuses)
             and (not self.frameworks or (issue.framework or "unknown") in self.frameworks)
             and (not self.ids or issue.id in self.ids)
+            and (not needle or needle in (issue.title or "").casefold())
         )
 
 
