@@ -76,7 +76,9 @@ def route(request: http.Request) -> dict[str, Any]:
     detail = views.read("the sample", lambda: occurrences.occurrence(store, project_id, ref))
     if detail is None:
         raise http.HttpError(404, "no such sample")
-    return _answer(views.sample_detail(ref, detail), callback)
+    issue_id = detail.get("group_id")
+    issue = views.read("the sample's issue", lambda: store.issue(project_id, issue_id)) if issue_id else None
+    return _answer(views.sample_detail(ref, detail, issue), callback)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
