@@ -342,6 +342,31 @@ def list_markers(store: Store, project_id: str, query: Mapping[str, str]) -> dic
 _MARKER_TEXT = {"revision": 200, "repository": 1000, "user": 200, "icon": 16, "message": 1000, "environment": 100}
 
 
+def marker_id(marker_file: str) -> int:
+    """`<id>.json` -> the numeric marker id; anything else is a marker that does not exist (404)."""
+    raw = marker_file[:-5] if marker_file.endswith(".json") else marker_file
+    if not raw or not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        raise HttpError(404, "no such marker")
+    return int(raw)
+
+
+def marker_changes_from_api(body: Any) -> Marker:
+    """The body of `PUT markers/{id}.json` (`{"marker": {...}}`): the fields to change, validated as on create."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("marker"), Mapping):
+        raise HttpError(400, 'body must be {"marker": {...}}')
+    raw = dict(body["marker"])
+    if "kind" in raw:
+        raise HttpError(400, "a marker's kind cannot be changed")
+    given = set(raw) & (set(_MARKER_TEXT) | {"created_at"})
+    if not given:
+        raise HttpError(400, f"nothing to change: send one of {', '.join(sorted(_MARKER_TEXT))}")
+    parsed = marker_from_api({"marker": {**raw, "kind": "custom", "message": raw.get("message") or "-"}})
+    kept = {key: getattr(parsed, key) for key in _MARKER_TEXT if key in given}
+    if "created_at" in given:
+        kept["created"] = parsed.created
+    return Marker(kind=None, **kept)  # type: ignore[arg-type]
+
+
 def marker_from_api(body: Any) -> Marker:
     """The body of `POST markers.json` (`{"marker": {...}}`) as a marker; HttpError 400 if bad."""
     if not isinstance(body, Mapping) or not isinstance(body.get("marker"), Mapping):
