@@ -32,9 +32,10 @@ def _project_id(store: Store, ref: str) -> str:
     return project_id
 
 
-def _numbered(store: Store, project_id: str, issues: list[Issue]) -> list[Issue]:
-    assigned = store.assign_counters(project_id, issues)
-    return [i._replace(counter=assigned[i.id]) if i.id in assigned else i for i in issues]
+def _numbered(store: Store, project_id: str, found: list[Issue]) -> list[Issue]:
+    from lodge.queries.issues import with_counters
+
+    return with_counters(store, project_id, found)
 
 
 def _find(store: Store, project_id: str, ref: str) -> Issue:

@@ -134,10 +134,7 @@ def item_object(issue: Issue) -> dict[str, Any]:
     }
 
 
-def numbered(store: Store, project_id: str, found: list[Issue]) -> list[Issue]:
-    """The issues with their item counters, handing out the missing ones (docs/triage.md)."""
-    assigned = store.assign_counters(project_id, found)
-    return [issue._replace(counter=assigned[issue.id]) if issue.id in assigned else issue for issue in found]
+numbered = issues.with_counters
 
 
 def item_by_uuid(store: Store, project_id: str, uuid: str | None) -> dict[str, Any]:

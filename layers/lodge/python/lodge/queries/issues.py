@@ -56,6 +56,12 @@ def list_issues(store: Store, project_id: str, where: IssueFilter, page: int = 1
     )
 
 
+def with_counters(store: Store, project_id: str, found: list[Issue]) -> list[Issue]:
+    """The issues with their item counters, handing out the missing ones (docs/triage.md)."""
+    assigned = store.assign_counters(project_id, found)
+    return [i._replace(counter=assigned[i.id]) if i.id in assigned else i for i in found]
+
+
 def issue(store: Store, project_id: str, issue_id: str) -> Issue | None:
     return store.issue(project_id, issue_id)
 

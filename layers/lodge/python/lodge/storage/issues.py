@@ -23,16 +23,13 @@ from typing import TYPE_CHECKING, Any
 from lodge import triage
 from lodge.dynamo import from_item, to_attr, to_item
 from lodge.storage.errors import StorageError, failing_as
-from lodge.storage.keys import ISSUE, issue_sk, project_pk
+from lodge.storage.keys import ISSUE, ISSUE_COUNTER_SK, issue_sk, project_pk
 from lodge.storage.table import Table
 
 if TYPE_CHECKING:
     from lodge.grouping import Grouping
     from lodge.models.issues import Issue, IssueChange, Regression, StatusChange
     from lodge.occurrence import Occurrence
-
-COUNTER_SK = "ISSUECOUNTER"
-"""The item (in the project's partition) whose `n` hands out item counters."""
 
 
 @dataclass
@@ -376,7 +373,7 @@ class Issues(Table):
         with failing_as("could not number the issues"):
             response = self.ddb.update_item(
                 TableName=self.table,
-                Key=to_item({"pk": project_pk(project_id), "sk": COUNTER_SK}),
+                Key=to_item({"pk": project_pk(project_id), "sk": ISSUE_COUNTER_SK}),
                 UpdateExpression="ADD #n :k",
                 ExpressionAttributeNames={"#n": "n"},
                 ExpressionAttributeValues={":k": to_attr(len(missing))},

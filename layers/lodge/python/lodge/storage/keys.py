@@ -77,3 +77,7 @@ def new_marker_id() -> int:
     """Time-ordered integer ids (Rollbar's deploy_id is an int); the put is conditional, and a
     collision within one millisecond (1 in 1000 per pair) is retried with a fresh id."""
     return int(time.time() * 1000) * 1000 + random.randrange(1000)
+
+
+ISSUE_COUNTER_SK = "ISSUECOUNTER"
+"""The item (in the project's partition) whose `n` hands out item counters (issues.assign_counters)."""
