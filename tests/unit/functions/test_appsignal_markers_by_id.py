@@ -26,7 +26,9 @@ def call(project: Project, method: str, path: str, body: Any = None, token: str 
 
 
 def create(project: Project) -> str:
-    resp = call(project, "POST", "markers.json", {"marker": {"kind": "deploy", "revision": "abc1234def", "user": "ann"}})
+    resp = call(
+        project, "POST", "markers.json", {"marker": {"kind": "deploy", "revision": "abc1234def", "user": "ann"}}
+    )
     assert resp["statusCode"] == 200, resp["body"]
     marker_id: str = json_body(resp)["id"]
     return marker_id
@@ -38,7 +40,11 @@ def test_get_put_delete(store: Store, project: Project) -> None:
     assert got["id"] == marker_id and got["revision"] == "abc1234def" and got["user"] == "ann"
     put = call(project, "PUT", f"markers/{marker_id}.json", {"marker": {"revision": "fff0000", "user": "bob"}})
     assert put["statusCode"] == 200, put["body"]
-    assert json_body(put)["revision"] == "fff0000" and json_body(put)["user"] == "bob" and json_body(put)["kind"] == "deploy"
+    assert (
+        json_body(put)["revision"] == "fff0000"
+        and json_body(put)["user"] == "bob"
+        and json_body(put)["kind"] == "deploy"
+    )
     assert json_body(call(project, "GET", f"markers/{marker_id}.json"))["short_revision"] == "fff0000"
     deleted = call(project, "DELETE", f"markers/{marker_id}.json")
     assert deleted["statusCode"] == 200 and json_body(deleted)["id"] == marker_id
@@ -62,7 +68,9 @@ def test_get_put_delete(store: Store, project: Project) -> None:
         ("PATCH", "{id}.json", None, "personal", 405),
     ],
 )
-def test_errors(store: Store, project: Project, method: str, file: str, body: Any, token_kind: str, status: int) -> None:
+def test_errors(
+    store: Store, project: Project, method: str, file: str, body: Any, token_kind: str, status: int
+) -> None:
     marker_id = create(project)
     resp = call(project, method, "markers/" + file.format(id=marker_id), body, project.credentials[token_kind])
     assert resp["statusCode"] == status, resp["body"]
