@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common(True)],
     )
     parser.add_argument("--state-file", type=Path, default=None, help=argparse.SUPPRESS)
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{project,token,sentry}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{project,token,issue,sentry}")
     common = _common(False)
 
     project = groups.add_parser("project", help="create and list projects").add_subparsers(
@@ -435,6 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
     discards = sentry.add_parser("discards", parents=[common], help="events the project's SDKs dropped, per day")
     discards.add_argument("project", help="project id or name")
     discards.set_defaults(run=sentry_discards)
+
+    from lodge_devtools import cli_issues  # issue 10: `lodge issue ...`
+
+    cli_issues.register(groups, common)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""AppSignal query API: /api/{app_id}/samples*.json, samples/{id}.json and markers.json (GET, POST).
+"""AppSignal query API: /api/{app_id}/samples*.json, samples/{id}.json, markers.json (GET, POST) and
+markers/{id}.json (GET, PUT, DELETE).
 
 Auth is the `token` query parameter (a personal token: `read` scope, and `write` to create
 markers). A wrong or missing token is 401; an `app_id` other than the token's project is 404, and
@@ -24,7 +25,7 @@ from lodge.storage.errors import relabelled
 logger = Logger()
 metrics = Metrics()
 
-_PATH = re.compile(r"^/api/(?P<app_id>[^/]+)/(?P<rest>samples\.json|samples/[^/]+|markers\.json)$")
+_PATH = re.compile(r"^/api/(?P<app_id>[^/]+)/(?P<rest>samples\.json|samples/[^/]+|markers\.json|markers/[^/]+)$")
 _LISTS: dict[str, views.SampleKind] = {
     "samples.json": "all",
     "samples/errors.json": "errors",
@@ -55,6 +56,8 @@ def route(request: http.Request) -> dict[str, Any]:
         raise http.HttpError(404, "no such endpoint")
     app_id, rest = match["app_id"], match["rest"]
     store = Store()
+    if rest.startswith("markers/"):
+        return _marker_by_id(store, request, app_id, rest)
     if request.method == "POST":
         if rest != "markers.json":
             raise http.HttpError(405, "method not allowed")
@@ -76,7 +79,36 @@ def route(request: http.Request) -> dict[str, Any]:
     detail = views.read("the sample", lambda: occurrences.occurrence(store, project_id, ref))
     if detail is None:
         raise http.HttpError(404, "no such sample")
-    return _answer(views.sample_detail(ref, detail), callback)
+    issue_id = detail.get("group_id")
+    issue = views.read("the sample's issue", lambda: store.issue(project_id, issue_id)) if issue_id else None
+    return _answer(views.sample_detail(ref, detail, issue), callback)
+
+
+def _marker_by_id(store: Store, request: http.Request, app_id: str, rest: str) -> dict[str, Any]:
+    """`GET/PUT/DELETE /api/{app}/markers/{id}.json`: read needs `read`, changes need `write`."""
+    if request.method not in ("GET", "PUT", "DELETE"):
+        raise http.HttpError(405, "method not allowed")
+    project_id = _authorize(store, request, app_id, auth.READ if request.method == "GET" else auth.WRITE)
+    marker_id = views.marker_id(rest.split("/", 1)[1])
+    if request.method == "GET":
+        callback = views.callback_name(request.query)
+        found = views.read("the marker", lambda: store.marker(project_id, marker_id))
+        if found is None:
+            raise http.HttpError(404, "no such marker")
+        return _answer(views.marker_view(found), callback)
+    if request.method == "DELETE":
+        with relabelled("could not delete the marker"):
+            deleted = store.delete_marker(project_id, marker_id)
+        if deleted is None:
+            raise http.HttpError(404, "no such marker")
+        metrics.add_metric(name="MarkersDeleted", unit=MetricUnit.Count, value=1)
+        return http.response(200, views.marker_view(deleted))
+    changes = views.marker_changes_from_api(http.loads(request.body(64 * 1024)))
+    with relabelled("could not update the marker"):
+        updated = store.replace_marker(project_id, marker_id, changes)
+    if updated is None:
+        raise http.HttpError(404, "no such marker")
+    return http.response(200, views.marker_view(updated))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

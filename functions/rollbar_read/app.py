@@ -1,5 +1,7 @@
 """Rollbar read API: GET /api/1/item/?uuid=, /api/1/item/{id}, /api/1/items/, /api/1/instance/{id},
-/api/1/status/ping. Envelope `{"err":0,"result":...}` / `{"err":1,"message":...}` as Rollbar's."""
+/api/1/item/{id}/instances/, /api/1/item_by_counter/{n}, /api/1/deploys/, /api/1/deploy/{id},
+/api/1/status/ping; and triage: PATCH /api/1/item/{id} (write scope).
+Envelope `{"err":0,"result":...}` / `{"err":1,"message":...}` as Rollbar's."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
-from lodge.protocols import rollbar, rollbar_views
+from lodge.protocols import rollbar, rollbar_deploys, rollbar_views
 from lodge.storage import Store
 
 logger = Logger()
@@ -19,10 +21,23 @@ metrics = Metrics()
 
 _ITEM = re.compile(r"^/api/1/item/([^/]+)/?$")
 _INSTANCE = re.compile(r"^/api/1/instance/([^/]+)/?$")
+_INSTANCES = re.compile(r"^/api/1/item/([^/]+)/instances/?$")
+_BY_COUNTER = re.compile(r"^/api/1/item_by_counter/([^/]+)/?$")
+_DEPLOY = re.compile(r"^/api/1/deploy/([^/]+)/?$")
 
 
 def route(request: http.Request) -> dict[str, Any]:
     path = request.path
+    if request.method == "PATCH":
+        match = _ITEM.match(path)
+        if not match:
+            raise rollbar.fail(405, "method not allowed")
+        from lodge.protocols import rollbar_triage
+
+        metrics.add_metric(name="TriageRequests", unit=MetricUnit.Count, value=1)
+        store = Store()
+        item_id = request.path_params.get("item_id") or match.group(1)
+        return rollbar.ok(rollbar_triage.patch_item(request, store, item_id))
     if request.method != "GET":
         raise rollbar.fail(405, "method not allowed")
     if path.rstrip("/") == "/api/1/status/ping":
@@ -35,6 +50,20 @@ def route(request: http.Request) -> dict[str, Any]:
         return rollbar.ok(rollbar_views.item_by_uuid(store, project, request.query.get("uuid")))
     if path.rstrip("/") == "/api/1/items":
         return rollbar.ok(rollbar_views.list_items(store, project, request.raw_query))
+    if path.rstrip("/") == "/api/1/deploys":
+        page = rollbar_views.page_number(request.query.get("page"))
+        return rollbar.ok(rollbar_deploys.list_deploys(store, project, page))
+    match = _INSTANCES.match(path)
+    if match:
+        return rollbar.ok(rollbar_views.instances_of_item(store, project, match.group(1), request.raw_query))
+    match = _BY_COUNTER.match(path)
+    if match:
+        location, result = rollbar_views.item_by_counter(store, project, match.group(1))
+        return rollbar.ok(result, {"Location": location}, status=301)
+    match = _DEPLOY.match(path)
+    if match:
+        deploy_id = request.path_params.get("deploy_id") or match.group(1)
+        return rollbar.ok(rollbar_deploys.get_deploy(store, project, deploy_id))
     match = _ITEM.match(path)
     if match:
         item_id = request.path_params.get("item_id") or match.group(1)

@@ -7,6 +7,39 @@ from typing import NamedTuple
 ISSUE_STATUSES = ("active", "resolved", "muted", "archived")
 
 
+class StatusChange(NamedTuple):
+    """One change of an issue's status: who (the token's label, or "lodge" for a regression), when, from what."""
+
+    status: str
+    previous: str
+    at: float
+    by: str
+    resolved_in_version: str | None = None
+    reason: str | None = None
+
+
+class Regression(NamedTuple):
+    """A resolved issue that came back: when, by which occurrence, from which code version."""
+
+    at: float
+    occurrence_id: str | None
+    code_version: str | None
+
+
+class IssueChange(NamedTuple):
+    """What a triage request changes (None: leave as it is)."""
+
+    by: str
+    status: str | None = None
+    resolved_in_version: str | None = None
+    muted_until: float | None = None
+    """Mute until this Unix time."""
+    mute_occurrences: int | None = None
+    """Mute until this many more occurrences have come (the next one reopens it)."""
+    level: str | None = None
+    title: str | None = None
+
+
 class Issue(NamedTuple):
     """A group of occurrences within one project and environment, as counted at ingest."""
 
@@ -33,3 +66,14 @@ class Issue(NamedTuple):
     platform: str | None = None
     framework: str | None = None
     protocol: str | None = None
+    counter: int | None = None
+    """Per-project number, 1, 2, 3... in the order issues were first listed (Rollbar's item counter)."""
+    resolved_in_version: str | None = None
+    muted_until: float | None = None
+    muted_until_total: int | None = None
+    status_changed_by: str | None = None
+    previous_status: str | None = None
+    regression: Regression | None = None
+    """Set when a resolved issue came back (kept until it is resolved again)."""
+    history: tuple[StatusChange, ...] = ()
+    last_code_version: str | None = None

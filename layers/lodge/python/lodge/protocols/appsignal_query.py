@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lodge.http import HttpError
+from lodge.models.issues import Issue
 from lodge.models.markers import Marker
 
 if TYPE_CHECKING:
@@ -136,10 +137,21 @@ def callback_name(query: Mapping[str, str]) -> str | None:
 # ---- samples ------------------------------------------------------------------------------------
 
 
-def sample_view(summary: OccurrenceSummary) -> dict[str, Any]:
-    """A samples-index entry (docs/protocols/appsignal.md) from an occurrence summary alone: no detail read."""
+def issue_view(issue: Issue | None) -> dict[str, Any] | None:
+    """Lodge's triage state of an error sample's issue (AppSignal's shape has no status of its own)."""
+    if issue is None:
+        return None
+    return {"id": issue.id, "status": issue.status, "regressed": issue.regression is not None}
+
+
+def sample_view(summary: OccurrenceSummary, issue: Issue | None = None) -> dict[str, Any]:
+    """A samples-index entry (docs/protocols/appsignal.md) from an occurrence summary alone: no detail read.
+
+    With `issue` (only `samples/errors.json` passes one: the list of exceptions) it adds the
+    issue's triage state; `samples.json` keeps AppSignal's own field set.
+    """
     is_exception = not summary.is_performance
-    return {
+    view = {
         "id": summary.id,
         "action": summary.action,
         "path": summary.path,
@@ -149,6 +161,9 @@ def sample_view(summary: OccurrenceSummary) -> dict[str, Any]:
         "is_exception": is_exception,
         "exception": {"name": summary.exception_class if is_exception else None},
     }
+    if issue is not None:
+        view["issue"] = issue_view(issue)
+    return view
 
 
 def _matching(store: Store, project_id: str, where: OccurrenceFilter, page_size: int) -> Iterator[dict[str, Any]]:
@@ -156,7 +171,9 @@ def _matching(store: Store, project_id: str, where: OccurrenceFilter, page_size:
     from lodge.storage.errors import relabelled
 
     with relabelled("could not read samples"):
-        yield from (sample_view(s) for s in occurrences.recent(store, project_id, where, page_size))
+        by_id = {issue.id: issue for issue in store.issues(project_id)} if where.kind == "errors" else {}
+        for summary in occurrences.recent(store, project_id, where, page_size):
+            yield sample_view(summary, by_id.get(summary.issue_id or ""))
 
 
 def list_samples(store: Store, project_id: str, kind: SampleKind, query: Mapping[str, str]) -> dict[str, Any]:
@@ -196,7 +213,7 @@ def _exception_view(detail: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def sample_detail(ref: str, detail: Mapping[str, Any]) -> dict[str, Any]:
+def sample_detail(ref: str, detail: Mapping[str, Any], issue: Issue | None = None) -> dict[str, Any]:
     """A sample (docs/protocols/appsignal.md) from any protocol's stored occurrence detail."""
     extra = detail.get("extra") or {}
     request = detail.get("request") or {}
@@ -237,6 +254,7 @@ def sample_detail(ref: str, detail: Mapping[str, Any]) -> dict[str, Any]:
             "environment": detail.get("environment"),
             "title": detail.get("title") or _title(detail),
             "group_id": detail.get("group_id"),
+            "issue": issue_view(issue),
             "client_id": detail.get("client_id"),
             "occurred_at": detail.get("timestamp"),
             "received_at": detail.get("received_at"),
@@ -322,6 +340,31 @@ def list_markers(store: Store, project_id: str, query: Mapping[str, str]) -> dic
 
 
 _MARKER_TEXT = {"revision": 200, "repository": 1000, "user": 200, "icon": 16, "message": 1000, "environment": 100}
+
+
+def marker_id(marker_file: str) -> int:
+    """`<id>.json` -> the numeric marker id; anything else is a marker that does not exist (404)."""
+    raw = marker_file[:-5] if marker_file.endswith(".json") else marker_file
+    if not raw or not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        raise HttpError(404, "no such marker")
+    return int(raw)
+
+
+def marker_changes_from_api(body: Any) -> Marker:
+    """The body of `PUT markers/{id}.json` (`{"marker": {...}}`): the fields to change, validated as on create."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("marker"), Mapping):
+        raise HttpError(400, 'body must be {"marker": {...}}')
+    raw = dict(body["marker"])
+    if "kind" in raw:
+        raise HttpError(400, "a marker's kind cannot be changed")
+    given = set(raw) & (set(_MARKER_TEXT) | {"created_at"})
+    if not given:
+        raise HttpError(400, f"nothing to change: send one of {', '.join(sorted(_MARKER_TEXT))}")
+    parsed = marker_from_api({"marker": {**raw, "kind": "custom", "message": raw.get("message") or "-"}})
+    kept = {key: getattr(parsed, key) for key in _MARKER_TEXT if key in given}
+    if "created_at" in given:
+        kept["created"] = parsed.created
+    return Marker(kind=None, **kept)  # type: ignore[arg-type]
 
 
 def marker_from_api(body: Any) -> Marker:

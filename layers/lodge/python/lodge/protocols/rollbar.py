@@ -99,8 +99,8 @@ def storage(action: str) -> Iterator[None]:
         yield
 
 
-def ok(result: Any, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
-    return response(200, {"err": 0, "result": result}, {**CORS_HEADERS, **(headers or {})})
+def ok(result: Any, headers: Mapping[str, str] | None = None, status: int = 200) -> dict[str, Any]:
+    return response(status, {"err": 0, "result": result}, {**CORS_HEADERS, **(headers or {})})
 
 
 def require_path(request: Request, *paths: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from lodge import auth
 from lodge.http import Request, first_json_byte, loads, parse_form
 from lodge.models.markers import Marker, MarkerChanges
-from lodge.protocols.rollbar import fail, invalid, resolve_token
+from lodge.protocols.rollbar import fail, invalid, resolve_token, storage
 from lodge.storage import Store
 
 STATUSES = ("started", "succeeded", "failed", "timed_out")
@@ -171,3 +171,25 @@ def deploy_object(project_id: str, marker: Marker) -> dict[str, Any]:
         "start_time": int(marker.created or 0),
         "finish_time": int(marker.finished) if marker.finished is not None else None,
     }
+
+
+DEPLOYS_PAGE_SIZE = 20
+
+
+def list_deploys(store: Store, project_id: str, page: int) -> dict[str, Any]:
+    """`GET /api/1/deploys/?page=N`: deploys newest first, 20 a page (Rollbar's deploy docs)."""
+    from lodge.queries import markers
+
+    with storage("read deploys"):
+        found = markers.list_markers(store, project_id, kind=lambda m: m.kind == "deploy")
+    start = (page - 1) * DEPLOYS_PAGE_SIZE
+    return {"deploys": [deploy_object(project_id, m) for m in found[start : start + DEPLOYS_PAGE_SIZE]], "page": page}
+
+
+def get_deploy(store: Store, project_id: str, raw_id: str | None) -> dict[str, Any]:
+    deploy_id = parse_deploy_id(raw_id)
+    with storage("read the deploy"):
+        marker = store.marker(project_id, deploy_id)
+    if marker is None or marker.kind != "deploy":
+        raise fail(404, "Deploy not found in this project.")
+    return deploy_object(project_id, marker)

@@ -31,16 +31,26 @@ STATUSES = ISSUE_STATUSES
 INSTANCE_VERSION = 2
 """Rollbar's `version` of an instance is the item API version its payload was written for."""
 _GROUP_ID = re.compile(r"^[0-9a-f]{1,64}$")
+ITEM_NOT_FOUND = "Item not found in this project."
+INSTANCES_PAGE_SIZE = 20
+MAX_COUNTER_DIGITS = 12
+LIST_FILTERS = frozenset({"page", "status", "level", "environment", "framework", "ids", "q", "query", "access_token"})
+"""Rollbar's documented `GET /api/1/items/` parameters, minus assignment and snooze filters (422)."""
 
 
-def authorize_read(request: Request, store: Store) -> auth.TokenInfo:
+def valid_item_id(item_id: str | None) -> bool:
+    return bool(_GROUP_ID.match(item_id or ""))
+
+
+def authorize_read(request: Request, store: Store, scope: str = auth.READ) -> auth.TokenInfo:
+    """The token of a read-API (or, with `scope=auth.WRITE`, a triage) request; 403 for any problem."""
     token = request.header("x-rollbar-access-token").strip() or request.query.get("access_token", "").strip()
     if not token:
         raise fail(403, "access token is missing; send it in the X-Rollbar-Access-Token header")
     info = resolve_token(store, token)
-    if not info.allows(auth.READ):
+    if not info.allows(scope):
         scopes = ", ".join(sorted(info.scopes)) or "no scopes"
-        raise fail(403, f"insufficient privileges: read scope is required but the access token only has {scopes}.")
+        raise fail(403, f"insufficient privileges: {scope} scope is required but the access token only has {scopes}.")
     return info
 
 
@@ -48,15 +58,24 @@ def _seconds(value: float | None) -> int | None:
     return int(value) if value is not None else None
 
 
+def _last_change(issue: Issue, status: str) -> int | None:
+    times = [change.at for change in issue.history if change.status == status]
+    if not times and issue.status == status:
+        return _seconds(issue.status_changed_at)
+    return _seconds(max(times)) if times else None
+
+
 def item_object(issue: Issue) -> dict[str, Any]:
-    """An issue as Rollbar's item object (field set of Rollbar's documented example)."""
+    """An issue as Rollbar's item object (field set of Rollbar's documented example, plus Lodge's
+    triage fields: `regressed`, `muted_until`, `status_history`)."""
     status = issue.status
-    changed = _seconds(issue.status_changed_at)
     first_ts = _seconds(issue.first_seen)
+    activated = _last_change(issue, "active")
+    regression = issue.regression
     return {
         "id": issue.id,
         "project_id": issue.project_id,
-        "counter": None,
+        "counter": issue.counter,
         "environment": issue.environment,
         "platform": issue.platform or "unknown",
         "framework": issue.framework or "unknown",
@@ -69,13 +88,13 @@ def item_object(issue: Issue) -> dict[str, Any]:
         "unique_occurrences": None,
         "first_occurrence_id": issue.first_occurrence_id,
         "first_occurrence_timestamp": first_ts,
-        "activating_occurrence_id": issue.first_occurrence_id,
-        "last_activated_timestamp": first_ts,
-        "last_resolved_timestamp": changed if status == "resolved" else None,
-        "last_muted_timestamp": changed if status == "muted" else None,
+        "activating_occurrence_id": regression.occurrence_id if regression else issue.first_occurrence_id,
+        "last_activated_timestamp": activated if activated is not None else first_ts,
+        "last_resolved_timestamp": _last_change(issue, "resolved"),
+        "last_muted_timestamp": _last_change(issue, "muted"),
         "last_occurrence_id": issue.last_occurrence_id,
         "last_occurrence_timestamp": _seconds(issue.last_seen),
-        "last_modified_by": None,
+        "last_modified_by": issue.status_changed_by,
         "assigned_user_id": None,
         "assigned_team_id": None,
         "integrations_data": None,
@@ -83,13 +102,39 @@ def item_object(issue: Issue) -> dict[str, Any]:
         "group_status": 1,
         "level_lock": 0,
         "title_lock": 0,
-        "resolved_in_version": None,
+        "resolved_in_version": issue.resolved_in_version,
         "public_item_id": None,
         "controlling_id": issue.id,
         "exception_class": issue.exception_class,
         "protocol": issue.protocol,
         "grouping_reason": issue.grouping_reason,
+        "regressed": regression is not None,
+        "regression": (
+            {
+                "timestamp": _seconds(regression.at),
+                "occurrence_id": regression.occurrence_id,
+                "code_version": regression.code_version,
+            }
+            if regression
+            else None
+        ),
+        "muted_until": _seconds(issue.muted_until),
+        "muted_until_total_occurrences": issue.muted_until_total,
+        "status_history": [
+            {
+                "status": change.status,
+                "previous_status": change.previous,
+                "timestamp": _seconds(change.at),
+                "by": change.by,
+                "resolved_in_version": change.resolved_in_version,
+                "reason": change.reason,
+            }
+            for change in issue.history
+        ],
     }
+
+
+numbered = issues.with_counters
 
 
 def item_by_uuid(store: Store, project_id: str, uuid: str | None) -> dict[str, Any]:
@@ -105,15 +150,52 @@ def item_by_uuid(store: Store, project_id: str, uuid: str | None) -> dict[str, A
         issue = issues.issue_of_occurrence(store, project_id, occurrence_id_for("rollbar", uuid))
     if issue is None:
         raise fail(404, "UUID did not match any occurrence")
+    with storage(READ_FAILED):
+        (issue,) = numbered(store, project_id, [issue])
     return item_object(issue)
 
 
 def item_by_id(store: Store, project_id: str, item_id: str) -> dict[str, Any]:
     with storage(READ_FAILED):
-        issue = issues.issue(store, project_id, item_id) if _GROUP_ID.match(item_id or "") else None
+        issue = issues.issue(store, project_id, item_id) if valid_item_id(item_id) else None
+        if issue is not None:
+            (issue,) = numbered(store, project_id, [issue])
     if issue is None:
-        raise fail(404, "Item not found in this project.")
+        raise fail(404, ITEM_NOT_FOUND)
     return item_object(issue)
+
+
+def item_by_counter(store: Store, project_id: str, raw: str | None) -> tuple[str, dict[str, Any]]:
+    """`GET /api/1/item_by_counter/{counter}`: where the item is (Rollbar answers 301 to it).
+
+    The `uri` carries no access token: Lodge never puts a credential into a URL.
+    """
+    digits = (raw or "").strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > MAX_COUNTER_DIGITS or int(digits) == 0:
+        raise fail(404, ITEM_NOT_FOUND)
+    with storage(READ_FAILED):
+        found = numbered(store, project_id, store.issues(project_id))
+    match = next((issue for issue in found if issue.counter == int(digits)), None)
+    if match is None:
+        raise fail(404, ITEM_NOT_FOUND)
+    path = f"/api/1/item/{match.id}"
+    return path, {"itemId": match.id, "path": path, "uri": path}
+
+
+def instances_of_item(store: Store, project_id: str, item_id: str, raw_query: str) -> dict[str, Any]:
+    """`GET /api/1/item/{id}/instances/`: the item's occurrences, newest first, 20 a page."""
+    page = page_number(dict(parse_qsl(raw_query)).get("page"))
+    with storage(READ_FAILED):
+        issue = issues.issue(store, project_id, item_id) if valid_item_id(item_id) else None
+        if issue is None:
+            raise fail(404, ITEM_NOT_FOUND)
+        wanted = page * INSTANCES_PAGE_SIZE
+        summaries = occurrences.of_issue(store, project_id, item_id, limit=wanted)[wanted - INSTANCES_PAGE_SIZE :]
+        found = [(s, occurrences.occurrence(store, project_id, s.id)) for s in summaries]
+    return {
+        "page": page,
+        "instances": [_instance_object(project_id, s.id, detail) for s, detail in found if detail is not None],
+    }
 
 
 def _multi(raw_query: str, name: str) -> set[str]:
@@ -125,7 +207,7 @@ def _multi(raw_query: str, name: str) -> set[str]:
     return values
 
 
-def _page(raw: str | None) -> int:
+def page_number(raw: str | None) -> int:
     """ASCII digits only: isdigit() also takes "²" (int() fails on it) and Arabic-Indic digits (a 2nd spelling)."""
     if raw is None or raw == "":
         return 1
@@ -138,9 +220,16 @@ def _page(raw: str | None) -> int:
 
 
 def list_items(store: Store, project_id: str, raw_query: str) -> dict[str, Any]:
-    """`GET /api/1/items/`: newest last occurrence first, 100 a page, filtered like Rollbar."""
+    """`GET /api/1/items/`: newest last occurrence first, 100 a page, filtered like Rollbar.
+
+    `q` (Rollbar's UI name) or `query` (the API's) searches titles, case-insensitively; any other
+    parameter is a 422 rather than silently ignored.
+    """
     query = dict(parse_qsl(raw_query))
-    page = _page(query.get("page"))
+    unsupported = sorted({key for key, _ in parse_qsl(raw_query, keep_blank_values=True)} - LIST_FILTERS)
+    if unsupported:
+        raise fail(422, f"Unsupported filter: {unsupported[0]}")
+    page = page_number(query.get("page"))
     environments = _multi(raw_query, "environment")
     levels = _multi(raw_query, "level")
     statuses = _multi(raw_query, "status")
@@ -149,14 +238,16 @@ def list_items(store: Store, project_id: str, raw_query: str) -> dict[str, Any]:
     unknown = sorted(levels - set(LEVELS)) or sorted(statuses - set(STATUSES))
     if unknown:
         raise fail(422, f"Invalid filter value: {unknown[0]}")
-    where = issues.IssueFilter(environments, levels, statuses, frameworks, ids)
+    text = (query.get("q") or query.get("query") or "").strip()
+    where = issues.IssueFilter(environments, levels, statuses, frameworks, ids, text)
     with storage(READ_FAILED):
         found = issues.list_issues(store, project_id, where, page, PAGE_SIZE)
+        listed = numbered(store, project_id, found.issues)
     return {
         "page": found.page,
         "total_count": found.total,
         "pages": found.pages,
-        "items": [item_object(issue) for issue in found.issues],
+        "items": [item_object(issue) for issue in listed],
     }
 
 
@@ -174,6 +265,10 @@ def instance(store: Store, project_id: str, instance_id: str) -> dict[str, Any]:
         detail = occurrences.occurrence(store, project_id, instance_id)
     if detail is None:
         raise fail(404, "Instance not found in this project.")
+    return _instance_object(project_id, instance_id, detail)
+
+
+def _instance_object(project_id: str, instance_id: str, detail: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": instance_id,
         "project_id": project_id,

@@ -20,8 +20,11 @@ class IssueFilter(NamedTuple):
     statuses: Collection[str] = ()
     frameworks: Collection[str] = ()
     ids: Collection[str] = ()
+    title_contains: str = ""
+    """Case-insensitive substring of the title."""
 
     def matches(self, issue: Issue) -> bool:
+        needle = self.title_contains.casefold()
         return (
             issue.kind != "performance"
             and (not self.environments or issue.environment in self.environments)
@@ -29,6 +32,7 @@ class IssueFilter(NamedTuple):
             and (not self.statuses or issue.status in self.statuses)
             and (not self.frameworks or (issue.framework or "unknown") in self.frameworks)
             and (not self.ids or issue.id in self.ids)
+            and (not needle or needle in (issue.title or "").casefold())
         )
 
 
@@ -55,6 +59,12 @@ def list_issues(store: Store, project_id: str, where: IssueFilter, page: int = 1
         total=len(found),
         issues=found[start : start + page_size],
     )
+
+
+def with_counters(store: Store, project_id: str, found: list[Issue]) -> list[Issue]:
+    """The issues with their item counters, handing out the missing ones (docs/triage.md)."""
+    assigned = store.assign_counters(project_id, found)
+    return [i._replace(counter=assigned[i.id]) if i.id in assigned else i for i in found]
 
 
 def issue(store: Store, project_id: str, issue_id: str) -> Issue | None:

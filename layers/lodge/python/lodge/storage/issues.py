@@ -5,6 +5,10 @@ env environment, fp fingerprint, title, lvl level (of the first occurrence), llv
 st status, stt status changed at, fs/fo first seen / first occurrence id, ls/lo last seen / last
 occurrence id, cnt total occurrences, algo grouping version, why grouping reason, k kind,
 x exception class, plat platform, fw framework, pr protocol.
+Triage (lodge.triage decides, this module stores): stb/stp status changed by / previous status,
+sh status history (the newest HISTORY_LIMIT changes), riv resolved-in version, rsv the code version
+last seen when it was resolved, mu muted until (Unix time), mn muted while cnt <= mn, rg regression
+{at, o occurrence, v code version}, cv code version of the last occurrence, ctr the per-project counter.
 """
 
 from __future__ import annotations
@@ -12,17 +16,19 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lodge import triage
 from lodge.dynamo import from_item, to_attr, to_item
-from lodge.storage.errors import failing_as
-from lodge.storage.keys import ISSUE, issue_sk, project_pk
+from lodge.storage.errors import StorageError, failing_as
+from lodge.storage.keys import ISSUE, ISSUE_COUNTER_SK, issue_sk, project_pk
 from lodge.storage.table import Table
 
 if TYPE_CHECKING:
     from lodge.grouping import Grouping
-    from lodge.models.issues import Issue
+    from lodge.models.issues import Issue, IssueChange, Regression, StatusChange
     from lodge.occurrence import Occurrence
 
 
@@ -68,84 +74,204 @@ def to_issue(project_id: str, item: dict[str, Any]) -> Issue:
         platform=item.get("plat"),
         framework=item.get("fw"),
         protocol=item.get("pr"),
+        counter=int(item["ctr"]) if isinstance(item.get("ctr"), (int, float)) else None,
+        resolved_in_version=item.get("riv"),
+        muted_until=_number(item.get("mu")),
+        muted_until_total=int(item["mn"]) if isinstance(item.get("mn"), (int, float)) else None,
+        status_changed_by=item.get("stb"),
+        previous_status=item.get("stp"),
+        regression=_regression(item.get("rg")),
+        history=tuple(_change(entry) for entry in item.get("sh") or () if isinstance(entry, dict)),
+        last_code_version=item.get("cv"),
     )
 
 
+def _regression(raw: Any) -> Regression | None:
+    from lodge.models.issues import Regression
+
+    if not isinstance(raw, dict):
+        return None
+    return Regression(at=_number(raw.get("at")) or 0.0, occurrence_id=raw.get("o"), code_version=raw.get("v"))
+
+
+def _change(raw: dict[str, Any]) -> StatusChange:
+    from lodge.models.issues import StatusChange
+
+    return StatusChange(
+        status=raw.get("st", ""),
+        previous=raw.get("prev", ""),
+        at=_number(raw.get("at")) or 0.0,
+        by=raw.get("by", ""),
+        resolved_in_version=raw.get("riv"),
+        reason=raw.get("why"),
+    )
+
+
+def _history(item: dict[str, Any], entry: dict[str, Any]) -> list[dict[str, Any]]:
+    kept = [e for e in item.get("sh") or () if isinstance(e, dict)]
+    return [*kept, {k: v for k, v in entry.items() if v is not None}][-triage.HISTORY_LIMIT :]
+
+
+def triage_state(item: dict[str, Any]) -> triage.TriageState:
+    """The status fields of a stored issue item, as lodge.triage reads them."""
+    return triage.TriageState(
+        status=item.get("st") or triage.ACTIVE,
+        total=int(item.get("cnt", 0)),
+        resolved_in_version=item.get("riv"),
+        resolved_seen_version=item.get("rsv"),
+        muted_until=_number(item.get("mu")),
+        muted_until_total=int(item["mn"]) if isinstance(item.get("mn"), (int, float)) else None,
+    )
+
+
+def reactivation(
+    project_id: str, group_id: str, item: dict[str, Any], delta: GroupDelta, now: float
+) -> dict[str, Any] | None:
+    """The UpdateItem arguments that reopen an issue after `delta` was counted, or None (most calls).
+
+    `item` is the issue as the counter update left it (ReturnValues=ALL_NEW): the decision needs no
+    read of its own. The update is conditional on the status being unchanged since, so a concurrent
+    triage request or a second ingest racing on the same transition wins once, never twice.
+    """
+    version = delta.last.code_version
+    transition = triage.after_occurrence(triage_state(item), version, now)
+    if transition is None:
+        return None
+    change = {
+        "st": triage.ACTIVE,
+        "prev": transition.previous,
+        "at": round(now, 3),
+        "by": "lodge",
+        "why": transition.reason,
+    }
+    sets = ["#st = :active", "#stt = :now", "#stb = :by", "#stp = :prev", "#sh = :hist"]
+    values: dict[str, Any] = {
+        ":active": triage.ACTIVE,
+        ":now": round(now, 3),
+        ":by": "lodge",
+        ":prev": transition.previous,
+        ":hist": _history(item, change),
+        ":old": transition.previous,
+    }
+    names = {"#st": "st", "#stt": "stt", "#stb": "stb", "#stp": "stp", "#sh": "sh"}
+    if transition.regressed:
+        sets.append("#rg = :rg")
+        names["#rg"] = "rg"
+        values[":rg"] = {
+            k: v for k, v in {"at": round(now, 3), "o": delta.last_ref, "v": version}.items() if v is not None
+        }
+    condition = "#st = :old"
+    if "stt" in item:
+        condition += " AND #stt = :oldt"
+        values[":oldt"] = item["stt"]
+    return {
+        "Key": to_item({"pk": project_pk(project_id), "sk": issue_sk(group_id)}),
+        "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE #mu, #mn",
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {**names, "#mu": "mu", "#mn": "mn"},
+        "ExpressionAttributeValues": {k: to_attr(v) for k, v in values.items()},
+    }
+
+
+def counter_update(project_id: str, delta: GroupDelta) -> dict[str, Any]:
+    """The UpdateItem arguments that count `delta` into its issue (creating it when new).
+
+    It returns the whole item (ALL_NEW: the response size costs no write units), so the status
+    decision (`reactivation`) rides on this one write instead of a read or a conditional retry.
+    """
+    grouping = delta.grouping
+    first, last = delta.first, delta.last
+    values = {
+        ":env": first.environment,
+        ":fp": grouping.fingerprint,
+        ":title": grouping.title,
+        ":lvl": first.level,
+        ":active": "active",
+        ":fs": round(first.effective_time, 3),
+        ":fo": delta.first_ref,
+        ":algo": grouping.version,
+        ":why": grouping.reason,
+        ":kind": first.kind,
+        ":ls": round(last.effective_time, 3),
+        ":lo": delta.last_ref,
+        ":llvl": last.level,
+        ":n": delta.count,
+    }
+    optional = {
+        ":exc": first.exception_class,
+        ":plat": first.platform,
+        ":fw": first.framework,
+        ":proto": first.protocol,
+    }
+    names = {
+        "#env": "env",
+        "#fp": "fp",
+        "#title": "title",
+        "#lvl": "lvl",
+        "#st": "st",
+        "#fs": "fs",
+        "#fo": "fo",
+        "#algo": "algo",
+        "#why": "why",
+        "#kind": "k",
+        "#ls": "ls",
+        "#lo": "lo",
+        "#llvl": "llvl",
+        "#cnt": "cnt",
+    }
+    sets = [
+        "#env = if_not_exists(#env, :env)",
+        "#fp = if_not_exists(#fp, :fp)",
+        "#title = if_not_exists(#title, :title)",
+        "#lvl = if_not_exists(#lvl, :lvl)",
+        "#st = if_not_exists(#st, :active)",
+        "#fs = if_not_exists(#fs, :fs)",
+        "#fo = if_not_exists(#fo, :fo)",
+        "#algo = if_not_exists(#algo, :algo)",
+        "#why = if_not_exists(#why, :why)",
+        "#kind = if_not_exists(#kind, :kind)",
+        "#ls = :ls",
+        "#lo = :lo",
+        "#llvl = :llvl",
+    ]
+    short = {":exc": "x", ":plat": "plat", ":fw": "fw", ":proto": "pr"}
+    for placeholder, value in optional.items():
+        if value is not None:
+            attr_name = "#" + short[placeholder]
+            names[attr_name] = short[placeholder]
+            values[placeholder] = value
+            sets.append(f"{attr_name} = if_not_exists({attr_name}, {placeholder})")
+    if last.code_version is not None:
+        names["#cv"] = "cv"
+        values[":cv"] = last.code_version
+        sets.append("#cv = :cv")
+    return {
+        "Key": to_item({"pk": project_pk(project_id), "sk": issue_sk(grouping.group_id)}),
+        "UpdateExpression": "SET " + ", ".join(sets) + " ADD #cnt :n",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {k: to_attr(v) for k, v in values.items()},
+        "ReturnValues": "ALL_NEW",
+    }
+
+
 class Issues(Table):
-    def bump_group(self, project_id: str, delta: GroupDelta) -> bool:
-        """Count occurrences into their issue with one UpdateItem; True when it created the issue."""
-        grouping = delta.grouping
-        first, last = delta.first, delta.last
-        values = {
-            ":env": first.environment,
-            ":fp": grouping.fingerprint,
-            ":title": grouping.title,
-            ":lvl": first.level,
-            ":active": "active",
-            ":fs": round(first.effective_time, 3),
-            ":fo": delta.first_ref,
-            ":algo": grouping.version,
-            ":why": grouping.reason,
-            ":kind": first.kind,
-            ":ls": round(last.effective_time, 3),
-            ":lo": delta.last_ref,
-            ":llvl": last.level,
-            ":n": delta.count,
-        }
-        optional = {
-            ":exc": first.exception_class,
-            ":plat": first.platform,
-            ":fw": first.framework,
-            ":proto": first.protocol,
-        }
-        names = {
-            "#env": "env",
-            "#fp": "fp",
-            "#title": "title",
-            "#lvl": "lvl",
-            "#st": "st",
-            "#fs": "fs",
-            "#fo": "fo",
-            "#algo": "algo",
-            "#why": "why",
-            "#kind": "k",
-            "#ls": "ls",
-            "#lo": "lo",
-            "#llvl": "llvl",
-            "#cnt": "cnt",
-        }
-        sets = [
-            "#env = if_not_exists(#env, :env)",
-            "#fp = if_not_exists(#fp, :fp)",
-            "#title = if_not_exists(#title, :title)",
-            "#lvl = if_not_exists(#lvl, :lvl)",
-            "#st = if_not_exists(#st, :active)",
-            "#fs = if_not_exists(#fs, :fs)",
-            "#fo = if_not_exists(#fo, :fo)",
-            "#algo = if_not_exists(#algo, :algo)",
-            "#why = if_not_exists(#why, :why)",
-            "#kind = if_not_exists(#kind, :kind)",
-            "#ls = :ls",
-            "#lo = :lo",
-            "#llvl = :llvl",
-        ]
-        short = {":exc": "x", ":plat": "plat", ":fw": "fw", ":proto": "pr"}
-        for placeholder, value in optional.items():
-            if value is not None:
-                attr_name = "#" + short[placeholder]
-                names[attr_name] = short[placeholder]
-                values[placeholder] = value
-                sets.append(f"{attr_name} = if_not_exists({attr_name}, {placeholder})")
+    def bump_group(self, project_id: str, delta: GroupDelta, now: float | None = None) -> bool:
+        """Count occurrences into their issue with one UpdateItem; True when it created the issue.
+
+        A second write happens only on a status transition (a regression, or a mute that ended).
+        """
         with failing_as("could not update issue counters"):
-            response = self.ddb.update_item(
-                TableName=self.table,
-                Key=to_item({"pk": project_pk(project_id), "sk": issue_sk(grouping.group_id)}),
-                UpdateExpression="SET " + ", ".join(sets) + " ADD #cnt :n",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={k: to_attr(v) for k, v in values.items()},
-                ReturnValues="UPDATED_OLD",
-            )
-        return "cnt" not in response.get("Attributes", {})
+            response = self.ddb.update_item(TableName=self.table, **counter_update(project_id, delta))
+        item = from_item(response.get("Attributes", {}))
+        fixup = reactivation(project_id, delta.grouping.group_id, item, delta, time.time() if now is None else now)
+        if fixup is not None:
+            # A failed condition means someone else changed the status in between: theirs stands.
+            with (
+                failing_as("could not reopen the issue"),
+                suppress(self.ddb.exceptions.ConditionalCheckFailedException),
+            ):
+                self.ddb.update_item(TableName=self.table, **fixup)
+        return int(item.get("cnt", 0)) == delta.count
 
     def bump_groups(self, project_id: str, deltas: Sequence[GroupDelta]) -> list[str]:
         """Apply every delta (in parallel when several); returns the ids of issues it created."""
@@ -208,3 +334,139 @@ class Issues(Table):
     def set_issue_status(self, project_id: str, issue_id: str, status: str) -> Issue | None:
         item = self.set_group_status(project_id, issue_id, status)
         return to_issue(project_id, item) if item else None
+
+    def change_issue(
+        self, project_id: str, issue_id: str, change: IssueChange, now: float | None = None
+    ) -> Issue | None:
+        """Apply a triage change (status, resolved-in version, mute, level, title); None: no such issue.
+
+        Read, then write conditional on the status not having changed in between (an ingest that
+        reopened it, another triage request), retried a few times: triage is rare, ingest is not.
+        """
+        for _attempt in range(4):
+            item = self.get_group(project_id, issue_id)
+            if item is None:
+                return None
+            arguments = _change_update(project_id, issue_id, item, change, time.time() if now is None else now)
+            if arguments is None:
+                return to_issue(project_id, item)
+            with failing_as("could not change the issue"):
+                try:
+                    response = self.ddb.update_item(TableName=self.table, ReturnValues="ALL_NEW", **arguments)
+                except self.ddb.exceptions.ConditionalCheckFailedException:
+                    continue
+            updated = from_item(response["Attributes"])
+            updated["id"] = issue_id
+            return to_issue(project_id, updated)
+        raise StorageError("the issue kept changing; try again")
+
+    def assign_counters(self, project_id: str, items: Sequence[Issue]) -> dict[str, int]:
+        """Give issues without a counter the next numbers (in first-seen order); returns id -> counter.
+
+        Counters are handed out when an issue is first read, not at ingest, so the ingest write
+        stays one UpdateItem. Numbers come from one atomic ADD, so they are unique; a number lost to
+        a concurrent reader leaves a gap, never a duplicate.
+        """
+        missing = sorted((i for i in items if i.counter is None), key=lambda i: (i.first_seen or 0.0, i.id))
+        if not missing:
+            return {}
+        with failing_as("could not number the issues"):
+            response = self.ddb.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": project_pk(project_id), "sk": ISSUE_COUNTER_SK}),
+                UpdateExpression="ADD #n :k",
+                ExpressionAttributeNames={"#n": "n"},
+                ExpressionAttributeValues={":k": to_attr(len(missing))},
+                ReturnValues="UPDATED_NEW",
+            )
+        last = int(from_item(response["Attributes"])["n"])
+        assigned: dict[str, int] = {}
+        for number, issue in enumerate(missing, start=last - len(missing) + 1):
+            with failing_as("could not number the issues"):
+                try:
+                    response = self.ddb.update_item(
+                        TableName=self.table,
+                        Key=to_item({"pk": project_pk(project_id), "sk": issue_sk(issue.id)}),
+                        UpdateExpression="SET #ctr = :ctr",
+                        ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#ctr)",
+                        ExpressionAttributeNames={"#ctr": "ctr"},
+                        ExpressionAttributeValues={":ctr": to_attr(number)},
+                    )
+                    assigned[issue.id] = number
+                except self.ddb.exceptions.ConditionalCheckFailedException:
+                    refreshed = self.get_group(project_id, issue.id)
+                    if refreshed and isinstance(refreshed.get("ctr"), (int, float)):
+                        assigned[issue.id] = int(refreshed["ctr"])
+        return assigned
+
+
+def _change_update(
+    project_id: str, issue_id: str, item: dict[str, Any], change: IssueChange, now: float
+) -> dict[str, Any] | None:
+    sets: list[str] = []
+    removes: list[str] = []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+
+    def put(attr: str, value: Any) -> None:
+        names["#" + attr] = attr
+        if value is None:
+            removes.append("#" + attr)
+        else:
+            values[":" + attr] = value
+            sets.append(f"#{attr} = :{attr}")
+
+    if change.title is not None:
+        put("title", change.title)
+    if change.level is not None:
+        put("lvl", change.level)
+        put("llvl", change.level)
+    previous = item.get("st") or triage.ACTIVE
+    if change.status is not None:
+        status = change.status
+        entry = {
+            "st": status,
+            "prev": previous,
+            "at": round(now, 3),
+            "by": change.by,
+            "riv": change.resolved_in_version,
+        }
+        put("st", status)
+        put("stt", round(now, 3))
+        put("stb", change.by)
+        put("stp", previous)
+        put("sh", _history(item, entry))
+        resolved = status == triage.RESOLVED
+        put("riv", change.resolved_in_version if resolved else None)
+        put("rsv", item.get("cv") if resolved and change.resolved_in_version else None)
+        muted = status == triage.MUTED
+        put("mu", round(change.muted_until, 3) if muted and change.muted_until is not None else None)
+        total = int(item.get("cnt", 0))
+        put("mn", total + change.mute_occurrences if muted and change.mute_occurrences is not None else None)
+        if resolved:
+            put("rg", None)
+    names["#pk"] = "pk"
+    condition = "attribute_exists(#pk)"
+    if "stt" in item:
+        names["#stt"] = "stt"
+        values[":was"] = item["stt"]
+        condition += " AND #stt = :was"
+    else:
+        names["#stt"] = "stt"
+        condition += " AND attribute_not_exists(#stt)"
+    if "st" in item:
+        names["#st"] = "st"
+        values[":wasst"] = item["st"]
+        condition += " AND #st = :wasst"
+    if not sets and not removes:
+        return None
+    expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
+    arguments: dict[str, Any] = {
+        "Key": to_item({"pk": project_pk(project_id), "sk": issue_sk(issue_id)}),
+        "UpdateExpression": expression.strip(),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+    }
+    if values:
+        arguments["ExpressionAttributeValues"] = {k: to_attr(v) for k, v in values.items()}
+    return arguments

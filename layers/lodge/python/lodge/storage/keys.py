@@ -85,3 +85,7 @@ CLIENT_DISCARDS = "SENTRY_DISCARDS#"
 
 def discards_sk(day: str) -> str:
     return CLIENT_DISCARDS + day
+
+
+ISSUE_COUNTER_SK = "ISSUECOUNTER"
+"""The item (in the project's partition) whose `n` hands out item counters (issues.assign_counters)."""

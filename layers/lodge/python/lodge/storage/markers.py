@@ -106,3 +106,18 @@ class Markers(Table):
     def change_marker(self, project_id: str, marker_id: int, changes: MarkerChanges) -> Marker | None:
         item = self.update_marker(project_id, marker_id, changes._asdict())
         return to_marker(item) if item else None
+
+    def replace_marker(self, project_id: str, marker_id: int, marker: Marker) -> Marker | None:
+        """Set the given marker's fields (None ones are left as they are); None: no such marker."""
+        item = self.update_marker(project_id, marker_id, marker_item(marker))
+        return to_marker(item) if item else None
+
+    def delete_marker(self, project_id: str, marker_id: int) -> Marker | None:
+        """Delete a marker; returns it as it was, or None when there was none."""
+        with failing_as("could not delete the marker"):
+            response = self.ddb.delete_item(
+                TableName=self.table,
+                Key=to_item({"pk": project_pk(project_id), "sk": marker_sk(marker_id)}),
+                ReturnValues="ALL_OLD",
+            )
+        return to_marker(from_item(response["Attributes"])) if "Attributes" in response else None
