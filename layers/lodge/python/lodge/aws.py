@@ -41,8 +41,21 @@ def s3() -> S3Client:
     return client
 
 
+# ---- alerts: the hand-off queue and the email topic (issue 11)
+@lru_cache(maxsize=1)
+def sqs() -> Any:
+    return _session().create_client("sqs", config=_config())
+
+
+@lru_cache(maxsize=1)
+def sns() -> Any:
+    return _session().create_client("sns", config=_config())
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     dynamodb.cache_clear()
     s3.cache_clear()
+    sqs.cache_clear()
+    sns.cache_clear()
     _session.cache_clear()

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lodge import grouping
+from lodge.alerts import hook as alert_hook
 from lodge.occurrence import Occurrence
 from lodge.store import GroupDelta, StorageError, Store, occurrence_ref
 
@@ -62,8 +64,10 @@ def ingest(store: Store, project_id: str, occurrences: Sequence[Occurrence], rec
     if not outcome.stored:
         return IngestResult(outcome.record_id, refs, True, group_ids, [])
 
+    deltas = _deltas(occurrences, refs, groupings)
+    before: list[dict[str, Any]] = []
     try:
-        new_groups = store.bump_groups(project_id, _deltas(occurrences, refs, groupings))
+        new_groups = store.bump_groups(project_id, deltas, before)
     except Exception as error:
         try:
             store.delete_record(project_id, outcome.record_id)
@@ -78,4 +82,5 @@ def ingest(store: Store, project_id: str, occurrences: Sequence[Occurrence], rec
             store.keep_record(project_id, outcome.record_id, outcome.s3_key)
         except Exception:
             log.exception("could not exempt record %s from retention", outcome.record_id)
+    alert_hook.counted(project_id, deltas, before)  # alerts (issue 11): never raises; no I/O unless one is due
     return IngestResult(outcome.record_id, refs, False, group_ids, new_groups)

@@ -349,8 +349,10 @@ class Store:
 
     # ---- groups (issues) ----------------------------------------------------------------------
 
-    def bump_group(self, project_id: str, delta: GroupDelta) -> bool:
-        """Count occurrences into their group with one UpdateItem; True when it created the group."""
+    def bump_group(self, project_id: str, delta: GroupDelta, before: dict[str, Any] | None = None) -> bool:
+        """Count occurrences into their group with one UpdateItem; True when it created the group.
+        `before`, when given, receives the updated attributes as they were (UPDATED_OLD; alerts read
+        the old count from it, lodge.alerts.hook)."""
         grouping = delta.grouping
         first, last = delta.first, delta.last
         values = {
@@ -421,15 +423,24 @@ class Store:
             ExpressionAttributeValues={k: to_attr(v) for k, v in values.items()},
             ReturnValues="UPDATED_OLD",
         )
-        return "cnt" not in response.get("Attributes", {})
+        old = response.get("Attributes", {})
+        if before is not None:
+            before.update(from_item(old))
+        return "cnt" not in old
 
-    def bump_groups(self, project_id: str, deltas: Sequence[GroupDelta]) -> list[str]:
-        """Apply every group delta (in parallel when several); returns the ids of new groups."""
+    def bump_groups(
+        self, project_id: str, deltas: Sequence[GroupDelta], before: list[dict[str, Any]] | None = None
+    ) -> list[str]:
+        """Apply every group delta (in parallel when several); returns the ids of new groups.
+        `before`, when given, receives each group's attributes before its write (see bump_group)."""
+        olds: list[dict[str, Any]] = [{} for _ in deltas]
         if len(deltas) <= 1:
-            created = [self.bump_group(project_id, d) for d in deltas]
+            created = [self.bump_group(project_id, d, o) for d, o in zip(deltas, olds, strict=True)]
         else:
             with ThreadPoolExecutor(max_workers=min(8, len(deltas))) as pool:
-                created = list(pool.map(lambda d: self.bump_group(project_id, d), deltas))
+                created = list(pool.map(lambda d, o: self.bump_group(project_id, d, o), deltas, olds))
+        if before is not None:
+            before.extend(olds)
         return [d.grouping.group_id for d, new in zip(deltas, created, strict=True) if new]
 
     def get_group(self, project_id: str, group_id: str) -> dict[str, Any] | None:
@@ -474,6 +485,9 @@ class Store:
         item = {**marker, "pk": project_pk(project_id), "sk": f"MRK#{marker_id:019d}", "id": marker_id}
         item.setdefault("created", round(time.time(), 3))
         self.ddb.put_item(TableName=self.table, Item=to_item(item))
+        from lodge.alerts import hook  # alerts (issue 11): a deploy alert, one SendMessage, never raises
+
+        hook.marker_stored(project_id, marker_id, item)
         return marker_id
 
     def get_marker(self, project_id: str, marker_id: int) -> dict[str, Any] | None:
