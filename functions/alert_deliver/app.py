@@ -16,7 +16,10 @@ logger = Logger()
 
 
 def _context() -> deliver.Context:
-    timeout = deliver._env_float("ALERT_HTTP_TIMEOUT", deliver.HTTP_TIMEOUT)
+    # LODGE_ALERT_HTTP_TIMEOUT: the local runner's knob (tests), over the template's setting.
+    timeout = deliver._env_float(
+        "LODGE_ALERT_HTTP_TIMEOUT", deliver._env_float("ALERT_HTTP_TIMEOUT", deliver.HTTP_TIMEOUT)
+    )
     return deliver.Context(
         ddb=aws.dynamodb(),
         table=settings().table_name,
