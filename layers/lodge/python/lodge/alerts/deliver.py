@@ -76,6 +76,15 @@ class Context:
     base_url: str = ""
     http_timeout: float = HTTP_TIMEOUT
     project_names: dict[str, str] = field(default_factory=dict)
+    rules: dict[str, list[Rule]] = field(default_factory=dict)
+    """Per invocation: a batch of one project's alerts reads its rules once."""
+    full_windows: set[tuple[str, int]] = field(default_factory=set)
+    """(rule, window) known to be at the cap: a window's count only grows, so skip the write."""
+
+    def project_rules(self, project_id: str) -> list[Rule]:
+        if project_id not in self.rules:
+            self.rules[project_id] = rule_store.list_rules(self.ddb, self.table, project_id)
+        return self.rules[project_id]
 
     def project_name(self, project_id: str) -> str:
         if project_id not in self.project_names:
@@ -206,6 +215,8 @@ def take_slot(ctx: Context, rule: Rule, now: float) -> tuple[bool, int]:
     """Count one alert into the destination's window; False (fold) once the cap is reached."""
     seconds = window_seconds()
     start = int(now) - int(now) % seconds
+    if (rule.id, start) in ctx.full_windows:
+        return False, start
     key = to_item({"pk": R.WINDOW_PK + rule.id, "sk": str(start)})
     taken = _conditional(
         ctx,
@@ -219,26 +230,34 @@ def take_slot(ctx: Context, rule: Rule, now: float) -> tuple[bool, int]:
             ":ttl": to_attr(start + seconds + KEEP_SECONDS),
         },
     )
+    if taken is None:
+        ctx.full_windows.add((rule.id, start))
     return taken is not None, start
 
 
 def fold(ctx: Context, rule: Rule, alert: Alert, start: int) -> None:
-    """Count an alert into the window's summary; the first fold queues the summary message."""
-    line = f"{render.headline(alert)}: {render.title(alert)}"[:200]
+    """Count an alert into the window's summary; the first fold queues the summary message.
+    Only the first SAMPLE_SIZE titles are kept, so the item stays small however big the storm."""
+    key = to_item({"pk": R.WINDOW_PK + rule.id, "sk": str(start)})
     response = ctx.ddb.update_item(
         TableName=ctx.table,
-        Key=to_item({"pk": R.WINDOW_PK + rule.id, "sk": str(start)}),
-        UpdateExpression="ADD #f :one SET #smp = list_append(if_not_exists(#smp, :empty), :line), #sq = :yes",
-        ExpressionAttributeNames={"#f": R.WINDOW_FOLDED, "#smp": R.WINDOW_SAMPLE, "#sq": R.WINDOW_SUMMARY_QUEUED},
-        ExpressionAttributeValues={
-            ":one": to_attr(1),
-            ":empty": to_attr([]),
-            ":line": to_attr([line]),
-            ":yes": to_attr(True),
-        },
+        Key=key,
+        UpdateExpression="ADD #f :one",
+        ExpressionAttributeNames={"#f": R.WINDOW_FOLDED},
+        ExpressionAttributeValues={":one": to_attr(1)},
         ReturnValues="UPDATED_OLD",
     )
-    if R.WINDOW_SUMMARY_QUEUED not in response.get("Attributes", {}):
+    folded_before = int(response.get("Attributes", {}).get(R.WINDOW_FOLDED, {}).get("N", "0"))
+    if folded_before < SAMPLE_SIZE:
+        line = f"{render.headline(alert)}: {render.title(alert)}"[:200]
+        ctx.ddb.update_item(
+            TableName=ctx.table,
+            Key=key,
+            UpdateExpression="SET #smp = list_append(if_not_exists(#smp, :empty), :line)",
+            ExpressionAttributeNames={"#smp": R.WINDOW_SAMPLE},
+            ExpressionAttributeValues={":empty": to_attr([]), ":line": to_attr([line])},
+        )
+    if folded_before == 0:  # the window's first fold: exactly one summary message
         queue_summary(ctx, rule, start, clock())
 
 
@@ -256,7 +275,7 @@ def queue_summary(ctx: Context, rule: Rule, start: int, now: float) -> None:
 def deliver_alert(ctx: Context, alert: Alert) -> list[str]:
     """Deliver to every matching destination; returns the ids of destinations that failed."""
     failed: list[str] = []
-    for rule in rule_store.list_rules(ctx.ddb, ctx.table, alert.project_id):
+    for rule in ctx.project_rules(alert.project_id):
         if not rule.matches(alert):
             continue
         now = clock()

@@ -79,7 +79,14 @@ class DeploySummary:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeploySummary:
-        return cls(**{k: (float(data.get(k, 0)) if k == "at" else str(data.get(k, ""))) for k in cls.__annotations__})
+        return cls(
+            id=str(data.get("id", "")),
+            environment=str(data.get("environment", "")),
+            revision=str(data.get("revision", "")),
+            user=str(data.get("user", "")),
+            comment=str(data.get("comment", "")),
+            at=float(data.get("at", 0)),
+        )
 
 
 @dataclass

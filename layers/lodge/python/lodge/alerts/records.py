@@ -41,7 +41,6 @@ TTL = "ttl"
 WINDOW_SENT = "n"
 WINDOW_FOLDED = "f"
 WINDOW_SAMPLE = "smp"
-WINDOW_SUMMARY_QUEUED = "sq"
 WINDOW_SUMMARY_SENT = "ss"
 
 # regression gate attribute

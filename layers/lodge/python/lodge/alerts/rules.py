@@ -58,7 +58,7 @@ def new_rule(
         id=secrets.token_hex(8),
         project_id=project_id,
         name=name or destination,
-        destination=destination,  # type: ignore[arg-type]
+        destination=destination,
         kinds=frozenset(chosen),
         environments=frozenset(environments or ()),
         min_level=min_level,
