@@ -44,7 +44,11 @@ def s3() -> S3Client:
 # ---- alerts: the hand-off queue and the email topic (issue 11)
 @lru_cache(maxsize=1)
 def sqs() -> Any:
-    return _session().create_client("sqs", config=_config())
+    from botocore.config import Config
+
+    # The hand-off runs on the ingest path: one quick try and one retry, never a long stall.
+    config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+    return _session().create_client("sqs", config=config)
 
 
 @lru_cache(maxsize=1)
