@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common(True)],
     )
     parser.add_argument("--state-file", type=Path, default=None, help=argparse.SUPPRESS)
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{project,token}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{project,token,alert}")
     common = _common(False)
 
     project = groups.add_parser("project", help="create and list projects").add_subparsers(
@@ -279,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("project", help="project id or name")
     revoke.add_argument("token", metavar="TOKEN_OR_HASH", help="the token, or its hash as `token list` shows it")
     revoke.set_defaults(run=token_revoke)
+    from lodge_devtools.cli_alerts import register as register_alerts  # alerts (issue 11)
+
+    register_alerts(groups, common)
     return parser
 
 

@@ -29,7 +29,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
-from lodge_devtools import apigw, demo, template
+from lodge_devtools import apigw, demo, queues, template
 from lodge_devtools.sam_app import DEFAULT_BUCKET, DEFAULT_TABLE, App, Cors, load_app
 from lodge_devtools.target import STATE_FILE, Target, ensure_demo_project, read_state, write_state
 from lodge_devtools.workers import FunctionPool, InvokeError, worker_env
@@ -391,10 +391,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.demo:
             ensure_demo_project(target.store())
         aws_env = target.aws_env()
+        alert_queues = queues.setup(target, app)  # SQS queues, topics and event sources (issue 11)
         pools = {
             name: FunctionPool(spec, worker_env(spec, aws_env), LAYER_DIR, args.max_workers)
             for name, spec in app.functions.items()
         }
+        alert_queues.start({name: pool.invoke for name, pool in pools.items()})
         server = LodgeServer((args.host, args.port), app, pools, args.quiet)
         url = f"http://{args.host}:{server.server_address[1]}"
         state = {
@@ -405,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             "bucket": target.bucket,
             "emulated": target.emulated,
             "pid": os.getpid(),
+            **alert_queues.state(),
         }
         write_state(args.state_file, state)
         print(

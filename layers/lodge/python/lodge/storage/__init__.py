@@ -9,6 +9,7 @@
 | issue      | PRJ#<project>      | GRP#<issue id>            | issues          |
 | marker     | PRJ#<project>      | MRK#<marker id>           | markers         |
 | rate limit | RL#<token hash>    | <window start>            | rate_limits     |
+| alert rule, delivery state | PRJ#<project> ALR#..., ALD#/ALC#/ALT#<rule> | ... | alerts (issue 11) |
 
 Storage attribute names (`st`, `fs`, `ix`, `rl`, ...) appear only in this package: everything
 else reads the models of `lodge.models` (and an occurrence's detail, the Occurrence's JSON form).
@@ -20,9 +21,10 @@ for this package's tests and for migrations. Code outside reads and writes model
 
 from __future__ import annotations
 
+from lodge.storage.alerts import Alerts
 from lodge.storage.credentials import Credentials
 from lodge.storage.errors import STORAGE_FAILURES, StorageError
-from lodge.storage.issues import GroupDelta, Issues
+from lodge.storage.issues import GroupDelta, IssueCount, Issues
 from lodge.storage.keys import TIME_INDEX, new_marker_id, occurrence_ref, parse_ref, record_id_for
 from lodge.storage.markers import Markers
 from lodge.storage.rate_limits import RateLimits
@@ -43,6 +45,7 @@ __all__ = [
     "STORAGE_FAILURES",
     "TIME_INDEX",
     "GroupDelta",
+    "IssueCount",
     "PutOutcome",
     "RecordSummary",
     "StorageError",
@@ -57,5 +60,5 @@ __all__ = [
 ]
 
 
-class Store(Records, Issues, Markers, Credentials, RateLimits):
+class Store(Records, Issues, Markers, Credentials, RateLimits, Alerts):
     """All reads and writes of Lodge's table and bucket. One instance per process is enough."""

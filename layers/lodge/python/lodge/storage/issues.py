@@ -38,6 +38,19 @@ class GroupDelta:
     count: int
 
 
+@dataclass(frozen=True)
+class IssueCount:
+    """What one count did to an issue; alerts decide from it (new issue, 10^n), wherever the count
+    is made (the ingest request today, a stream digest later)."""
+
+    issue_id: str
+    created: bool
+    old_count: int
+    new_count: int
+    issue: Issue | None = None
+    """The issue as the count left it (ReturnValues ALL_NEW): the title, level and first seen an alert shows."""
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -74,6 +87,10 @@ def to_issue(project_id: str, item: dict[str, Any]) -> Issue:
 class Issues(Table):
     def bump_group(self, project_id: str, delta: GroupDelta) -> bool:
         """Count occurrences into their issue with one UpdateItem; True when it created the issue."""
+        return self.count_into(project_id, delta).created
+
+    def count_into(self, project_id: str, delta: GroupDelta) -> IssueCount:
+        """Count occurrences into their issue with one UpdateItem; says what the count did."""
         grouping = delta.grouping
         first, last = delta.first, delta.last
         values = {
@@ -143,18 +160,24 @@ class Issues(Table):
                 UpdateExpression="SET " + ", ".join(sets) + " ADD #cnt :n",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={k: to_attr(v) for k, v in values.items()},
-                ReturnValues="UPDATED_OLD",
+                ReturnValues="ALL_NEW",
             )
-        return "cnt" not in response.get("Attributes", {})
+        item = from_item(response["Attributes"])
+        item["id"] = grouping.group_id
+        new_count = int(item.get("cnt", 0))
+        old_count = new_count - delta.count  # ADD is atomic: the item had exactly this before
+        return IssueCount(grouping.group_id, old_count == 0, old_count, new_count, to_issue(project_id, item))
+
+    def count_issues(self, project_id: str, deltas: Sequence[GroupDelta]) -> list[IssueCount]:
+        """Apply every delta (in parallel when several); one IssueCount per delta, in order."""
+        if len(deltas) <= 1:
+            return [self.count_into(project_id, d) for d in deltas]
+        with ThreadPoolExecutor(max_workers=min(8, len(deltas))) as pool:
+            return list(pool.map(lambda d: self.count_into(project_id, d), deltas))
 
     def bump_groups(self, project_id: str, deltas: Sequence[GroupDelta]) -> list[str]:
-        """Apply every delta (in parallel when several); returns the ids of issues it created."""
-        if len(deltas) <= 1:
-            created = [self.bump_group(project_id, d) for d in deltas]
-        else:
-            with ThreadPoolExecutor(max_workers=min(8, len(deltas))) as pool:
-                created = list(pool.map(lambda d: self.bump_group(project_id, d), deltas))
-        return [d.grouping.group_id for d, new in zip(deltas, created, strict=True) if new]
+        """Apply every delta; returns the ids of issues it created."""
+        return [count.issue_id for count in self.count_issues(project_id, deltas) if count.created]
 
     # ---- the stored items (storage tests, migrations) ------------------------------------------
 
