@@ -151,6 +151,8 @@ def main(argv: list[str]) -> int:
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     print(report.text(results))
     print(console.text(results["console"]))
+    # alerts (issue 11): the extra cost of an ingest that hands off an alert
+    subprocess.run([env.PYTHON, "-m", "bench.alerts"], env=env.subprocess_environment(), cwd=ROOT, timeout=240)
     return 0
 
 

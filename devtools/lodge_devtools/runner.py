@@ -36,7 +36,7 @@ from types import FrameType
 from typing import IO, Any
 from urllib.parse import unquote_plus, urlsplit
 
-from lodge_devtools import apigw, demo, persistence, template
+from lodge_devtools import apigw, demo, persistence, queues, template
 from lodge_devtools.sam_app import DEFAULT_BUCKET, DEFAULT_TABLE, App, Cors, load_app
 from lodge_devtools.target import STATE_FILE, Target, ensure_demo_project, pid_alive, read_state, write_state
 from lodge_devtools.workers import FunctionPool, InvokeError, worker_env
@@ -562,11 +562,13 @@ def serve(args: argparse.Namespace) -> int:
         if args.demo and ensure_demo_project(target.store()) and autosave is not None:
             autosave.tracker.mark("dynamodb")
         aws_env = target.aws_env()
+        alert_queues = queues.setup(target, app)  # SQS queues, topics and event sources (issue 11)
         pools = {
             name: FunctionPool(spec, worker_env(spec, aws_env), LAYER_DIR, args.max_workers, log_sink)
             for name, spec in app.functions.items()
         }
         server.pools = pools
+        alert_queues.start({name: pool.invoke for name, pool in pools.items()})
         url = f"http://{args.host}:{server.server_address[1]}"
         state = {
             "url": url,
@@ -576,6 +578,7 @@ def serve(args: argparse.Namespace) -> int:
             "bucket": target.bucket,
             "emulated": target.emulated,
             "pid": os.getpid(),
+            **alert_queues.state(),
         }
         write_state(args.state_file, state)
         print(

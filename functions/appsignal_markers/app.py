@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lodge import http
 from lodge.config import settings
 from lodge.protocols import appsignal
+from lodge.queries import markers
 from lodge.storage import Store
 from lodge.storage.errors import relabelled
 
@@ -43,7 +44,7 @@ def route(request: http.Request) -> dict[str, Any]:
         query["gem_version"] = form["gem_version"]
     marker = appsignal.parse_marker(body, query, time.time())
     with relabelled("could not store marker"):
-        marker_id = store.add_marker(info.project_id, marker).id
+        marker_id = markers.add_marker(store, info.project_id, marker).id
     metrics.add_metric(name="MarkersCreated", unit=MetricUnit.Count, value=1)
     logger.info("marker stored", extra={"project": info.project_id, "marker": marker_id})
     return http.response(200, {"status": "ok", "id": marker_id})

@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import auth, http
 from lodge.protocols import appsignal_query as views
-from lodge.queries import occurrences
+from lodge.queries import markers, occurrences
 from lodge.storage import Store
 from lodge.storage.errors import relabelled
 
@@ -64,7 +64,7 @@ def route(request: http.Request) -> dict[str, Any]:
         project_id = _authorize(store, request, app_id, auth.WRITE)
         marker = views.marker_from_api(http.loads(request.body(64 * 1024)))
         with relabelled("could not store marker"):
-            marker = store.add_marker(project_id, marker)
+            marker = markers.add_marker(store, project_id, marker)
         metrics.add_metric(name="MarkersCreated", unit=MetricUnit.Count, value=1)
         return http.response(200, views.marker_view(marker))
     if request.method != "GET":

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lodge import http
 from lodge.config import settings
 from lodge.protocols import crashlog
+from lodge.queries import markers
 from lodge.storage import Store
 from lodge.storage.errors import relabelled
 
@@ -30,7 +31,7 @@ def route(request: http.Request) -> dict[str, Any]:
     marker = crashlog.announce_marker(payload, received_at)
     with relabelled("could not store announce"):
         project = store.project(info.project_id)
-        marker_id = store.add_marker(info.project_id, marker).id
+        marker_id = markers.add_marker(store, info.project_id, marker).id
     metrics.add_metric(name="Announces", unit=MetricUnit.Count, value=1)
     logger.info("announce stored", extra={"project": info.project_id, "marker": marker_id})
     name = (project.name if project else "") or "Default"

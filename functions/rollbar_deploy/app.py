@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import auth, http
 from lodge.protocols import rollbar, rollbar_deploys
+from lodge.queries import markers
 from lodge.storage import Store
 
 logger = Logger()
@@ -28,7 +29,7 @@ def route(request: http.Request) -> dict[str, Any]:
         info = rollbar_deploys.authorize(request, store, fields, auth.POST_SERVER_ITEM)
         marker = rollbar_deploys.new_deploy(fields)
         with rollbar.storage("store the deploy"):
-            deploy_id = store.add_marker(info.project_id, marker).id
+            deploy_id = markers.add_marker(store, info.project_id, marker).id
         metrics.add_metric(name="DeploysReported", unit=MetricUnit.Count, value=1)
         logger.info("deploy stored", extra={"project": info.project_id, "deploy_id": deploy_id})
         return http.response(200, {"data": {"deploy_id": deploy_id}}, rollbar.CORS_HEADERS)

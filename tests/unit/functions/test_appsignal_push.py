@@ -239,7 +239,7 @@ def test_storage_failure_is_503_and_the_retry_stores_everything(
     def broken(*_: Any, **__: Any) -> Any:
         raise StorageError("DynamoDB is down")  # what storage raises for any AWS failure
 
-    monkeypatch.setattr(Store, "bump_group", broken)
+    monkeypatch.setattr(Store, "count_into", broken)
     response = push(key, fixture_text("gem_0_11_18_batch.json"))
     assert response["statusCode"] == 503 and "error" in json_body(response)
     assert records(store, project.id) == []  # rolled back: the gem keeps the batch and retries

@@ -75,7 +75,7 @@ def test_failed_group_update_rolls_back_so_a_retry_counts(store: Store, monkeypa
     def broken(*args: Any, **kwargs: Any) -> list[str]:
         raise StorageError("throttled")  # what storage raises when DynamoDB throttles
 
-    monkeypatch.setattr(store, "bump_groups", broken)
+    monkeypatch.setattr(store, "count_issues", broken)
     with pytest.raises(StorageError):
         ingest(store, "p1", [occurrence], T0)
     assert store.get_record("p1", occurrence.occurrence_id) is None

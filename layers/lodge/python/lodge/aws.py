@@ -41,8 +41,25 @@ def s3() -> S3Client:
     return client
 
 
+# ---- alerts: the hand-off queue and the email topic (issue 11)
+@lru_cache(maxsize=1)
+def sqs() -> Any:
+    from botocore.config import Config
+
+    # The hand-off runs on the ingest path: one quick try and one retry, never a long stall.
+    config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+    return _session().create_client("sqs", config=config)
+
+
+@lru_cache(maxsize=1)
+def sns() -> Any:
+    return _session().create_client("sns", config=_config())
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     dynamodb.cache_clear()
     s3.cache_clear()
+    sqs.cache_clear()
+    sns.cache_clear()
     _session.cache_clear()

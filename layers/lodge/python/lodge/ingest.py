@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lodge import grouping
+from lodge.alerts import hook as alert_hook
 from lodge.occurrence import Occurrence
 from lodge.storage import GroupDelta, StorageError, Store, occurrence_ref
 
@@ -65,8 +66,9 @@ def ingest(store: Store, project_id: str, occurrences: Sequence[Occurrence], rec
     if not outcome.stored:
         return IngestResult(outcome.record_id, refs, True, group_ids, [])
 
+    deltas = _deltas(occurrences, refs, groupings)
     try:
-        new_groups = store.bump_groups(project_id, _deltas(occurrences, refs, groupings))
+        counts = store.count_issues(project_id, deltas)
     except BaseException:
         # Whatever failed (storage, or a bug: that one stays a 500), the record must not stay
         # stored uncounted; the client's retry then stores and counts it from scratch.
@@ -76,6 +78,7 @@ def ingest(store: Store, project_id: str, occurrences: Sequence[Occurrence], rec
             log.exception("could not roll back record %s after a failed group update", outcome.record_id)
         raise
 
+    new_groups = [count.issue_id for count in counts if count.created]
     if new_groups:
         # The first occurrence of an issue outlives retention. Best effort: the occurrence is
         # already stored and counted, so a failure here must not turn into a client retry.
@@ -83,4 +86,5 @@ def ingest(store: Store, project_id: str, occurrences: Sequence[Occurrence], rec
             store.keep_record(project_id, outcome.record_id, outcome.s3_key)
         except StorageError:
             log.exception("could not exempt record %s from retention", outcome.record_id)
+    alert_hook.counted(project_id, deltas, counts)  # alerts (issue 11): never raises; no I/O unless one is due
     return IngestResult(outcome.record_id, refs, False, group_ids, new_groups)

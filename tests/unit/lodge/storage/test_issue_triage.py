@@ -86,3 +86,20 @@ def test_history_is_bounded(store: Store) -> None:
         store.change_issue("p1", group_id, IssueChange(by=f"u{n}", status="resolved" if n % 2 else "muted"))
     issue = store.issue("p1", group_id)
     assert issue is not None and len(issue.history) == 5 and issue.history[-1].by == "u11"
+
+
+def test_the_count_says_when_it_reopened_a_resolved_issue(store: Store) -> None:
+    """Alerts read `regressed` off the count (a regression alert is due); an unmute is no regression."""
+    first = store.count_into("p1", delta(0))
+    assert first.created and not first.regressed
+    group_id = delta(0).grouping.group_id
+    store.change_issue("p1", group_id, IssueChange(by="t", status="resolved"))
+    reopened = store.count_into("p1", delta(1))
+    assert reopened.regressed and not reopened.created and reopened.new_count == 2
+    assert not store.count_into("p1", delta(2)).regressed  # active again: nothing more to reopen
+    store.change_issue("p1", group_id, IssueChange(by="t", status="muted", mute_occurrences=1))
+    assert not store.count_into("p1", delta(3)).regressed  # still muted: one more allowed
+    unmuted = store.count_into("p1", delta(4))  # the mute ends: the issue reopens, not a regression
+    assert not unmuted.regressed
+    reopened_issue = store.issue("p1", group_id)
+    assert reopened_issue is not None and reopened_issue.status == "active"

@@ -1,4 +1,8 @@
-"""Markers of a project: deploys, custom markers, announces; filtered by kind and time."""
+"""Markers of a project: deploys, custom markers, announces; filtered by kind and time.
+
+`add_marker` is the one place a marker is created (every protocol's deploy, marker and announce
+endpoint calls it), so what follows a new marker (the deploy alert) happens once, here.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,15 @@ from lodge.models.markers import Marker
 
 if TYPE_CHECKING:
     from lodge.storage import Store
+
+
+def add_marker(store: Store, project_id: str, marker: Marker) -> Marker:
+    """Store a new marker and hand off its deploy alert (never fails the request); returns it as stored."""
+    from lodge.alerts import hook
+
+    stored = store.add_marker(project_id, marker)
+    hook.marker_stored(project_id, stored)
+    return stored
 
 
 def list_markers(

@@ -11,6 +11,8 @@
 | rate limit | RL#<token hash>    | <window start>            | rate_limits     |
 | discards   | PRJ#<project>      | SENTRY_DISCARDS#<day>     | client_reports  |
 | console key| LODGE#CONSOLE      | SESSION_KEY               | console         |
+| alert rule | PRJ#<project>      | ALR#<rule id>             | alerts          |
+| alert state| PRJ#<project>      | ALD#/ALC#/ALT#...         | alerts          |
 
 Storage attribute names (`st`, `fs`, `ix`, `rl`, ...) appear only in this package: everything
 else reads the models of `lodge.models` (and an occurrence's detail, the Occurrence's JSON form).
@@ -22,11 +24,12 @@ for this package's tests and for migrations. Code outside reads and writes model
 
 from __future__ import annotations
 
+from lodge.storage.alerts import Alerts
 from lodge.storage.client_reports import ClientReports
 from lodge.storage.console import Console
 from lodge.storage.credentials import Credentials
 from lodge.storage.errors import STORAGE_FAILURES, StorageError
-from lodge.storage.issues import GroupDelta, Issues
+from lodge.storage.issues import GroupDelta, IssueCount, Issues
 from lodge.storage.keys import TIME_INDEX, new_marker_id, occurrence_ref, parse_ref, record_id_for
 from lodge.storage.markers import Markers
 from lodge.storage.rate_limits import RateLimits
@@ -47,6 +50,7 @@ __all__ = [
     "STORAGE_FAILURES",
     "TIME_INDEX",
     "GroupDelta",
+    "IssueCount",
     "PutOutcome",
     "RecordSummary",
     "StorageError",
@@ -61,5 +65,5 @@ __all__ = [
 ]
 
 
-class Store(Records, Issues, Markers, Credentials, RateLimits, ClientReports, Console):
+class Store(Records, Issues, Markers, Credentials, RateLimits, ClientReports, Console, Alerts):
     """All reads and writes of Lodge's table and bucket. One instance per process is enough."""

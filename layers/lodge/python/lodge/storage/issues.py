@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +41,21 @@ class GroupDelta:
     first_ref: str
     last_ref: str
     count: int
+
+
+@dataclass(frozen=True)
+class IssueCount:
+    """What one count did to an issue; alerts decide from it (new issue, 10^n), wherever the count
+    is made (the ingest request today, a stream digest later)."""
+
+    issue_id: str
+    created: bool
+    old_count: int
+    new_count: int
+    issue: Issue | None = None
+    """The issue as the count left it (ReturnValues ALL_NEW): the title, level and first seen an alert shows."""
+    regressed: bool = False
+    """This count reopened a resolved issue (triage): a regression alert is due."""
 
 
 def _number(value: Any) -> float | None:
@@ -256,31 +270,43 @@ def counter_update(project_id: str, delta: GroupDelta) -> dict[str, Any]:
 
 class Issues(Table):
     def bump_group(self, project_id: str, delta: GroupDelta, now: float | None = None) -> bool:
-        """Count occurrences into their issue with one UpdateItem; True when it created the issue.
+        """Count occurrences into their issue with one UpdateItem; True when it created the issue."""
+        return self.count_into(project_id, delta, now).created
+
+    def count_into(self, project_id: str, delta: GroupDelta, now: float | None = None) -> IssueCount:
+        """Count occurrences into their issue with one UpdateItem; says what the count did.
 
         A second write happens only on a status transition (a regression, or a mute that ended).
         """
+        group_id = delta.grouping.group_id
         with failing_as("could not update issue counters"):
             response = self.ddb.update_item(TableName=self.table, **counter_update(project_id, delta))
         item = from_item(response.get("Attributes", {}))
-        fixup = reactivation(project_id, delta.grouping.group_id, item, delta, time.time() if now is None else now)
+        fixup = reactivation(project_id, group_id, item, delta, time.time() if now is None else now)
+        regressed = False
         if fixup is not None:
             # A failed condition means someone else changed the status in between: theirs stands.
-            with (
-                failing_as("could not reopen the issue"),
-                suppress(self.ddb.exceptions.ConditionalCheckFailedException),
-            ):
-                self.ddb.update_item(TableName=self.table, **fixup)
-        return int(item.get("cnt", 0)) == delta.count
+            with failing_as("could not reopen the issue"):
+                try:
+                    self.ddb.update_item(TableName=self.table, **fixup)
+                    regressed = item.get("st") == triage.RESOLVED
+                except self.ddb.exceptions.ConditionalCheckFailedException:
+                    pass
+        new_count = int(item.get("cnt", 0))
+        old_count = new_count - delta.count  # ADD is atomic: the item had exactly this before
+        item["id"] = group_id
+        return IssueCount(group_id, old_count == 0, old_count, new_count, to_issue(project_id, item), regressed)
+
+    def count_issues(self, project_id: str, deltas: Sequence[GroupDelta]) -> list[IssueCount]:
+        """Apply every delta (in parallel when several); one IssueCount per delta, in order."""
+        if len(deltas) <= 1:
+            return [self.count_into(project_id, d) for d in deltas]
+        with ThreadPoolExecutor(max_workers=min(8, len(deltas))) as pool:
+            return list(pool.map(lambda d: self.count_into(project_id, d), deltas))
 
     def bump_groups(self, project_id: str, deltas: Sequence[GroupDelta]) -> list[str]:
-        """Apply every delta (in parallel when several); returns the ids of issues it created."""
-        if len(deltas) <= 1:
-            created = [self.bump_group(project_id, d) for d in deltas]
-        else:
-            with ThreadPoolExecutor(max_workers=min(8, len(deltas))) as pool:
-                created = list(pool.map(lambda d: self.bump_group(project_id, d), deltas))
-        return [d.grouping.group_id for d, new in zip(deltas, created, strict=True) if new]
+        """Apply every delta; returns the ids of issues it created."""
+        return [count.issue_id for count in self.count_issues(project_id, deltas) if count.created]
 
     # ---- the stored items (storage tests, migrations) ------------------------------------------
 

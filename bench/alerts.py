@@ -1,0 +1,82 @@
+"""`python -m bench.alerts` (also run by `make bench`): what alerts add to an ingest.
+
+Replays the rollbar_python_chained workload under moto with the alert queue configured, metering
+DynamoDB, S3 and SQS: the first request (a new issue: one alert is due) and warm requests of the
+same issue (no alert due). Prints calls, round trips and write units of both, so the no-alert figures
+can be compared with the main table (they must match), and the extra cost of a request that alerts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from bench import env
+from bench.capture import output
+from bench.meter import Meter
+from bench.workload import FakeContext, load, load_handler
+
+WORKLOAD = "rollbar_python_chained"
+SQS_PER_REQUEST = 0.40 / 1e6
+"""SQS standard queue, per 64 KB request chunk (us-east-1); an alert is one SendMessageBatch."""
+
+
+def run() -> dict[str, Any]:
+    from moto import mock_aws
+
+    for key, value in env.subprocess_environment("rollbar_item").items():
+        os.environ.setdefault(key, value)
+    with mock_aws():
+        import botocore.session
+
+        from lodge import auth, aws, config
+        from lodge.storage import Store
+        from lodge_devtools import emulation, queues
+
+        aws.reset()
+        config.settings.cache_clear()
+        emulation.provision(aws.dynamodb(), aws.s3(), env.TABLE_NAME, env.BUCKET_NAME)
+        os.environ["ALERT_QUEUE_URL"] = queues.provision(aws.sqs(), aws.sns(), env.TABLE_NAME)["AlertQueue"]
+        _project, credentials = auth.create_project(Store(), "bench-alerts")
+        inspector = botocore.session.Session().create_client("dynamodb", region_name="us-east-1")
+        key_names, index = env.table_keys()
+        clients = {"dynamodb": aws.dynamodb(), "s3": aws.s3(), "sqs": aws.sqs()}
+        meter = Meter(clients, inspector, env.TABLE_NAME, key_names, index)
+        with output():
+            handler = load_handler("rollbar_item")
+        workload = load(WORKLOAD)
+        rows = {}
+        for label in ("alerting (new issue)", "no alert (warm)"):
+            request = workload.request(credentials)
+            with output():
+                meter.start()
+                handler.lambda_handler(request.event(), FakeContext())
+                tally = meter.stop()
+            summary = tally.summary()
+            rows[label] = {
+                "calls": summary["calls"],
+                "round_trips": summary["round_trips"],
+                "wru": summary["wru"],
+                "sqs": sum(1 for c in tally.calls if c.service == "sqs"),
+            }
+        return rows
+
+
+def main() -> int:
+    rows = run()
+    print(f"\nAlerts ({WORKLOAD}, alert queue configured):")
+    print(f"  {'request':<22} {'calls':>5} {'round trips':>11} {'WRU':>5} {'SQS calls':>9}")
+    for label, row in rows.items():
+        print(f"  {label:<22} {row['calls']:>5} {row['round_trips']:>11} {row['wru']:>5} {row['sqs']:>9}")
+    alerting, quiet = rows["alerting (new issue)"], rows["no alert (warm)"]
+    print(
+        f"  an alerting request adds {alerting['sqs']} SendMessageBatch call (+{alerting['sqs']} round trip, "
+        f"${alerting['sqs'] * SQS_PER_REQUEST * 1e6:.2f} per million alerts, plus the delivery function); "
+        f"a request with no alert adds {quiet['sqs']} calls"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
