@@ -249,7 +249,9 @@ def send_http(base_url: str, method: str, path: str, query: str, headers: dict[s
         for name, value in headers.items():
             connection.putheader(name, value.encode("utf-8", "surrogatepass").replace(b"\r", b"").replace(b"\n", b""))
         connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body)
+        # The server may answer (413, 414) and close before reading the whole body: read its answer.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.endheaders(body)
         response = connection.getresponse()
         response.read()
         return response.status
@@ -267,7 +269,7 @@ def _traceback_signature(lines: list[str], kind: str | None = None) -> str:
     where = "?"
     for line in lines:
         stripped = line.strip()
-        if stripped.startswith('File "') and str(ROOT) in stripped:
+        if stripped.startswith('File "') and str(ROOT) in stripped and "site-packages" not in stripped:
             file_part, _, func = stripped.partition(", in ")
             where = f"{file_part.split(chr(34))[1].replace(str(ROOT) + '/', '')}:{func}"
         elif kind is None and line and not line.startswith(" ") and not stripped.startswith("Traceback"):

@@ -30,6 +30,9 @@ KNOWN: dict[str, str] = {
     "ValidationError @ layers/lodge/python/lodge/protocols/crashlog.py:to_occurrence": (
         "test_crashlog_notifier_with_a_surrogate_key"
     ),
+    # A 450 KB field passes DynamoDB's item limit: answered 503 (logged with its traceback), forever.
+    "StorageError @ layers/lodge/python/lodge/store.py:put_record": "test_a_450_kb_value_in_every_field_is_stored",
+    "StorageError @ layers/lodge/python/lodge/ingest.py:ingest": "test_a_450_kb_value_in_every_field_is_stored",
 }
 
 
