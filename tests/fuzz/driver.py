@@ -137,7 +137,7 @@ class InProcess:
         auth.clear_cache()
         config.settings.cache_clear()
         emulation.provision(aws.dynamodb(), aws.s3(), os.environ["TABLE_NAME"], os.environ["BUCKET_NAME"])
-        from lodge.store import Store
+        from lodge.storage import Store
 
         ensure_demo_project(Store())
         logging.getLogger().addHandler(self.catcher)
@@ -192,7 +192,7 @@ class InProcess:
         """Store every real payload once, so the read endpoints have items, samples and a location."""
         from lodge.ingest import ingest
         from lodge.protocols import crashlog
-        from lodge.store import Store
+        from lodge.storage import Store
         from lodge_devtools.demo import DEMO_PROJECT_ID
         from tests.fuzz.endpoints import BY_NAME, LOCATION_ID
         from tests.fuzz.mutators import clone
