@@ -264,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(run=project_create)
     listing = project.add_parser("list", parents=[common], help="list projects")
     listing.set_defaults(run=project_list)
+    from lodge_devtools import cli_scrub  # issue 15: project scrub
+
+    cli_scrub.add_parser(project, common)
 
     token = groups.add_parser("token", help="list, rotate and revoke credentials").add_subparsers(
         dest="command", required=True

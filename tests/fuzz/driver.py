@@ -128,13 +128,14 @@ class InProcess:
     def __enter__(self) -> InProcess:
         from moto import mock_aws
 
-        from lodge import auth, aws, config
+        from lodge import auth, aws, config, scrubbing
         from lodge_devtools import emulation
         from lodge_devtools.target import ensure_demo_project
 
         self._stack.enter_context(mock_aws())
         aws.reset()
         auth.clear_cache()
+        scrubbing.clear_cache()
         config.settings.cache_clear()
         emulation.provision(aws.dynamodb(), aws.s3(), os.environ["TABLE_NAME"], os.environ["BUCKET_NAME"])
         from lodge.storage import Store

@@ -36,6 +36,7 @@ from lodge.storage.records import (
     index_entry,
     stored_detail,
 )
+from lodge.storage.settings import Settings
 
 __all__ = [
     "INDEX_TEXT_LIMIT",
@@ -57,5 +58,5 @@ __all__ = [
 ]
 
 
-class Store(Records, Issues, Markers, Credentials, RateLimits):
+class Store(Records, Issues, Markers, Credentials, RateLimits, Settings):
     """All reads and writes of Lodge's table and bucket. One instance per process is enough."""
