@@ -23,7 +23,7 @@ os.environ.update(
     POWERTOOLS_SERVICE_NAME="lodge-test",
 )
 
-from lodge import auth, aws, config  # noqa: E402
+from lodge import auth, aws, config, scrubbing  # noqa: E402
 from lodge.storage import Store  # noqa: E402
 from lodge_devtools import emulation  # noqa: E402
 
@@ -46,6 +46,7 @@ def aws_mock() -> Iterator[None]:
     with mock_aws():
         aws.reset()
         auth.clear_cache()
+        scrubbing.clear_cache()
         config.settings.cache_clear()
         emulation.provision(aws.dynamodb(), aws.s3(), os.environ["TABLE_NAME"], os.environ["BUCKET_NAME"])
         yield

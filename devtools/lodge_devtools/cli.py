@@ -410,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("project", help="project id or name")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     delete.set_defaults(run=project_delete)
+    from lodge_devtools import cli_scrub  # issue 15: project scrub
+
+    cli_scrub.add_parser(project, common)
 
     token = groups.add_parser("token", help="list, rotate and revoke credentials").add_subparsers(
         dest="command", required=True

@@ -2,14 +2,14 @@
 
 A location id does not name its project, so the caller proves which project it may look in: a
 CrashLog-signed GET (api key + secret), or `?token=` with a read-capable token (personal or
-rollbar_read), which is then carried over to the redirect target (it reads with the same token).
-Another project's location ids are simply not found.
+rollbar_read). The redirect target never carries a credential (a Location header ends up in
+browser histories, proxies and access logs): the client re-sends its own credential to it, as the
+AppSignal query API asks (`?token=`). Another project's location ids are simply not found.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
@@ -37,9 +37,6 @@ def route(request: http.Request) -> dict[str, Any]:
         raise http.HttpError(404, "no such location (yet)")
     metrics.add_metric(name="LocationsFound", unit=MetricUnit.Count, value=1)
     target = crashlog.sample_path(project_id, location_id)
-    token = request.query.get("token")
-    if token and not request.header("authorization"):
-        target += "?token=" + quote(token, safe="")
     return http.response(301, {"location": target}, headers={"Location": target})
 
 

@@ -60,19 +60,23 @@ def main(argv: list[str] | None = None) -> int:
             tallies.append(tally)
         print(f"runner log: {sum(logged.values())} tracebacks")
     print()
-    failures = 0
+    failures = tracebacks = 0
     for tally in tallies:
-        failures += tally.failures + sum(tally.tracebacks.values())
+        failures += tally.failures
+        tracebacks += sum(tally.tracebacks.values())
         for signature, count in tally.tracebacks.most_common():
             print(f"[{tally.endpoint}] {count}x {signature}\n    e.g. {tally.examples[signature].describe()[:400]}")
         for key, case in tally.examples.items():
             if key.startswith("status "):
                 print(f"[{tally.endpoint}] {key}\n    e.g. {case.describe()[:400]}")
     for signature, count in sorted(logged.items()):
-        failures += count
+        tracebacks += count
         print(f"[runner log] {count}x {signature}")
-    print(f"\nfuzz: {sum(t.cases for t in tallies)} cases, {failures} failing outcomes")
-    return 1 if failures else 0
+    print(
+        f"\nfuzz: {sum(t.cases for t in tallies)} cases; {failures} answered 500, escaped, timed out or malformed;"
+        f" {tracebacks} tracebacks logged"
+    )
+    return 1 if failures or tracebacks else 0
 
 
 if __name__ == "__main__":

@@ -128,13 +128,14 @@ class InProcess:
     def __enter__(self) -> InProcess:
         from moto import mock_aws
 
-        from lodge import auth, aws, config
+        from lodge import auth, aws, config, scrubbing
         from lodge_devtools import emulation
         from lodge_devtools.target import ensure_demo_project
 
         self._stack.enter_context(mock_aws())
         aws.reset()
         auth.clear_cache()
+        scrubbing.clear_cache()
         config.settings.cache_clear()
         emulation.provision(aws.dynamodb(), aws.s3(), os.environ["TABLE_NAME"], os.environ["BUCKET_NAME"])
         from lodge.storage import Store
@@ -249,8 +250,7 @@ def send_http(base_url: str, method: str, path: str, query: str, headers: dict[s
         for name, value in headers.items():
             connection.putheader(name, value.encode("utf-8", "surrogatepass").replace(b"\r", b"").replace(b"\n", b""))
         connection.putheader("Content-Length", str(len(body)))
-        # A server may answer before reading the whole body (a 413): that answer counts, so a
-        # failed send is followed by reading it like any other.
+        # The server may answer (413, 414) and close before reading the whole body: read its answer.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             connection.endheaders(body)
         response = connection.getresponse()
@@ -270,7 +270,7 @@ def _traceback_signature(lines: list[str], kind: str | None = None) -> str:
     where = "?"
     for line in lines:
         stripped = line.strip()
-        if stripped.startswith('File "') and str(ROOT) in stripped:
+        if stripped.startswith('File "') and str(ROOT) in stripped and "site-packages" not in stripped:
             file_part, _, func = stripped.partition(", in ")
             where = f"{file_part.split(chr(34))[1].replace(str(ROOT) + '/', '')}:{func}"
         elif kind is None and line and not line.startswith(" ") and not stripped.startswith("Traceback"):

@@ -1,10 +1,9 @@
 """Every distinct 500 / traceback class the fuzzer found, and the issue's named defects, each as a
 minimal regression test on a real captured payload.
 
-The open ones are `xfail(strict=True)` with their root cause: the day a fix lands, the test passes,
-strict xfail turns that into a failure, and the marker must be removed (the test then guards the fix).
-`tests.fuzz.findings.KNOWN` maps each traceback signature to its test here, so the fixed-seed fuzz
-subset accepts known classes and fails on any new one.
+A finding that is still open is pinned `xfail(strict=True)` with its root cause (the day its fix
+lands, strict xfail fails and the marker must go) and listed in `tests.fuzz.findings.KNOWN`, so the
+fixed-seed fuzz subset accepts known classes and fails on any new one. Every finding so far is fixed.
 """
 
 from __future__ import annotations
@@ -47,32 +46,24 @@ SURROGATE_DUMP = (
 # ---- fuzz findings: lone surrogates in object keys ---------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason=f"{SURROGATE_KEYS}: protocols/rollbar.py:_frame passes unknown frame keys as Frame extras"
-)
 def test_rollbar_frame_with_a_surrogate_key(harness: InProcess) -> None:
     payload = seed("rollbar_item")
     payload["data"]["body"]["trace"]["frames"][0][SURROGATE] = 1
     assert_stored(*send(harness, "rollbar_item", payload))
 
 
-@pytest.mark.xfail(
-    strict=True, reason=f"{SURROGATE_KEYS}: protocols/rollbar.py:_open_model (Notifier, Server...) extras"
-)
 def test_rollbar_notifier_with_a_surrogate_key(harness: InProcess) -> None:
     payload = seed("rollbar_item")
     payload["data"]["notifier"][SURROGATE] = "x"
     assert_stored(*send(harness, "rollbar_item", payload))
 
 
-@pytest.mark.xfail(strict=True, reason=f"{SURROGATE_KEYS}: protocols/rollbar.py:_trace passes exception keys as extras")
 def test_rollbar_exception_with_a_surrogate_key(harness: InProcess) -> None:
     payload = seed("rollbar_item")
     payload["data"]["body"]["trace"]["exception"][SURROGATE] = "x"
     assert_stored(*send(harness, "rollbar_item", payload))
 
 
-@pytest.mark.xfail(strict=True, reason=SURROGATE_DUMP + " (a dict nested in Rollbar frame locals)")
 def test_rollbar_nested_locals_with_a_surrogate_key(harness: InProcess) -> None:
     payload = seed("rollbar_item")
     payload["data"]["body"]["trace"]["frames"][1]["locals"]["payload"][SURROGATE] = "x"
@@ -86,9 +77,6 @@ def test_rollbar_custom_data_with_a_surrogate_key(harness: InProcess) -> None:
     assert_stored(*send(harness, "rollbar_item", payload))
 
 
-@pytest.mark.xfail(
-    strict=True, reason=f"{SURROGATE_KEYS}: protocols/appsignal.py:_exception passes exception keys as extras"
-)
 def test_appsignal_exception_with_a_surrogate_key(harness: InProcess) -> None:
     batch = seed("appsignal_push", 0)
     failed = next(entry for entry in batch if entry.get("exception"))
@@ -96,7 +84,6 @@ def test_appsignal_exception_with_a_surrogate_key(harness: InProcess) -> None:
     assert_stored(*send(harness, "appsignal_push", batch))
 
 
-@pytest.mark.xfail(strict=True, reason=f"{SURROGATE_KEYS}: protocols/appsignal.py:_events passes event keys as extras")
 def test_appsignal_event_with_a_surrogate_key(harness: InProcess) -> None:
     batch = seed("appsignal_push", 0)
     entry = next(entry for entry in batch if entry.get("events"))
@@ -104,32 +91,24 @@ def test_appsignal_event_with_a_surrogate_key(harness: InProcess) -> None:
     assert_stored(*send(harness, "appsignal_push", batch))
 
 
-@pytest.mark.xfail(strict=True, reason=SURROGATE_DUMP + " (an unknown key of an AppSignal entry)")
 def test_appsignal_entry_with_a_surrogate_key(harness: InProcess) -> None:
     batch = seed("appsignal_push", 0)
     batch[0][SURROGATE] = "x"
     assert_stored(*send(harness, "appsignal_push", batch))
 
 
-@pytest.mark.xfail(
-    strict=True, reason=f"{SURROGATE_KEYS}: protocols/crashlog.py:_frame passes backtrace keys as extras"
-)
 def test_crashlog_frame_with_a_surrogate_key(harness: InProcess) -> None:
     payload = seed("crashlog_events", 3)  # ruby 1.0.7
     payload["payload"]["backtrace"][0][SURROGATE] = "x"
     assert_stored(*send(harness, "crashlog_events", payload))
 
 
-@pytest.mark.xfail(
-    strict=True, reason=f"{SURROGATE_KEYS}: protocols/crashlog.py:to_occurrence builds Notifier(**leftovers)"
-)
 def test_crashlog_notifier_with_a_surrogate_key(harness: InProcess) -> None:
     payload = seed("crashlog_events", 3)
     payload["payload"]["notifier"][SURROGATE] = "x"
     assert_stored(*send(harness, "crashlog_events", payload))
 
 
-@pytest.mark.xfail(strict=True, reason=SURROGATE_DUMP + " (CrashLog context)")
 def test_crashlog_context_with_a_surrogate_key(harness: InProcess) -> None:
     payload = seed("crashlog_events", 3)
     payload["payload"]["context"][SURROGATE] = "x"
@@ -150,25 +129,12 @@ def surrogate_in_every_key_and_value(tree: Any) -> Any:
     return tree + SURROGATE if isinstance(tree, str) else tree
 
 
-SURROGATE_EVERYWHERE = {
-    "rollbar_item": pytest.mark.xfail(
-        strict=True, reason=f"{SURROGATE_KEYS}: protocols/rollbar.py:_frame, _open_model"
-    ),
-    "appsignal_push": pytest.mark.xfail(
-        strict=True, reason=f"{SURROGATE_KEYS}: protocols/appsignal.py:_exception, _events"
-    ),
-    "crashlog_events": pytest.mark.xfail(
-        strict=True, reason=f"{SURROGATE_KEYS}: protocols/crashlog.py:_frame, to_occurrence"
-    ),
-}
-
-
 @pytest.mark.parametrize(
     ("endpoint", "status"),
     [
-        pytest.param("rollbar_item", 200, marks=SURROGATE_EVERYWHERE["rollbar_item"]),
-        pytest.param("appsignal_push", 200, marks=SURROGATE_EVERYWHERE["appsignal_push"]),
-        pytest.param("crashlog_events", 200, marks=SURROGATE_EVERYWHERE["crashlog_events"]),
+        ("rollbar_item", 200),
+        ("appsignal_push", 200),
+        ("crashlog_events", 200),
         ("crashlog_announce", 201),
         ("appsignal_markers", 200),
     ],
@@ -182,12 +148,6 @@ def test_a_lone_surrogate_in_every_key_and_value_of_every_seed(harness: InProces
 
 HUGE = "E" * 450_000
 """Fits the 1 MB body limit, but not DynamoDB's 400 KB item limit unless Lodge clips it."""
-CLIPPED_ITEM = (
-    "a 450 KB field is stored unclipped and the item passes DynamoDB's 400 KB limit: 503 on every retry, "
-    "forever: storage/issues.py:Issues.bump_group writes env/exc/plat/fw unclipped into the issue item, "
-    "storage/records.py:index_entry "
-    "the environment unclipped into the record item ({fields})"
-)
 
 
 def leaf_paths(endpoint: str) -> list[tuple[int, m.Path]]:
@@ -205,28 +165,16 @@ def leaf_paths(endpoint: str) -> list[tuple[int, m.Path]]:
 EXTRA_FIELDS: dict[str, list[m.Path]] = {
     # Named in the issue, absent from some captured payloads: added so they are always covered.
     "rollbar_item": [("data", "platform"), ("data", "framework")],
-    "crashlog_events": [("payload", "system", "platform"), ("payload", "context", "stage")],
+    "crashlog_events": [("payload", "environment", "system", "platform"), ("payload", "context", "stage")],
 }
 
 
 @pytest.mark.parametrize(
     ("endpoint", "status"),
     [
-        pytest.param(
-            "rollbar_item",
-            200,
-            marks=pytest.mark.xfail(
-                strict=True, reason=CLIPPED_ITEM.format(fields="exception class, platform, framework")
-            ),
-        ),
+        ("rollbar_item", 200),
         ("appsignal_push", 200),
-        pytest.param(
-            "crashlog_events",
-            200,
-            marks=pytest.mark.xfail(
-                strict=True, reason=CLIPPED_ITEM.format(fields="event type, context stage, system platform")
-            ),
-        ),
+        ("crashlog_events", 200),
         ("crashlog_announce", 201),
     ],
 )
@@ -261,11 +209,6 @@ EXPOSED = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="template.yaml LodgeApi CorsConfiguration.ExposeHeaders lists only X-Rate-Limit-*: rollbar.js 3.x reads "
-    "the Rollbar-Replay-* headers on every answer (Chrome logs 'Refused to get unsafe header'), and Retry-After",
-)
 def test_cors_exposes_every_header_the_browser_clients_read() -> None:
     from lodge_devtools import template
 
@@ -275,9 +218,6 @@ def test_cors_exposes_every_header_the_browser_clients_read() -> None:
     assert not missing, missing
 
 
-@pytest.mark.xfail(
-    strict=True, reason="template.yaml CorsConfiguration.ExposeHeaders (the runner mirrors the template)"
-)
 def test_the_local_runner_exposes_them_too() -> None:
     from lodge_devtools.sam_app import load_app
 

@@ -80,6 +80,8 @@ def test_runner_log_tracebacks_are_classified() -> None:
         "noise\nTraceback (most recent call last):\n"
         f'  File "{root}/layers/lodge/python/lodge/occurrence.py", line 196, in to_detail\n'
         "    return self.model_dump()\n"
+        f'  File "{root}/.venv/lib/python3.11/site-packages/pydantic/main.py", line 520, in model_dump\n'
+        "    return self.__pydantic_serializer__.to_python(\n"
         "UnicodeEncodeError: 'utf-8' codec can't encode\n"
     )
     record = {

@@ -68,7 +68,10 @@ def test_client_payloads_round_trip(
         assert detail["context"] == "users#show"
         assert frames[-1]["context_pre"] == payload["backtrace"][0]["pre_context"]
 
-    sample = requests.get(urljoin(runner.url + "/", target), timeout=10)
+    assert runner.credentials["personal"] not in target  # the client re-sends its credential
+    sample = requests.get(
+        urljoin(runner.url + "/", target), params={"token": runner.credentials["personal"]}, timeout=10
+    )
     if sample.status_code == 200:  # the AppSignal query API is there: the sample shows this event
         assert payload["event"]["type"] in sample.text
 

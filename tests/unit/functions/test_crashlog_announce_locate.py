@@ -123,8 +123,12 @@ def test_locate_404_until_stored_then_301(store: Store, project: Project) -> Non
     assert response["statusCode"] == 301
     target = response["headers"]["Location"]
     occurrence_id = occurrence_id_for("crashlog", location_id)
-    assert target == f"/api/{project.id}/samples/{occurrence_id}.json?token={token}"
+    # Issue 15: no credential in a URL Lodge writes; the client re-sends its own token to the target.
+    assert target == f"/api/{project.id}/samples/{occurrence_id}.json"
+    assert token not in json.dumps(response)
     assert store.get_occurrence(project.id, occurrence_id) is not None
+    followed = invoke("appsignal_query", build_event("GET", target, raw_query=f"token={token}"))
+    assert followed["statusCode"] == 200
 
 
 def test_locate_with_a_signed_request(store: Store, project: Project) -> None:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lodge import grouping
+from lodge import grouping, scrubbing
 from lodge.alerts import hook as alert_hook
 from lodge.occurrence import Occurrence
 from lodge.storage import GroupDelta, StorageError, Store, occurrence_ref
@@ -55,6 +55,9 @@ def ingest(store: Store, project_id: str, occurrences: Sequence[Occurrence], rec
     """Group and durably store one request's occurrences; raises StorageError on any failure."""
     if not occurrences:
         raise ValueError("nothing to ingest")
+    policy = scrubbing.policy_for(store, project_id)  # before grouping: titles see scrubbed text
+    for occurrence in occurrences:
+        scrubbing.scrub_occurrence(occurrence, policy)
     groupings = [grouping.compute(o) for o in occurrences]
     group_ids = [group.group_id if group else None for group in groupings]
     # Storage is told the issue ids explicitly; the occurrence learns its issue only as a result.

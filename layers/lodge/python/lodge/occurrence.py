@@ -7,12 +7,12 @@ frame, an exception, ...) so nothing a client reported is silently dropped.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from lodge.ids import occurrence_id_for
-from lodge.normalize.limits import cut_depth
+from lodge.normalize.limits import clip_label, cut_depth, text_key
 
 __all__ = ["occurrence_id_for"]  # re-exported: callers import it from here too
 
@@ -35,10 +35,16 @@ def normalize_level(value: Any, default: Level) -> Level:
 
 
 def _shallow_enough(data: Any) -> Any:
-    """Cut client data nested deeper than normalize.limits.MAX_DEPTH under any field (extras included)."""
+    """Cut client data nested deeper than normalize.limits.MAX_DEPTH under any field (extras
+    included), and repair keys that are not valid text at every level (`text_key`): the one place
+    every model of client data passes before pydantic sees its keys."""
     if isinstance(data, dict):
-        return {key: cut_depth(value) for key, value in data.items()}
+        return {text_key(key): cut_depth(value) for key, value in data.items()}
     return data
+
+
+Label = Annotated[str, AfterValidator(clip_label)]
+"""A short identifying text, clipped to normalize.limits.LABEL_LIMIT (it is copied into items)."""
 
 
 class _Open(BaseModel):
@@ -64,7 +70,7 @@ class Frame(_Open):
 class ExceptionInfo(_Open):
     """One link of an exception chain; `frames` are ordered oldest call first, most recent last."""
 
-    type: str
+    type: Label
     message: str | None = None
     description: str | None = None
     frames: list[Frame] = Field(default_factory=list)
@@ -121,7 +127,7 @@ class Occurrence(BaseModel):
 
     project_id: str
     protocol: Protocol
-    client_id: str
+    client_id: Label
     """The client's own id for this report (Rollbar uuid, AppSignal request_id, CrashLog location id),
     or one Lodge generated when the client sent none. De-duplication is keyed on it."""
     received_at: float
@@ -129,7 +135,7 @@ class Occurrence(BaseModel):
     timestamp: float | None = None
     """Unix seconds the client says the event happened, if it said."""
     kind: Kind = "error"
-    environment: str = "production"
+    environment: Label = "production"
     level: Level = "error"
     title: str | None = None
     exceptions: list[ExceptionInfo] = Field(default_factory=list)
@@ -143,15 +149,15 @@ class Occurrence(BaseModel):
     tags: dict[str, Any] | None = None
     custom: dict[str, Any] | None = None
     fingerprint: str | None = None
-    code_version: str | None = None
-    platform: str | None = None
-    language: str | None = None
-    framework: str | None = None
-    context: str | None = None
-    hostname: str | None = None
+    code_version: Label | None = None
+    platform: Label | None = None
+    language: Label | None = None
+    framework: Label | None = None
+    context: Label | None = None
+    hostname: Label | None = None
     # Performance fields (AppSignal transactions).
-    action: str | None = None
-    path: str | None = None
+    action: Label | None = None
+    path: Label | None = None
     duration: float | None = None
     """Milliseconds."""
     status: int | None = None

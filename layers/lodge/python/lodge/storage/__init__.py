@@ -43,6 +43,7 @@ from lodge.storage.records import (
     index_entry,
     stored_detail,
 )
+from lodge.storage.settings import Settings
 
 __all__ = [
     "INDEX_TEXT_LIMIT",
@@ -65,5 +66,5 @@ __all__ = [
 ]
 
 
-class Store(Records, Issues, Markers, Credentials, RateLimits, ClientReports, Console, Alerts):
+class Store(Records, Issues, Markers, Credentials, RateLimits, ClientReports, Console, Alerts, Settings):
     """All reads and writes of Lodge's table and bucket. One instance per process is enough."""
