@@ -15,6 +15,7 @@ from lodge.alerts import deliver, handoff, rules
 from lodge.alerts.decide import CountedWrite, alerts_due
 from lodge.alerts.model import IssueSummary, OccurrenceSummary
 from lodge.ingest import ingest
+from lodge.models.issues import IssueChange
 from lodge.models.markers import Marker
 from lodge.queries import markers
 from lodge.storage import Store
@@ -65,6 +66,20 @@ def test_tenth_and_hundredth_occurrence_alert_once_each(
         ingest(store, project.id, [make(message="steady", client_id=f"c{i}")], 1_700_000_000 + i)
     drain(store, queue)
     assert kinds(hook) == [("new_issue", None), ("threshold", 10), ("threshold", 100)]
+
+
+def test_a_resolved_issue_that_occurs_again_alerts_one_regression(
+    store: Store, project: Project, queue: str, hook: Receiver
+) -> None:
+    add_rule(store, project.id, hook.url)
+    result = ingest(store, project.id, [make(message="comes back", client_id="r1")], 1_700_000_000)
+    issue_id = result.group_ids[0]
+    assert issue_id is not None
+    store.change_issue(project.id, issue_id, IssueChange(by="test", status="resolved"))
+    ingest(store, project.id, [make(message="comes back", client_id="r2")], 1_700_000_060)
+    ingest(store, project.id, [make(message="comes back", client_id="r3")], 1_700_000_120)  # active now: no alert
+    drain(store, queue)
+    assert kinds(hook) == [("new_issue", None), ("regression", None)]
 
 
 def test_a_redelivered_alert_is_not_sent_twice(store: Store, project: Project, queue: str, hook: Receiver) -> None:
