@@ -222,7 +222,8 @@ def test_console_end_to_end(runner: RunnerHandle, tmp_path: Path) -> None:
     assert issue["libFramesOpen"] == 0
     assert "ord-8841" in issue["custom"] and "cart_total" in issue["custom"]
     assert issue["trend"] and issue["occurrences"] == 1
-    assert "Not available yet" in first["pending"]
+    assert first["muted"] == "muted"
+    assert [r["title"] for r in first["mutedRows"]] == ["ValueError: payment declined"]
     assert first["resolved"]["status"] == "resolved"
     assert [r["title"] for r in first["resolvedRows"]] == ["ValueError: payment declined"]
     assert any("c0ffee1" in d and "rollbar" in d for d in first["deploys"])
@@ -237,10 +238,9 @@ def test_console_end_to_end(runner: RunnerHandle, tmp_path: Path) -> None:
     )
     assert_clean(again)
     assert again["again"]["count"] == "2" and again["again"]["occurrences"] == 2
-    # Reopening on regression is the triage model's (issue 10): today the issue stays resolved and
-    # is badged "regressed" (seen after it was resolved).
-    assert again["again"]["status"] == "resolved" and "regressed" in again["again"]["badges"]
-    assert [r["badges"] for r in again["resolvedRows"]] == [["regressed"]]
+    # The triage model reopened it at ingest: active again, and badged "regressed".
+    assert again["again"]["status"] == "active" and "regressed" in again["again"]["badges"]
+    assert again["resolvedRows"] == []
     assert first_uuid in again["occurrence"]["raw"]
     assert "via rollbar from pyrollbar" in again["occurrence"]["meta"]
     assert again["signedOutUrl"].startswith(clients.url + "/console/signin")

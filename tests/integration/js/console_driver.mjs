@@ -91,8 +91,12 @@ try {
     out.searchRows = await rows(page);
     out.issue = await openIssue(page, opts.issue, out, "issue");
     await page.screenshot({ path: `${opts.artifacts}/console-issue.png`, fullPage: true });
-    await Promise.all([page.waitForURL(/flash=pending/), page.click("button[value=mute]")]);
-    out.pending = (await page.textContent(".flash")).trim();
+    await Promise.all([page.waitForURL(/flash=muted/), page.click("#mute-button")]);
+    out.muted = (await page.textContent("#status")).trim();
+    await page.goto(`${base}/issues?status=muted`);
+    out.mutedRows = await rows(page);
+    await page.goto(`${base}/issues/${opts.issue}`);
+    await Promise.all([page.waitForURL(/flash=active/), page.click("#reopen")]);
     await Promise.all([page.waitForURL(/flash=resolved/), page.click("#resolve")]);
     out.resolved = await openIssue(page, opts.issue, out, "resolved");
     await page.goto(`${base}/issues?status=resolved`);

@@ -205,14 +205,31 @@ def test_issue_page_shows_frames_custom_data_and_occurrences(project: Project, s
     assert "Everything stored" in occurrence and "rollbar" in occurrence
 
 
-def test_pending_triage_actions_say_so(project: Project, store: Store) -> None:
+def test_mute_and_resolve_in_a_typed_version_from_the_issue_page(project: Project, store: Store) -> None:
     ingest(project, message("boom"))
     group = store.issues(project.id)[0]
     browser = Browser()
     browser.sign_in(project.credentials["personal"])
-    resp = browser.post(f"/console/issues/{group.id}/triage", {"action": "mute", "csrf": browser.csrf()})
-    assert resp["headers"]["Location"].endswith("flash=pending")
-    assert "Not available yet" in html(browser.get(resp["headers"]["Location"]))
+    path = f"/console/issues/{group.id}/triage"
+    resp = browser.post(path, {"action": "mute", "mute_count": "3", "csrf": browser.csrf()})
+    assert resp["headers"]["Location"].endswith("flash=muted")
+    page = html(browser.get(resp["headers"]["Location"]))
+    assert "Muted." in page and "for 3 more occurrences" in page and "Status history" in page
+    assert store.issue(project.id, group.id).status == "muted"  # type: ignore[union-attr]
+    browser.post(path, {"action": "reopen", "csrf": browser.csrf()})
+    resp = browser.post(path, {"action": "resolve_next", "version": "2.0.0", "csrf": browser.csrf()})
+    assert resp["headers"]["Location"].endswith("flash=resolved")
+    assert store.issue(project.id, group.id).resolved_in_version == "2.0.0"  # type: ignore[union-attr]
+    assert "version 2.0.0" in html(browser.get(f"/console/issues/{group.id}"))
+
+
+def test_resolve_next_without_a_version_to_count_from_asks_for_one(project: Project, store: Store) -> None:
+    ingest(project, message("boom"))
+    group = store.issues(project.id)[0]
+    browser = Browser()
+    browser.sign_in(project.credentials["personal"])
+    resp = browser.post(f"/console/issues/{group.id}/triage", {"action": "resolve_next", "csrf": browser.csrf()})
+    assert resp["statusCode"] == 400 and "Type the version" in html(resp)
     assert store.issue(project.id, group.id).status == "active"  # type: ignore[union-attr]
 
 

@@ -79,24 +79,125 @@ def test_library_frames_are_folded_and_the_trace_reads_newest_first(project: Pro
     assert occurrence.protocol == "rollbar"
 
 
-def test_regressed_means_seen_after_it_was_resolved(project: Project, store: Store) -> None:
-    ingest(store, project.id, [_occurrence(project, "c1")], time.time())
+def test_a_resolved_issue_that_comes_back_is_active_and_regressed(project: Project, store: Store) -> None:
+    ingest(store, project.id, [_occurrence(project, "c1", code_version="1.0.0")], time.time())
     viewer = _viewer(project, store)
     (row,) = data.list_issues(viewer, store=store).rows
     resolved = data.triage(viewer, row.id, "resolve", store=store)
     assert resolved is not None and resolved.status == "resolved" and not resolved.regressed
-    time.sleep(0.01)
-    ingest(store, project.id, [_occurrence(project, "c2", received_at=time.time())], time.time())
-    (again,) = data.list_issues(viewer, status="resolved", store=store).rows
-    assert again.regressed and again.count == 2
+    ingest(store, project.id, [_occurrence(project, "c2", code_version="1.0.1")], time.time())
+    assert data.list_issues(viewer, status="resolved", store=store).rows == []
+    (again,) = data.list_issues(viewer, store=store).rows
+    assert again.status == "active" and again.regressed and again.count == 2
+    detail = data.get_issue(viewer, row.id, store=store)
+    assert detail is not None and detail.issue.regression is not None
+    assert detail.issue.regression.code_version == "1.0.1"
+    assert [(h.previous, h.status) for h in detail.history][:2] == [("resolved", "active"), ("active", "resolved")]
+    assert detail.history[1].by == "console:" + _label(project, store)
+    resolved = data.triage(viewer, row.id, "resolve", store=store)
+    assert resolved is not None and not resolved.regressed
+
+
+def _label(project: Project, store: Store) -> str:
+    credential = store.credential(_viewer(project, store).token_hash)
+    assert credential is not None
+    return credential.label
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [("1.4.2", "1.4.3"), ("v7", "v8"), ("41", "42"), ("2.0", "2.1"), ("abc123f", None), (None, None), ("", None)],
+)
+def test_next_version_counts_on_from_numbered_versions(version: str | None, expected: str | None) -> None:
+    assert data.next_version(version) == expected
+
+
+def test_resolve_in_next_version_uses_the_latest_code_version_or_the_typed_one(project: Project, store: Store) -> None:
+    ingest(store, project.id, [_occurrence(project, "c1", code_version="1.9.0")], time.time())
+    viewer = _viewer(project, store)
+    (row,) = data.list_issues(viewer, store=store).rows
+    resolved = data.triage(viewer, row.id, "resolve_next", store=store)
+    assert resolved is not None and resolved.status == "resolved"
+    detail = data.get_issue(viewer, row.id, store=store)
+    assert detail is not None and detail.resolved_in_version == "1.9.1"
+    ingest(store, project.id, [_occurrence(project, "c2", code_version="1.9.0")], time.time())
+    (still,) = data.list_issues(viewer, status="resolved", store=store).rows
+    assert not still.regressed
+    data.triage(viewer, row.id, "reopen", store=store)
+    data.triage(viewer, row.id, "resolve_next", version="2.0.0", store=store)
+    detail = data.get_issue(viewer, row.id, store=store)
+    assert detail is not None and detail.resolved_in_version == "2.0.0"
+    ingest(store, project.id, [_occurrence(project, "c3", code_version="2.0.1")], time.time())
+    (back,) = data.list_issues(viewer, store=store).rows
+    assert back.status == "active" and back.regressed
+
+
+def test_resolve_in_next_version_without_a_numbered_version_asks_for_one(project: Project, store: Store) -> None:
+    ingest(store, project.id, [_occurrence(project, "c1", code_version="abc123f")], time.time())
+    viewer = _viewer(project, store)
+    (row,) = data.list_issues(viewer, store=store).rows
+    with pytest.raises(data.TriageError):
+        data.triage(viewer, row.id, "resolve_next", store=store)
+    with pytest.raises(data.TriageError):
+        data.triage(viewer, row.id, "resolve_next", version="x" * 41, store=store)
+    assert data.list_issues(viewer, store=store).rows[0].status == "active"
+
+
+def test_mute_for_n_more_occurrences_then_the_next_reopens_it(project: Project, store: Store) -> None:
+    ingest(store, project.id, [_occurrence(project, "c0")], time.time())
+    viewer = _viewer(project, store)
+    (row,) = data.list_issues(viewer, store=store).rows
+    muted = data.triage(viewer, row.id, "mute", mute_occurrences=3, store=store)
+    assert muted is not None and muted.status == "muted"
+    for i in range(3):
+        ingest(store, project.id, [_occurrence(project, f"c{i + 1}")], time.time())
+    (still,) = data.list_issues(viewer, status="muted", store=store).rows
+    assert still.count == 4
+    detail = data.get_issue(viewer, row.id, store=store)
+    assert detail is not None and detail.muted_until_total == 4
+    ingest(store, project.id, [_occurrence(project, "c4")], time.time())
+    assert data.list_issues(viewer, status="muted", store=store).rows == []
+    (back,) = data.list_issues(viewer, store=store).rows
+    assert back.status == "active" and not back.regressed
+
+
+def test_mute_forever_and_for_a_time(project: Project, store: Store) -> None:
+    ingest(store, project.id, [_occurrence(project, "c0")], time.time())
+    viewer = _viewer(project, store)
+    (row,) = data.list_issues(viewer, store=store).rows
+    data.triage(viewer, row.id, "mute", store=store)
+    detail = data.get_issue(viewer, row.id, store=store)
+    assert detail is not None and detail.issue.status == "muted"
+    assert detail.muted_until is None and detail.muted_until_total is None
+    before = time.time()
+    data.triage(viewer, row.id, "mute", mute_seconds=3600, store=store)
+    detail = data.get_issue(viewer, row.id, store=store)
+    assert detail is not None and detail.muted_until is not None
+    assert before + 3600 <= detail.muted_until <= time.time() + 3600
+    with pytest.raises(data.TriageError):
+        data.triage(viewer, row.id, "mute", mute_seconds=5, store=store)
+    with pytest.raises(data.TriageError):
+        data.triage(viewer, row.id, "mute", mute_occurrences=0, store=store)
+
+
+def test_archive_and_reopen(project: Project, store: Store) -> None:
+    ingest(store, project.id, [_occurrence(project, "c0")], time.time())
+    viewer = _viewer(project, store)
+    (row,) = data.list_issues(viewer, store=store).rows
+    archived = data.triage(viewer, row.id, "archive", store=store)
+    assert archived is not None and archived.status == "archived"
+    page = data.list_issues(viewer, status="archived", store=store)
+    assert [r.id for r in page.rows] == [row.id] and page.counts_by_status["active"] == 0
     reopened = data.triage(viewer, row.id, "reopen", store=store)
-    assert reopened is not None and reopened.status == "active" and not reopened.regressed
+    assert reopened is not None and reopened.status == "active"
 
 
-@pytest.mark.parametrize("action", data.PENDING_ACTIONS)
-def test_pending_actions_are_not_available_yet(project: Project, store: Store, action: str) -> None:
-    with pytest.raises(data.NotAvailableYet):
-        data.triage(_viewer(project, store), "anything", action, store=store)
+def test_unknown_actions_and_other_projects_issues(project: Project, store: Store) -> None:
+    viewer = _viewer(project, store)
+    with pytest.raises(data.TriageError):
+        data.triage(viewer, "anything", "delete", store=store)
+    assert data.triage(viewer, "anything", "mute", store=store) is None
+    assert data.triage(viewer, "anything", "resolve_next", store=store) is None
 
 
 def test_issue_occurrences_page_through_the_time_index(project: Project, store: Store) -> None:

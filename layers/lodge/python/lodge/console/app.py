@@ -289,7 +289,9 @@ def issues(ctx: Context) -> dict[str, Any]:
         sort=sort,
         page=_int(q.get("page"), 1),
     )
-    return page(ctx, "issues.html", title="Issues", listing=listing, filters=filters, query=_query)
+    return page(
+        ctx, "issues.html", title="Issues", listing=listing, filters=filters, query=_query, statuses=data.STATUSES
+    )
 
 
 def _query(filters: dict[str, str], **changes: Any) -> str:
@@ -316,26 +318,34 @@ def issue(ctx: Context, issue_id: str) -> dict[str, Any]:
         older=older,
         next_before=next_before,
         markers=markers,
-        flash=ctx.request.query.get("flash", ""),
+        flash=FLASHES.get(ctx.request.query.get("flash", ""), ""),
     )
 
 
 FLASHES = {
     "resolved": "Resolved.",
     "active": "Reopened.",
-    "pending": "Not available yet: resolve in next version and mute come with the triage model.",
+    "muted": "Muted.",
+    "archived": "Archived.",
 }
 
 
 def triage(ctx: Context, issue_id: str) -> dict[str, Any]:
     assert ctx.viewer is not None
-    action = _form(ctx.request).get("action", "")
+    form = _form(ctx.request)
+    mute_for = _int(form.get("mute_for"), 0) or None
+    mute_count = _int(form.get("mute_count", "").strip(), 0) or None
     try:
-        row = data.triage(ctx.viewer, issue_id, action)
-    except data.NotAvailableYet:
-        return redirect(f"{BASE}/issues/{quote(issue_id)}?flash=pending")
-    except ValueError:
-        return page(ctx, "error.html", 400, title="Unknown action", message="That triage action does not exist.")
+        row = data.triage(
+            ctx.viewer,
+            issue_id,
+            form.get("action", ""),
+            version=form.get("version", ""),
+            mute_seconds=mute_for,
+            mute_occurrences=mute_count,
+        )
+    except data.TriageError as error:
+        return page(ctx, "error.html", 400, title="Cannot do that", message=str(error))
     if row is None:
         return not_found(ctx, "Issue")
     return redirect(f"{BASE}/issues/{quote(issue_id)}?flash={row.status}")

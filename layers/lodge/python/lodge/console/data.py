@@ -13,13 +13,16 @@ and the view says so (`Trend.capped`).
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lodge import auth
+from lodge import triage as triage_model
 from lodge.config import settings
+from lodge.models.issues import IssueChange, Regression, StatusChange
 from lodge.models.occurrences import OccurrenceSummary as Listed
 from lodge.queries import issues as issue_queries
 from lodge.queries import markers as marker_queries
@@ -36,7 +39,7 @@ HOUR = 3600
 DAY = 86400
 NEW_FOR_SECONDS = DAY
 """An issue first seen this recently carries the "new" badge."""
-STATUSES = ("active", "resolved", "muted")
+STATUSES = ("active", "resolved", "muted", "archived")
 LEVELS = ("critical", "error", "warning", "info", "debug")
 """The occurrence model's levels (lodge.occurrence.LEVELS; a test keeps them equal). Not imported:
 that module loads pydantic, which would double the console's cold start."""
@@ -53,10 +56,6 @@ LIBRARY_MARKERS = (
     "/jdk/",
     "java.base/",
 )
-
-
-class NotAvailableYet(Exception):
-    """A triage action whose model does not exist yet (resolve in next version, mute)."""
 
 
 # ---- view models ------------------------------------------------------------------------------
@@ -95,6 +94,8 @@ class IssueRow:
     exception_class: str | None
     status_changed: float | None
     trend: Trend | None = None
+    regression: Regression | None = None
+    """Set by the triage model when a resolved issue came back (docs/triage.md)."""
 
     @property
     def is_new(self) -> bool:
@@ -102,8 +103,8 @@ class IssueRow:
 
     @property
     def regressed(self) -> bool:
-        """Seen again after it was resolved. (Reopening it on regression is the triage model's job.)"""
-        return self.status == "resolved" and self.status_changed is not None and self.last_seen > self.status_changed
+        """Came back after it was resolved, as the triage model recorded it at ingest."""
+        return self.regression is not None
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,15 @@ class IssueDetail:
     last_occurrence: str | None
     environments: dict[str, int]
     """Occurrences per environment among the records the trend read (bounded)."""
+    history: tuple[StatusChange, ...] = ()
+    """Status changes, newest first."""
+    resolved_in_version: str | None = None
+    muted_until: float | None = None
+    muted_until_total: int | None = None
+    """Stays muted while its count is at most this."""
+    last_code_version: str | None = None
+    next_version: str | None = None
+    """What "resolve in next version" would resolve it in (None: the user has to type one)."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +293,7 @@ def _issue_row(issue: Issue) -> IssueRow:
         protocol=issue.protocol or "",
         exception_class=issue.exception_class,
         status_changed=issue.status_changed_at,
+        regression=issue.regression,
     )
 
 
@@ -397,6 +408,12 @@ def get_issue(viewer: Viewer, issue_id: str, store: Store | None = None) -> Issu
         first_occurrence=issue.first_occurrence_id,
         last_occurrence=issue.last_occurrence_id,
         environments=dict(sorted(environments.items(), key=lambda kv: -kv[1])),
+        history=tuple(reversed(issue.history)),
+        resolved_in_version=issue.resolved_in_version,
+        muted_until=issue.muted_until,
+        muted_until_total=issue.muted_until_total,
+        last_code_version=issue.last_code_version,
+        next_version=next_version(issue.last_code_version),
     )
 
 
@@ -533,19 +550,79 @@ def _title(detail: dict[str, Any]) -> str:
 
 # ---- triage -----------------------------------------------------------------------------------
 
-ACTIONS = {"resolve": "resolved", "reopen": "active"}
-PENDING_ACTIONS = ("resolve_next", "mute")
+ACTIONS = {
+    "resolve": "resolved",
+    "resolve_next": "resolved",
+    "mute": "muted",
+    "reopen": "active",
+    "archive": "archived",
+}
+MAX_MUTE_SECONDS = 366 * DAY
+MAX_MUTE_OCCURRENCES = 1_000_000
+_NUMBER = re.compile(r"^(v?)((?:[0-9]{1,9}\.){0,2})([0-9]{1,9})$")
 
 
-def triage(viewer: Viewer, issue_id: str, action: str, store: Store | None = None) -> IssueRow | None:
-    """Apply a triage action; None when the issue does not exist in this project.
+class TriageError(ValueError):
+    """A triage request the console cannot carry out; the message says why, for the page."""
 
-    Raises NotAvailableYet for resolve-in-next-version and mute, whose model comes with triage."""
-    if action in PENDING_ACTIONS:
-        raise NotAvailableYet(action)
+
+def next_version(version: str | None) -> str | None:
+    """The version after `version`: an integer plus one, a semver with its last part bumped
+    ("1.4.2" → "1.4.3", "v7" → "v8"); None for anything else (a git sha has no "next")."""
+    match = _NUMBER.match(version or "")
+    if match is None:
+        return None
+    prefix, head, last = match.groups()
+    return f"{prefix}{head}{int(last) + 1}"
+
+
+def _mute_fields(seconds: int | None, occurrences: int | None, now: float) -> dict[str, Any]:
+    if seconds is not None and not 60 <= seconds <= MAX_MUTE_SECONDS:
+        raise TriageError("Mute for between a minute and a year.")
+    if occurrences is not None and not 0 < occurrences <= MAX_MUTE_OCCURRENCES:
+        raise TriageError("Mute for a positive number of occurrences.")
+    return {
+        "muted_until": now + seconds if seconds is not None else None,
+        "mute_occurrences": occurrences,
+    }
+
+
+def triage(
+    viewer: Viewer,
+    issue_id: str,
+    action: str,
+    *,
+    version: str = "",
+    mute_seconds: int | None = None,
+    mute_occurrences: int | None = None,
+    store: Store | None = None,
+) -> IssueRow | None:
+    """Apply a triage action through the triage model; None when the issue is not in this project.
+
+    `resolve_next` resolves in `version` when one is typed, else in the version after the latest
+    occurrence's code version; `mute` without a time or a count mutes forever. The change is
+    recorded as made by "console:<token label>". Raises TriageError for a request that cannot be done."""
     if action not in ACTIONS or not _safe_id(issue_id):
-        raise ValueError(action)
-    issue = _store(store).set_issue_status(viewer.project_id, issue_id, ACTIONS[action])
+        raise TriageError("That triage action does not exist.")
+    db = _store(store)
+    credential = db.credential(viewer.token_hash)
+    who = f"console:{credential.label if credential is not None else ''}"
+    fields: dict[str, Any] = {}
+    if action == "resolve_next":
+        current = issue_queries.issue(db, viewer.project_id, issue_id)
+        if current is None:
+            return None
+        typed = version.strip()
+        chosen = triage_model.valid_version(typed) if typed else next_version(current.last_code_version)
+        if chosen is None:
+            raise TriageError(
+                "Type the version the fix ships in (at most 40 characters): "
+                "the latest occurrence has no numbered code version to count on from."
+            )
+        fields["resolved_in_version"] = chosen
+    elif action == "mute":
+        fields.update(_mute_fields(mute_seconds, mute_occurrences, time.time()))
+    issue = db.change_issue(viewer.project_id, issue_id, IssueChange(by=who, status=ACTIONS[action], **fields))
     return _issue_row(issue) if issue is not None else None
 
 
