@@ -22,14 +22,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
-from lodge_devtools import apigw, demo, template
+from lodge_devtools import apigw, demo, streams, template
 from lodge_devtools.sam_app import DEFAULT_BUCKET, DEFAULT_TABLE, App, Cors, load_app
 from lodge_devtools.target import STATE_FILE, Target, ensure_demo_project, read_state, write_state
 from lodge_devtools.workers import FunctionPool, InvokeError, worker_env
@@ -146,6 +146,7 @@ class LodgeServer(ThreadingHTTPServer):
         self.app = app
         self.pools = pools
         self.quiet = quiet
+        self.before_dispatch: Callable[[], None] | None = None  # digest hook (lodge_devtools.streams)
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -211,6 +212,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._send(status, headers, body, request_id or str(uuid.uuid4()))
 
     def _dispatch(self) -> None:
+        if self.server.before_dispatch is not None:  # --sync-digest: digest everything first
+            self.server.before_dispatch()
         started = time.monotonic()
         request_id = str(uuid.uuid4())
         body = self._read_body()
@@ -366,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-file", type=Path, default=STATE_FILE, help="where the admin CLI finds this runner")
     parser.add_argument("--max-workers", type=int, default=4, help="warm workers per function")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument("--sync-digest", action="store_true", help="digest the stream before each request (tests)")
     return parser
 
 
@@ -384,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         target = Target(args.table, args.bucket, endpoint_url=endpoint, region=args.region, emulated=True)
     pools: dict[str, FunctionPool] = {}
     server: LodgeServer | None = None
+    digest: streams.RunnerDigest | None = None
     signal.signal(signal.SIGTERM, _raise_exit)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background (inherited SIG_IGN)
     try:
@@ -396,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
             for name, spec in app.functions.items()
         }
         server = LodgeServer((args.host, args.port), app, pools, args.quiet)
+        digest = streams.start_for_runner(target, pools)
+        if digest is not None and args.sync_digest:
+            server.before_dispatch = digest.drain
         url = f"http://{args.host}:{server.server_address[1]}"
         state = {
             "url": url,
@@ -423,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
+        if digest is not None:
+            digest.stop()
         if server is not None:
             server.server_close()
         for pool in pools.values():

@@ -5,7 +5,8 @@
 | project    | PRJ#<project>      | PROJECT                   | credentials     |
 | token      | TOK#<sha256(token)>| TOKEN                     | credentials     |
 | token ref  | PRJ#<project>      | TOKREF#<sha256(token)>    | credentials     |
-| record     | PRJ#<project>      | REC#<record id>           | records (GSI ByTime) |
+| record     | PRJ#<project>#<xx> | REC#<record id>           | records (xx: from the id) |
+| listing    | PRJ#<project>      | LST#<newest ms>#<tag>     | records (digest-written) |
 | issue      | PRJ#<project>      | GRP#<issue id>            | issues          |
 | marker     | PRJ#<project>      | MRK#<marker id>           | markers         |
 | rate limit | RL#<token hash>    | <window start>            | rate_limits     |
@@ -22,8 +23,8 @@ from __future__ import annotations
 
 from lodge.storage.credentials import Credentials
 from lodge.storage.errors import STORAGE_FAILURES, StorageError
-from lodge.storage.issues import GroupDelta, Issues
-from lodge.storage.keys import TIME_INDEX, new_marker_id, occurrence_ref, parse_ref, record_id_for
+from lodge.storage.issues import DigestMark, GroupDelta, IssueCount, Issues
+from lodge.storage.keys import new_marker_id, occurrence_ref, parse_ref, record_id_for
 from lodge.storage.markers import Markers
 from lodge.storage.rate_limits import RateLimits
 from lodge.storage.records import (
@@ -41,8 +42,9 @@ __all__ = [
     "INDEX_TEXT_LIMIT",
     "S3_EXPIRE_TAG",
     "STORAGE_FAILURES",
-    "TIME_INDEX",
+    "DigestMark",
     "GroupDelta",
+    "IssueCount",
     "PutOutcome",
     "RecordSummary",
     "StorageError",

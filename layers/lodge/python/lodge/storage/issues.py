@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lodge.dynamo import from_item, to_attr, to_item
 from lodge.storage.errors import failing_as
@@ -36,6 +36,37 @@ class GroupDelta:
     first_ref: str
     last_ref: str
     count: int
+
+
+class DigestMark(NamedTuple):
+    """Where in the table's stream a count comes from: the record partition (`keys.record_bucket`)
+    and the newest stream sequence number among the records counted. Stream records of one
+    partition key arrive in order, so an issue keeps the newest mark per record partition (at
+    most RECORD_SHARDS short attributes) and a count whose mark is not newer is skipped: a retried
+    or bisected batch never counts twice."""
+
+    bucket: str
+    sequence: str
+
+    @property
+    def attribute(self) -> str:
+        return MARK_PREFIX + self.bucket
+
+
+MARK_PREFIX = "q"
+
+
+@dataclass(frozen=True)
+class IssueCount:
+    """What one count did to an issue; alerts decide from it (new issue, 10^n, regression)."""
+
+    issue_id: str
+    created: bool
+    old_count: int
+    new_count: int
+    applied: bool = True
+    """False: these records were already counted (a retried batch); nothing changed."""
+    first_occurrence_id: str | None = None
 
 
 def _number(value: Any) -> float | None:
@@ -74,6 +105,10 @@ def to_issue(project_id: str, item: dict[str, Any]) -> Issue:
 class Issues(Table):
     def bump_group(self, project_id: str, delta: GroupDelta) -> bool:
         """Count occurrences into their issue with one UpdateItem; True when it created the issue."""
+        return self.count_into(project_id, delta).created
+
+    def count_into(self, project_id: str, delta: GroupDelta, marks: Sequence[DigestMark] = ()) -> IssueCount:
+        """Count occurrences into their issue with one UpdateItem (the digest does, with a mark)."""
         grouping = delta.grouping
         first, last = delta.first, delta.last
         values = {
@@ -136,16 +171,37 @@ class Issues(Table):
                 names[attr_name] = short[placeholder]
                 values[placeholder] = value
                 sets.append(f"{attr_name} = if_not_exists({attr_name}, {placeholder})")
-        with failing_as("could not update issue counters"):
-            response = self.ddb.update_item(
-                TableName=self.table,
-                Key=to_item({"pk": project_pk(project_id), "sk": issue_sk(grouping.group_id)}),
-                UpdateExpression="SET " + ", ".join(sets) + " ADD #cnt :n",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={k: to_attr(v) for k, v in values.items()},
-                ReturnValues="UPDATED_OLD",
+        condition: dict[str, str] = {}
+        clauses = []
+        for i, mark in enumerate(marks):  # the digest's idempotency: count each stream record once
+            names[f"#q{i}"], values[f":q{i}"], values[f":ql{i}"] = mark.attribute, mark.sequence, len(mark.sequence)
+            sets.append(f"#q{i} = :q{i}")
+            # Sequence numbers are decimal strings of varying length: compare lengths, then text.
+            clauses.append(
+                f"(attribute_not_exists(#q{i}) OR size(#q{i}) < :ql{i} OR (size(#q{i}) = :ql{i} AND #q{i} < :q{i}))"
             )
-        return "cnt" not in response.get("Attributes", {})
+        if clauses:
+            condition["ConditionExpression"] = " AND ".join(clauses)
+            condition["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        with failing_as("could not update issue counters"):
+            try:
+                response = self.ddb.update_item(
+                    TableName=self.table,
+                    Key=to_item({"pk": project_pk(project_id), "sk": issue_sk(grouping.group_id)}),
+                    UpdateExpression="SET " + ", ".join(sets) + " ADD #cnt :n",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={k: to_attr(v) for k, v in values.items()},
+                    ReturnValues="ALL_OLD",
+                    **condition,
+                )
+            except self.ddb.exceptions.ConditionalCheckFailedException as skipped:
+                current = from_item(skipped.response.get("Item", {}))
+                count = int(current.get("cnt", 0))
+                return IssueCount(grouping.group_id, False, count, count, False, current.get("fo"))
+        old = from_item(response.get("Attributes", {}))
+        old_count = int(old.get("cnt", 0))
+        first_ref = old.get("fo", delta.first_ref)
+        return IssueCount(grouping.group_id, "cnt" not in old, old_count, old_count + delta.count, True, first_ref)
 
     def bump_groups(self, project_id: str, deltas: Sequence[GroupDelta]) -> list[str]:
         """Apply every delta (in parallel when several); returns the ids of issues it created."""
