@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from bench import env
-from bench.units import item_size, write_units
+from bench.units import item_size, value_size, write_units
 from bench.workload import FakeContext, load, load_handler
 
 SINGLE_EVENT = ("rollbar_python_chained", "rollbar_node_error", "rollbar_message", "crashlog_ruby")
@@ -80,6 +80,8 @@ def run(n: int) -> dict[str, Any]:
             write_units(item_size(aws.dynamodb().get_item(TableName=env.TABLE_NAME, Key=k)["Item"]))
             for k in update_keys[-20:]
         ]
+        last = aws.dynamodb().get_item(TableName=env.TABLE_NAME, Key=update_keys[-1])["Item"] if update_keys else {}
+        mark_bytes = sum(len(k) + value_size(v) for k, v in last.items() if k.startswith("q"))
         events_digested = sum(r["occurrences"] for r in poller.results)
         listing_per_event = sum(listing_bytes) / max(1, events_digested)
         record = sum(record_wru) / len(record_wru)
@@ -102,6 +104,8 @@ def run(n: int) -> dict[str, Any]:
             "record_wru": record,
             "listing_bytes_per_event": listing_per_event,
             "issue_update_wru": issue,
+            "issue_item_bytes": item_size(last),
+            "issue_mark_bytes": mark_bytes,
             "digest_cpu_ms_per_event": 1000 * cpu / max(1, events_digested),
             "digest_wall_ms_per_event_moto": 1000 * wall / max(1, events_digested),
             "rows": rows,
@@ -114,7 +118,8 @@ def report(figures: dict[str, Any]) -> str:
         f"({', '.join(SINGLE_EVENT)}), {ISSUES} issues modelled uniformly:",
         f"  record put {figures['record_wru']:.2f} WRU/event; "
         f"listing {figures['listing_bytes_per_event']:.0f} B/event; "
-        f"issue update {figures['issue_update_wru']} WRU;\n"
+        f"issue update {figures['issue_update_wru']} WRU "
+        f"(item {figures['issue_item_bytes']} B, of which stream marks {figures['issue_mark_bytes']} B);\n"
         f"  digest CPU {figures['digest_cpu_ms_per_event']:.2f} ms/event "
         f"(moto wall {figures['digest_wall_ms_per_event_moto']:.2f} ms/event)",
         "  batch  record  listing  issues   WRU/event   $/M writes   (target <= 1.3 WRU/event)",
