@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,10 @@ os.environ.update(
 )
 
 from lodge import auth, aws, config, scrubbing  # noqa: E402
-from lodge.storage import Store  # noqa: E402
+from lodge.storage import PutOutcome, Store  # noqa: E402
+from lodge.storage.records import Records  # noqa: E402
 from lodge_devtools import emulation  # noqa: E402
+from lodge_devtools.streams import StreamPoller, in_process_invoke  # noqa: E402
 
 
 def _forget_cached_sessions() -> None:
@@ -58,6 +61,33 @@ def aws_mock() -> Iterator[None]:
 @pytest.fixture
 def store(aws_mock: None) -> Store:
     return Store()
+
+
+@pytest.fixture
+def digest(aws_mock: None) -> StreamPoller:
+    """The digest's event source mapping over moto's stream; `digest.drain()` digests all so far."""
+    return StreamPoller(aws.dynamodb(), os.environ["TABLE_NAME"], in_process_invoke())
+
+
+@pytest.fixture(autouse=True)
+def _digest_each_put(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests on moto read counts and listings right after a write: digest every stored record at
+    once (the stream is drained synchronously after each put). Tests of the digest itself mark
+    themselves `@pytest.mark.manual_digest` and drain when they choose."""
+    if "aws_mock" not in request.fixturenames or request.node.get_closest_marker("manual_digest"):
+        yield
+        return
+    poller: StreamPoller = request.getfixturevalue("digest")
+    put_record = Records.put_record
+
+    def put_then_digest(self: Records, *args: Any, **kwargs: Any) -> PutOutcome:
+        outcome = put_record(self, *args, **kwargs)
+        poller.drain()
+        return outcome
+
+    with pytest.MonkeyPatch.context() as patch:  # its own: a test's monkeypatch.undo() keeps it
+        patch.setattr(Records, "put_record", put_then_digest)
+        yield
 
 
 @dataclass

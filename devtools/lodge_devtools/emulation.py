@@ -11,7 +11,14 @@ from typing import Any
 
 from lodge_devtools import template as tpl
 
-TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "BillingMode")
+TABLE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "BillingMode",
+    "StreamSpecification",
+)
 
 
 def table_properties(template: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -26,6 +33,8 @@ def create_table(client: Any, table_name: str, template: dict[str, Any] | None =
     if table_name in client.list_tables().get("TableNames", []):
         return
     args = {k: props[k] for k in TABLE_KEYS if k in props}
+    if "StreamSpecification" in args:  # CloudFormation implies StreamEnabled; the API wants it said
+        args["StreamSpecification"] = {"StreamEnabled": True, **args["StreamSpecification"]}
     client.create_table(TableName=table_name, **args)
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
     ttl = props.get("TimeToLiveSpecification")

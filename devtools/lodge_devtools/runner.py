@@ -29,14 +29,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 from urllib.parse import unquote_plus, urlsplit
 
-from lodge_devtools import apigw, demo, persistence, queues, template
+from lodge_devtools import apigw, demo, persistence, queues, streams, template
 from lodge_devtools.sam_app import DEFAULT_BUCKET, DEFAULT_TABLE, App, Cors, load_app
 from lodge_devtools.target import STATE_FILE, Target, ensure_demo_project, pid_alive, read_state, write_state
 from lodge_devtools.workers import FunctionPool, InvokeError, worker_env
@@ -199,6 +199,7 @@ class LodgeServer(ThreadingHTTPServer):
         self.pools = pools
         self.quiet = quiet
         self.log_lock = threading.Lock()
+        self.before_dispatch: Callable[[], None] | None = None  # digest hook (lodge_devtools.streams)
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -283,6 +284,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._send(status, headers, body, request_id or str(uuid.uuid4()))
 
     def _dispatch(self) -> None:
+        if self.server.before_dispatch is not None:  # --sync-digest: digest everything first
+            self.server.before_dispatch()
         started = time.monotonic()
         self._status = None
         try:
@@ -458,6 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--max-workers", type=int, default=4, help="warm workers per function")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument(
+        "--sync-digest",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="digest the stream before each request, so reads see every earlier write (default; "
+        "--no-sync-digest leaves it to the poller, which lags by about a second, like AWS by seconds)",
+    )
     return parser
 
 
@@ -519,6 +529,7 @@ def serve(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir or args.state_file.parent / "data"
     pools: dict[str, FunctionPool] = {}
     log_sink, log_where = open_function_log(args)
+    digest: streams.RunnerDigest | None = None
     signal.signal(signal.SIGTERM, _raise_exit)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background (inherited SIG_IGN)
     try:
@@ -555,8 +566,8 @@ def serve(args: argparse.Namespace) -> int:
                     "with make dev ARGS=--fresh"
                 ) from None
             tracker.take()  # the restore itself is not a change
-            # Background jobs that follow the emulation start here and stop in `finally` (autosave today;
-            # an emulated DynamoDB-stream consumer would sit next to it).
+            # Background jobs that follow the emulation start here and stop in `finally` (autosave; the
+            # stream poller of the digest starts once the function pools exist, below).
             autosave = persistence.Autosave(snapshots, tracker, args.save_interval)
             autosave.start()
         if args.demo and ensure_demo_project(target.store()) and autosave is not None:
@@ -569,6 +580,15 @@ def serve(args: argparse.Namespace) -> int:
         }
         server.pools = pools
         alert_queues.start({name: pool.invoke for name, pool in pools.items()})
+        # The digest's event source mapping (issue 16); a restored snapshot was digested before it was saved.
+        digest = streams.start_for_runner(
+            target,
+            pools,
+            skip_backlog=bool(restored and restored[0]),
+            dead_letter_url=alert_queues.refs.get("DigestDeadLetterQueue"),
+        )
+        if digest is not None and args.sync_digest:
+            server.before_dispatch = digest.drain
         url = f"http://{args.host}:{server.server_address[1]}"
         state = {
             "url": url,
@@ -602,6 +622,8 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
+        if digest is not None:
+            digest.stop()
         server.server_close()
         for pool in pools.values():
             pool.close()

@@ -67,6 +67,7 @@ def launch_runner(workdir: Path, *args: str) -> Iterator[RunnerHandle]:
                 "--port",
                 "0",
                 "--demo",
+                "--sync-digest",  # reads see every earlier write digested (counts, listings)
                 "--state-file",
                 str(state_file),
                 *args,

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from lodge.storage import S3_EXPIRE_TAG, TIME_INDEX
+from lodge.storage import S3_EXPIRE_TAG
+from lodge.storage.records import RECORD_FILTER
 from lodge_devtools.template import ROOT, load, resources
 
 TEMPLATE = load()
@@ -33,6 +34,7 @@ FUNCTION_DIRS = [
     "sentry_ingest",
     "console",
     "alert_deliver",
+    "digest",
 ]
 INGEST = {"rollbar_item", "appsignal_push", "crashlog_events", "sentry_ingest"}
 READERS = {"rollbar_read", "appsignal_query", "crashlog_locate"}
@@ -134,6 +136,12 @@ def test_policies_are_least_privilege(name: str) -> None:
             assert "Table" in resources_text and "PayloadBucket" not in resources_text
         elif services == {"s3"}:
             assert statement["Resource"] == {"Fn::Sub": "${PayloadBucket.Arn}/*"}, "objects of our bucket only"
+        elif services == {"sqs"} and name == BY_DIR["digest"]:  # its failed batches; the alerts it hands off
+            assert statement["Resource"] in (
+                {"Fn::GetAtt": ["DigestDeadLetterQueue", "Arn"]},
+                {"Fn::GetAtt": ["AlertQueue", "Arn"]},
+            )
+            assert _as_list(statement["Action"]) == ["sqs:SendMessage"]
         elif services == {"sqs"}:  # alerts: only the alert queue
             assert statement["Resource"] == {"Fn::GetAtt": ["AlertQueue", "Arn"]}
         elif services == {"sns"}:  # alerts: only the email topic
@@ -170,7 +178,7 @@ def test_read_functions_do_not_write(directory: str) -> None:
 
 def test_s3_detail_is_read_only_by_readers() -> None:
     readers_of_detail = {d for d, name in BY_DIR.items() if "s3:getobject" in _actions(name)}
-    assert readers_of_detail <= READERS | {CONSOLE}
+    assert readers_of_detail <= READERS | {CONSOLE, "digest"}  # the digest decodes offloaded records to count them
     assert {"rollbar_read", "appsignal_query"} <= readers_of_detail
 
 
@@ -190,13 +198,33 @@ def test_console_writes_only_status_credentials_and_its_key() -> None:
             assert sorted(keys) == ["LODGE#CONSOLE", "PRJ#*", "TOK#*"], "never the rate-limit counters (RL#)"
 
 
-def test_query_permission_covers_the_time_index() -> None:
+def test_no_function_queries_an_index() -> None:
+    """Listings are digest-written items of the table itself (issue 16): no GSI to grant."""
     for name in FUNCTIONS:
-        if name == "AlertDeliverFunction":
-            continue  # queries a project's rule items (one partition), never the time index
         for statement in _statements(name):
             if "dynamodb:Query" in _as_list(statement["Action"]):
-                assert {"Fn::Sub": f"${{Table.Arn}}/index/{TIME_INDEX}"} in _as_list(statement["Resource"]), name
+                assert _as_list(statement["Resource"]) == [{"Fn::GetAtt": ["Table", "Arn"]}], name
+
+
+def test_digest_event_source_mapping() -> None:
+    (event,) = _events(BY_DIR["digest"]).values()
+    props = event["Properties"]
+    assert event["Type"] == "DynamoDB"
+    assert props["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
+    assert props["MaximumBatchingWindowInSeconds"] <= 2
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["MaximumRetryAttempts"] >= 1
+    assert props["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["DigestDeadLetterQueue", "Arn"]},
+    }
+    (pattern,) = [f["Pattern"] for f in props["FilterCriteria"]["Filters"]]
+    import json
+
+    assert json.loads(pattern) == RECORD_FILTER
+    alarms = resources(TEMPLATE, "AWS::CloudWatch::Alarm")
+    assert any(a["Properties"]["MetricName"] == "IteratorAge" for a in alarms.values())
+    assert any(a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible" for a in alarms.values())
 
 
 def test_table_settings() -> None:
@@ -206,7 +234,8 @@ def test_table_settings() -> None:
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
-    assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == [TIME_INDEX]
+    assert "GlobalSecondaryIndexes" not in props  # listings are digest-written items (issue 16)
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     assert table["DeletionPolicy"] == "Retain"
 
 
@@ -266,6 +295,8 @@ def _routes() -> list[tuple[str, str, str]]:
         for event_id, event in _events(name).items():
             if name == "AlertDeliverFunction" and event["Type"] == "SQS":
                 continue  # alerts: the delivery function is triggered by its queue, not a route
+            if name == BY_DIR["digest"]:
+                continue  # the stream's event source mapping (test_digest_event_source_mapping)
             assert event["Type"] == "HttpApi", f"{name}.{event_id}"
             props = event["Properties"]
             assert props["ApiId"] == {"Ref": "LodgeApi"}, f"{name}.{event_id} must attach to LodgeApi"

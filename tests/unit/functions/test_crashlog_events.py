@@ -178,7 +178,7 @@ def test_storage_failure_is_503(store: Store, project: Project, monkeypatch: pyt
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise StorageError("table is gone")  # what storage raises for any AWS failure
 
-    monkeypatch.setattr(Store, "count_issues", broken)
+    monkeypatch.setattr(Store, "put_record", broken)  # the request path's one write (issue 16)
     response = post(project, fixture("java_log4j.json"))
     assert response["statusCode"] == 503
     assert "error" in json_body(response)

@@ -12,6 +12,7 @@ import pytest
 from lodge import codec, ingest
 from lodge.dynamo import to_item
 from lodge.storage import Store
+from lodge.storage.keys import record_key
 from tests.unit.lodge.occurrences import pyrollbar_e1, pyrollbar_e1_payload
 
 WRITE_UNIT = 1024
@@ -112,10 +113,7 @@ def test_e1_record_item_fits_one_write_unit(store: Store, capsys: pytest.Capture
     second.client_id = "0b9a6c36-3d8b-4f1e-8f0e-2a6b7c1d9e55"  # a repeat of the same error
     ingest.ingest(store, "p1", [first], first.received_at)
     result = ingest.ingest(store, "p1", [second], second.received_at)
-    assert not result.new_group_ids
-    item = store.ddb.get_item(TableName=store.table, Key=to_item({"pk": "PRJ#p1", "sk": f"REC#{result.record_id}"}))[
-        "Item"
-    ]
+    item = store.ddb.get_item(TableName=store.table, Key=to_item(record_key("p1", result.record_id)))["Item"]
     assert "ttl" in item and "d" in item and "s3" not in item
     size = item_size(item)
     detail = attribute_size(item["d"])

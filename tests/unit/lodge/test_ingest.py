@@ -1,4 +1,7 @@
-"""The one ingest pipeline: de-duplication, counting, rollback, batches, retention of first occurrences."""
+"""The one ingest pipeline: de-duplication, counting, batches, retention of first occurrences.
+
+Counting and retention happen in the digest (tests/conftest.py digests after every put); which
+issues a write created is the digest's answer (`digest.new_issue_ids()`)."""
 
 from __future__ import annotations
 
@@ -7,11 +10,13 @@ from typing import Any
 
 import pytest
 
-from lodge import grouping
+from lodge import grouping, scrubbing
 from lodge.dynamo import to_item
 from lodge.ingest import IngestResult, ingest
 from lodge.occurrence import Occurrence
 from lodge.storage import StorageError, Store
+from lodge.storage.keys import record_key
+from lodge_devtools.streams import StreamPoller
 from tests.unit.lodge.occurrences import error, make
 
 T0 = 1_700_000_000.0
@@ -24,7 +29,7 @@ def group_id(occurrence: Occurrence) -> str:
 
 
 def record_item(store: Store, project_id: str, record_id: str) -> dict[str, Any] | None:
-    key = to_item({"pk": f"PRJ#{project_id}", "sk": f"REC#{record_id}"})
+    key = to_item(record_key(project_id, record_id))
     item: dict[str, Any] | None = store.ddb.get_item(TableName=store.table, Key=key).get("Item")
     return item
 
@@ -34,24 +39,26 @@ def count_of(store: Store, project_id: str, gid: str) -> int | None:
     return None if group is None else int(group["cnt"])
 
 
-def test_single_occurrence(store: Store) -> None:
+def test_single_occurrence(store: Store, digest: StreamPoller) -> None:
     occurrence = error(frames=[("a.py", "f")])
     result = ingest(store, "p1", [occurrence], T0)
     gid = group_id(occurrence)
-    assert result == IngestResult(occurrence.occurrence_id, [occurrence.occurrence_id], False, [gid], [gid])
+    assert result == IngestResult(occurrence.occurrence_id, [occurrence.occurrence_id], False, [gid])
+    assert digest.new_issue_ids() == [gid]
     assert occurrence.group_id == gid
     stored = store.get_occurrence("p1", result.refs[0])
     assert stored is not None and stored["group_id"] == gid
     assert count_of(store, "p1", gid) == 1
 
 
-def test_duplicate_is_reported_and_not_counted_twice(store: Store) -> None:
+def test_duplicate_is_reported_and_not_counted_twice(store: Store, digest: StreamPoller) -> None:
     occurrence = make(message="again")
     first = ingest(store, "p1", [occurrence], T0)
+    digest.new_issue_ids()
     second = ingest(store, "p1", [occurrence.model_copy()], T0 + 10)
     assert (first.duplicate, second.duplicate) == (False, True)
     assert second.refs == first.refs and second.group_ids == first.group_ids
-    assert second.new_group_ids == []
+    assert digest.new_issue_ids() == []
     assert count_of(store, "p1", group_id(occurrence)) == 1
 
 
@@ -69,22 +76,24 @@ def test_concurrent_duplicates_store_one_record_and_count_once(store: Store) -> 
     assert count_of(store, "p1", results[0].group_ids[0] or "") == 1
 
 
-def test_failed_group_update_rolls_back_so_a_retry_counts(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    occurrence = make(message="flaky")
+@pytest.mark.manual_digest
+def test_the_request_path_is_one_put(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting moved to the digest (tests/unit/lodge/test_digest.py has its failure and retry):
+    a request makes exactly one DynamoDB call, the conditional put (once the project's scrubbing
+    settings are cached, like its token)."""
+    scrubbing.policy_for(store, "p1")
+    calls: list[str] = []
+    for name in ("put_item", "update_item", "delete_item", "get_item", "query", "batch_write_item"):
+        original = getattr(store.ddb, name)
 
-    def broken(*args: Any, **kwargs: Any) -> list[str]:
-        raise StorageError("throttled")  # what storage raises when DynamoDB throttles
+        def spy(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _original(*args, **kwargs)
 
-    monkeypatch.setattr(store, "count_issues", broken)
-    with pytest.raises(StorageError):
-        ingest(store, "p1", [occurrence], T0)
-    assert store.get_record("p1", occurrence.occurrence_id) is None
-    assert count_of(store, "p1", group_id(occurrence)) is None
-
-    monkeypatch.undo()
-    retry = ingest(store, "p1", [occurrence.model_copy()], T0 + 1)
-    assert retry.duplicate is False
-    assert count_of(store, "p1", group_id(occurrence)) == 1
+        monkeypatch.setattr(store.ddb, name, spy)
+    ingest(store, "p1", [make(message="one write")], T0)
+    assert calls == ["put_item"]
+    assert count_of(store, "p1", group_id(make(message="one write"))) is None  # not digested yet
 
 
 def test_storage_failure_of_the_record_raises_storage_error(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,7 +105,7 @@ def test_storage_failure_of_the_record_raises_storage_error(store: Store, monkey
         ingest(store, "p1", [make()], T0)
 
 
-def test_batch_of_samples_and_errors(store: Store) -> None:
+def test_batch_of_samples_and_errors(store: Store, digest: StreamPoller) -> None:
     samples = [
         make(kind="performance", action="HomeController#index", duration=10.0 + i, timestamp=T0 + i) for i in range(20)
     ]
@@ -111,7 +120,7 @@ def test_batch_of_samples_and_errors(store: Store) -> None:
     assert len(records) == 1 and len(records[0].index) == 22
     gid = group_id(boom_early)
     assert result.group_ids == [None] * 10 + [gid] + [None] * 10 + [gid]
-    assert result.new_group_ids == [gid]
+    assert digest.new_issue_ids() == [gid]
     group = store.get_group("p1", gid)
     assert group is not None
     assert group["cnt"] == 2
@@ -123,29 +132,30 @@ def test_batch_of_samples_and_errors(store: Store) -> None:
     assert sample is not None and sample["duration"] == 13.0 and "group_id" not in sample
 
 
-def test_batch_counts_each_distinct_group_once(store: Store) -> None:
+def test_batch_counts_each_distinct_group_once(store: Store, digest: StreamPoller) -> None:
     batch = [make(message="a"), make(message="b"), make(message="a"), make(message="a")]
-    result = ingest(store, "p1", batch, T0)
+    ingest(store, "p1", batch, T0)
     counts = {g["title"]: g["cnt"] for g in store.list_groups("p1")}
     assert counts == {"a": 3, "b": 1}
-    assert sorted(result.new_group_ids) == sorted({group_id(batch[0]), group_id(batch[1])})
+    assert sorted(digest.new_issue_ids()) == sorted({group_id(batch[0]), group_id(batch[1])})
 
 
-def test_first_occurrence_of_a_group_is_kept_later_ones_expire(store: Store) -> None:
+def test_first_occurrence_of_a_group_is_kept_later_ones_expire(store: Store, digest: StreamPoller) -> None:
     first = ingest(store, "p1", [make(message="issue")], T0)
+    digest.new_issue_ids()
     later = ingest(store, "p1", [make(message="issue")], T0 + 60)
     first_item = record_item(store, "p1", first.record_id)
     later_item = record_item(store, "p1", later.record_id)
     assert first_item is not None and "ttl" not in first_item
     assert later_item is not None and "ttl" in later_item
-    assert later.new_group_ids == []
+    assert digest.new_issue_ids() == []
 
 
-def test_performance_only_records_expire(store: Store) -> None:
+def test_performance_only_records_expire(store: Store, digest: StreamPoller) -> None:
     result = ingest(store, "p1", [make(kind="performance", action="A#b", duration=1.0)], T0)
     item = record_item(store, "p1", result.record_id)
     assert item is not None and "ttl" in item
-    assert result.group_ids == [None] and result.new_group_ids == []
+    assert result.group_ids == [None] and digest.new_issue_ids() == []
 
 
 def test_nothing_to_ingest_is_a_programming_error(store: Store) -> None:

@@ -22,13 +22,15 @@ from lodge.storage import (
     record_id_for,
     stored_detail,
 )
+from lodge.storage.keys import record_key
 from tests.unit.lodge.occurrences import error, make
 
 T0 = 1_700_000_000.0
 
 
 def raw_item(store: Store, project_id: str, sk: str) -> dict[str, Any] | None:
-    response = store.ddb.get_item(TableName=store.table, Key=to_item({"pk": f"PRJ#{project_id}", "sk": sk}))
+    key = record_key(project_id, sk[len("REC#") :]) if sk.startswith("REC#") else {"pk": f"PRJ#{project_id}", "sk": sk}
+    response = store.ddb.get_item(TableName=store.table, Key=to_item(key))
     item: dict[str, Any] | None = response.get("Item")
     return item
 

@@ -5,7 +5,8 @@
 | project    | PRJ#<project>      | PROJECT                   | credentials     |
 | token      | TOK#<sha256(token)>| TOKEN                     | credentials     |
 | token ref  | PRJ#<project>      | TOKREF#<sha256(token)>    | credentials     |
-| record     | PRJ#<project>      | REC#<record id>           | records (GSI ByTime) |
+| record     | PRJ#<project>#<xx> | REC#<record id>           | records (xx: from the id) |
+| listing    | PRJ#<project>      | LST#<newest ms>#<tag>     | records (digest-written) |
 | issue      | PRJ#<project>      | GRP#<issue id>            | issues          |
 | marker     | PRJ#<project>      | MRK#<marker id>           | markers         |
 | rate limit | RL#<token hash>    | <window start>            | rate_limits     |
@@ -29,8 +30,8 @@ from lodge.storage.client_reports import ClientReports
 from lodge.storage.console import Console
 from lodge.storage.credentials import Credentials
 from lodge.storage.errors import STORAGE_FAILURES, StorageError
-from lodge.storage.issues import GroupDelta, IssueCount, Issues
-from lodge.storage.keys import TIME_INDEX, new_marker_id, occurrence_ref, parse_ref, record_id_for
+from lodge.storage.issues import DigestMark, GroupDelta, IssueCount, Issues
+from lodge.storage.keys import new_marker_id, occurrence_ref, parse_ref, record_id_for
 from lodge.storage.markers import Markers
 from lodge.storage.rate_limits import RateLimits
 from lodge.storage.records import (
@@ -49,7 +50,7 @@ __all__ = [
     "INDEX_TEXT_LIMIT",
     "S3_EXPIRE_TAG",
     "STORAGE_FAILURES",
-    "TIME_INDEX",
+    "DigestMark",
     "GroupDelta",
     "IssueCount",
     "PutOutcome",

@@ -1,4 +1,4 @@
-"""Issues (stored as groups): counted into with one UpdateItem per issue per request.
+"""Issues (stored as groups): counted into by the digest, one UpdateItem per issue per batch.
 
 The stored attributes and what they mean (the read model `lodge.models.issues.Issue` names them):
 env environment, fp fingerprint, title, lvl level (of the first occurrence), llvl last level,
@@ -9,6 +9,7 @@ Triage (lodge.triage decides, this module stores): stb/stp status changed by / p
 sh status history (the newest HISTORY_LIMIT changes), riv resolved-in version, rsv the code version
 last seen when it was resolved, mu muted until (Unix time), mn muted while cnt <= mn, rg regression
 {at, o occurrence, v code version}, cv code version of the last occurrence, ctr the per-project counter.
+The digest's stream marks: q<xx> the newest stream sequence number counted from record partition xx.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lodge import triage
 from lodge.dynamo import from_item, to_attr, to_item
@@ -43,10 +44,28 @@ class GroupDelta:
     count: int
 
 
+class DigestMark(NamedTuple):
+    """Where in the table's stream a count comes from: the record partition (`keys.record_bucket`)
+    and the newest stream sequence number among the records counted. Stream records of one
+    partition key arrive in order, so an issue keeps the newest mark per record partition (at
+    most RECORD_SHARDS short attributes) and a count whose mark is not newer is skipped: a retried
+    or bisected batch never counts twice (nor decides its alerts or its reopening twice)."""
+
+    bucket: str
+    sequence: str
+
+    @property
+    def attribute(self) -> str:
+        return MARK_PREFIX + self.bucket
+
+
+MARK_PREFIX = "q"
+
+
 @dataclass(frozen=True)
 class IssueCount:
-    """What one count did to an issue; alerts decide from it (new issue, 10^n), wherever the count
-    is made (the ingest request today, a stream digest later)."""
+    """What one count did to an issue; alerts decide from it (new issue, 10^n, regression). The
+    digest makes every count (lodge.digest)."""
 
     issue_id: str
     created: bool
@@ -56,6 +75,12 @@ class IssueCount:
     """The issue as the count left it (ReturnValues ALL_NEW): the title, level and first seen an alert shows."""
     regressed: bool = False
     """This count reopened a resolved issue (triage): a regression alert is due."""
+    applied: bool = True
+    """False: these records were already counted (a retried batch); nothing changed, nothing is due."""
+
+    @property
+    def first_occurrence_id(self) -> str | None:
+        return self.issue.first_occurrence_id if self.issue is not None else None
 
 
 def _number(value: Any) -> float | None:
@@ -187,11 +212,13 @@ def reactivation(
     }
 
 
-def counter_update(project_id: str, delta: GroupDelta) -> dict[str, Any]:
+def counter_update(project_id: str, delta: GroupDelta, marks: Sequence[DigestMark] = ()) -> dict[str, Any]:
     """The UpdateItem arguments that count `delta` into its issue (creating it when new).
 
     It returns the whole item (ALL_NEW: the response size costs no write units), so the status
     decision (`reactivation`) rides on this one write instead of a read or a conditional retry.
+    With `marks` (the digest's stream positions) the count is conditional on them being newer than
+    the issue's: a retried batch fails the condition and counts nothing twice.
     """
     grouping = delta.grouping
     first, last = delta.first, delta.last
@@ -259,12 +286,25 @@ def counter_update(project_id: str, delta: GroupDelta) -> dict[str, Any]:
         names["#cv"] = "cv"
         values[":cv"] = last.code_version
         sets.append("#cv = :cv")
+    clauses = []
+    for i, mark in enumerate(marks):  # the digest's idempotency: count each stream record once
+        names[f"#q{i}"], values[f":q{i}"], values[f":ql{i}"] = mark.attribute, mark.sequence, len(mark.sequence)
+        sets.append(f"#q{i} = :q{i}")
+        # Sequence numbers are decimal strings of varying length: compare lengths, then text.
+        clauses.append(
+            f"(attribute_not_exists(#q{i}) OR size(#q{i}) < :ql{i} OR (size(#q{i}) = :ql{i} AND #q{i} < :q{i}))"
+        )
+    condition: dict[str, str] = {}
+    if clauses:
+        condition["ConditionExpression"] = " AND ".join(clauses)
+        condition["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
     return {
         "Key": to_item({"pk": project_pk(project_id), "sk": issue_sk(grouping.group_id)}),
         "UpdateExpression": "SET " + ", ".join(sets) + " ADD #cnt :n",
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": {k: to_attr(v) for k, v in values.items()},
         "ReturnValues": "ALL_NEW",
+        **condition,
     }
 
 
@@ -273,14 +313,24 @@ class Issues(Table):
         """Count occurrences into their issue with one UpdateItem; True when it created the issue."""
         return self.count_into(project_id, delta, now).created
 
-    def count_into(self, project_id: str, delta: GroupDelta, now: float | None = None) -> IssueCount:
+    def count_into(
+        self, project_id: str, delta: GroupDelta, now: float | None = None, marks: Sequence[DigestMark] = ()
+    ) -> IssueCount:
         """Count occurrences into their issue with one UpdateItem; says what the count did.
 
         A second write happens only on a status transition (a regression, or a mute that ended).
+        With `marks` (the digest) a count already made is skipped: `applied` is then False and
+        neither the reopening nor an alert is decided again.
         """
         group_id = delta.grouping.group_id
         with failing_as("could not update issue counters"):
-            response = self.ddb.update_item(TableName=self.table, **counter_update(project_id, delta))
+            try:
+                response = self.ddb.update_item(TableName=self.table, **counter_update(project_id, delta, marks))
+            except self.ddb.exceptions.ConditionalCheckFailedException as skipped:
+                current = from_item(skipped.response.get("Item", {}))
+                count = int(current.get("cnt", 0))
+                current["id"] = group_id
+                return IssueCount(group_id, False, count, count, to_issue(project_id, current), applied=False)
         item = from_item(response.get("Attributes", {}))
         fixup = reactivation(project_id, group_id, item, delta, time.time() if now is None else now)
         regressed = False
@@ -297,12 +347,22 @@ class Issues(Table):
         item["id"] = group_id
         return IssueCount(group_id, old_count == 0, old_count, new_count, to_issue(project_id, item), regressed)
 
-    def count_issues(self, project_id: str, deltas: Sequence[GroupDelta]) -> list[IssueCount]:
+    def count_issues(
+        self,
+        project_id: str,
+        deltas: Sequence[GroupDelta],
+        marks: Sequence[Sequence[DigestMark]] | None = None,
+    ) -> list[IssueCount]:
         """Apply every delta (in parallel when several); one IssueCount per delta, in order."""
+        marks_of = list(marks) if marks is not None else [() for _ in deltas]
         if len(deltas) <= 1:
-            return [self.count_into(project_id, d) for d in deltas]
+            return [self.count_into(project_id, d, marks=m) for d, m in zip(deltas, marks_of, strict=True)]
         with ThreadPoolExecutor(max_workers=min(8, len(deltas))) as pool:
-            return list(pool.map(lambda d: self.count_into(project_id, d), deltas))
+            return list(
+                pool.map(
+                    lambda pair: self.count_into(project_id, pair[0], marks=pair[1]), zip(deltas, marks_of, strict=True)
+                )
+            )
 
     def bump_groups(self, project_id: str, deltas: Sequence[GroupDelta]) -> list[str]:
         """Apply every delta; returns the ids of issues it created."""

@@ -7,6 +7,8 @@ units instead of forty. Detail is compressed (`lodge.codec`) and offloaded to S3
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,18 @@ from typing import TYPE_CHECKING, Any
 from lodge import codec
 from lodge.dynamo import from_item, to_attr, to_item
 from lodge.storage.errors import STORAGE_FAILURES, StorageError, error_code, failing_as, iterate_failing_as
-from lodge.storage.keys import TIME_INDEX, occurrence_ref, parse_ref, project_pk, record_id_for, record_sk, time_key
+from lodge.storage.keys import (
+    LISTING,
+    RECORD,
+    listing_sk,
+    occurrence_ref,
+    parse_ref,
+    project_pk,
+    record_id_for,
+    record_key,
+    split_record_pk,
+    time_key,
+)
 from lodge.storage.table import Table
 
 if TYPE_CHECKING:
@@ -22,6 +35,11 @@ if TYPE_CHECKING:
     from lodge.occurrence import Occurrence
 
 INDEX_TEXT_LIMIT = 120
+LISTING_PAGE_BYTES = 64 * 1024
+"""A listing item's size cap: big enough that one Query (1 MB) returns ~15 pages of ~300
+records each, small enough that rewriting one on a retry stays cheap."""
+LISTING_SPAN_MS = 60_000
+"""A listing page never spans more than this, so a time-bounded read knows which pages to read."""
 S3_EXPIRE_TAG = "lodge-expire=true"
 
 
@@ -59,8 +77,6 @@ def index_entry(occurrence: Occurrence, issue_id: str | None = None) -> dict[str
 def index_entry_size(occurrence: Occurrence) -> int:
     """Encoded bytes of the index entry from the occurrence's content alone (no time, no issue),
     so a resent batch measures, and therefore splits, the same."""
-    import json
-
     entry = {k: v for k, v in index_entry(occurrence).items() if k != "ts"}
     return len(json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
@@ -89,7 +105,7 @@ def summary(ref: str, record_id: str, position: int, received_ms: int, entry: di
     )
 
 
-# The item already holds these (its key, `g1sk` and the index entry), so the compressed detail
+# The item already holds these (its key, `t` and the index entry), so the compressed detail
 # leaves them out: ~100 incompressible bytes, the difference between 1 and 2 write units for a
 # typical report. `_restore_detail` puts them back on read.
 _DETAIL_FROM_ITEM = ("project_id", "client_id", "group_id", "received_at")
@@ -147,7 +163,61 @@ class RecordSummary:
         ]
 
 
+@dataclass
+class NewRecord:
+    """A record as the table's stream delivers it to the digest (its NewImage)."""
+
+    project_id: str
+    bucket: str
+    """Which record partition it is in (`keys.record_bucket`): the digest's marks are per bucket."""
+    record_id: str
+    received_ms: int
+    index: list[dict[str, Any]]
+    kept: bool
+    s3_key: str | None
+    blob: bytes | None
+    codec_version: int
+
+    def summary(self) -> RecordSummary:
+        return RecordSummary(self.record_id, self.received_ms, self.index)
+
+
+def new_record(image: dict[str, Any]) -> NewRecord | None:
+    """The record in a stream image (already decoded from DynamoDB JSON), or None for other items."""
+    sk = image.get("sk")
+    if not isinstance(sk, str) or not sk.startswith(RECORD) or "t" not in image:
+        return None
+    project_id, bucket = split_record_pk(image["pk"])
+    blob = image.get("d")
+    return NewRecord(
+        project_id=project_id,
+        bucket=bucket,
+        record_id=sk[len(RECORD) :],
+        received_ms=int(image["t"]),
+        index=list(image.get("ix", [])),
+        kept="ttl" not in image,
+        s3_key=image.get("s3"),
+        blob=bytes(blob) if blob is not None else None,
+        codec_version=int(image.get("z", 1)),
+    )
+
+
+RECORD_FILTER: dict[str, Any] = {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "REC#"}]}}}}
+"""The event source mapping's filter: new records only (the template holds the same pattern)."""
+
+
 class Records(Table):
+    def details_of(self, record: NewRecord) -> list[dict[str, Any]]:
+        """A new record's occurrences (the Occurrence's JSON form), read from S3 when offloaded."""
+        body = record.blob
+        if body is None and record.s3_key:
+            with failing_as("could not read occurrence detail"):
+                body = self.s3.get_object(Bucket=self.config.bucket_name, Key=record.s3_key)["Body"].read()
+        details = codec.decode(body or b"", record.codec_version)
+        for detail, entry in zip(details, record.index, strict=False):
+            _restore_detail(detail, entry, record.project_id, record.received_ms)
+        return list(details)
+
     def put_record(
         self,
         project_id: str,
@@ -176,9 +246,8 @@ class Records(Table):
                     raise StorageError("could not store occurrence detail") from error
                 # Uploaded by an earlier attempt at this record: that object is the detail.
         item = {
-            "pk": project_pk(project_id),
-            "sk": record_sk(record_id),
-            "g1sk": time_key(received_ms),
+            **record_key(project_id, record_id),
+            "t": time_key(received_ms),
             "ix": [index_entry(o, g) for o, g in zip(occurrences, groups, strict=True)],
             "z": codec.CURRENT if codec.CURRENT != 1 else None,
             "d": None if s3_key else blob,
@@ -197,16 +266,14 @@ class Records(Table):
     def delete_record(self, project_id: str, record_id: str) -> None:
         """Undo a put whose group update failed, so the client's retry stores and counts it again."""
         with failing_as("could not roll back the occurrence"):
-            self.ddb.delete_item(
-                TableName=self.table, Key=to_item({"pk": project_pk(project_id), "sk": record_sk(record_id)})
-            )
+            self.ddb.delete_item(TableName=self.table, Key=to_item(record_key(project_id, record_id)))
 
     def keep_record(self, project_id: str, record_id: str, s3_key: str | None) -> None:
         """Exempt a record from retention: it holds the first occurrence of an issue."""
         with failing_as("could not exempt the occurrence from retention"):
             self.ddb.update_item(
                 TableName=self.table,
-                Key=to_item({"pk": project_pk(project_id), "sk": record_sk(record_id)}),
+                Key=to_item(record_key(project_id, record_id)),
                 UpdateExpression="REMOVE #ttl",
                 ExpressionAttributeNames={"#ttl": "ttl"},
             )
@@ -215,9 +282,7 @@ class Records(Table):
 
     def get_record(self, project_id: str, record_id: str) -> StoredRecord | None:
         with failing_as("could not read the occurrence"):
-            response = self.ddb.get_item(
-                TableName=self.table, Key=to_item({"pk": project_pk(project_id), "sk": record_sk(record_id)})
-            )
+            response = self.ddb.get_item(TableName=self.table, Key=to_item(record_key(project_id, record_id)))
             if "Item" not in response:
                 return None
             item = from_item(response["Item"])
@@ -225,7 +290,7 @@ class Records(Table):
                 body = self.s3.get_object(Bucket=self.config.bucket_name, Key=item["s3"])["Body"].read()
             else:
                 body = item["d"]
-        received_ms = int(item["g1sk"])
+        received_ms = int(item["t"])
         index = list(item.get("ix", []))
         details = codec.decode(body, int(item.get("z", 1)))
         for detail, entry in zip(details, index, strict=False):
@@ -239,7 +304,7 @@ class Records(Table):
         with failing_as("could not look up the occurrence"):
             response = self.ddb.get_item(
                 TableName=self.table,
-                Key=to_item({"pk": project_pk(project_id), "sk": record_sk(record_id)}),
+                Key=to_item(record_key(project_id, record_id)),
                 ProjectionExpression="pk",
             )
         return "Item" in response
@@ -265,14 +330,32 @@ class Records(Table):
         with failing_as("could not read the occurrence"):
             response = self.ddb.get_item(
                 TableName=self.table,
-                Key=to_item({"pk": project_pk(project_id), "sk": record_sk(record_id)}),
-                ProjectionExpression="g1sk, ix",
+                Key=to_item(record_key(project_id, record_id)),
+                ProjectionExpression="t, ix",
             )
         if "Item" not in response:
             return None
         item = from_item(response["Item"])
-        summaries = RecordSummary(record_id, int(item["g1sk"]), list(item.get("ix", []))).summaries()
+        summaries = RecordSummary(record_id, int(item["t"]), list(item.get("ix", []))).summaries()
         return summaries[position] if position < len(summaries) else None
+
+    def put_listing(self, project_id: str, records: Sequence[RecordSummary]) -> int:
+        """Write records into the project's listing (the digest does, once per batch): as few items
+        as possible, each up to LISTING_PAGE_BYTES and spanning at most LISTING_SPAN_MS. Returns
+        the number of items written. A page's key derives from its records, so a retried batch
+        rewrites the same pages; readers drop the rare repeat a bisected retry leaves."""
+        pages = listing_pages(records)
+        with failing_as("could not write the listing"):
+            for page in pages:
+                newest = max(r.received_ms for r in page)
+                tag = hashlib.sha256("\x00".join(r.record_id for r in page).encode()).hexdigest()[:12]
+                item = {
+                    "pk": project_pk(project_id),
+                    "sk": listing_sk(newest, tag),
+                    "rs": [{"r": r.record_id, "t": r.received_ms, "ix": r.index} for r in page],
+                }
+                self.ddb.put_item(TableName=self.table, Item=to_item(item))
+        return len(pages)
 
     def iter_records(
         self,
@@ -283,7 +366,9 @@ class Records(Table):
         newest_first: bool = True,
         page_size: int = 100,
     ) -> Iterator[RecordSummary]:
-        """Records by time received, newest first; `before_ms` exclusive, `since_ms` inclusive."""
+        """Records by time received, newest first; `before_ms` exclusive, `since_ms` inclusive.
+
+        Read from the digest-written listing (many records per item, up to 1 MB per Query)."""
         return iterate_failing_as(
             "could not read occurrences",
             self._iter_records(project_id, before_ms, since_ms, newest_first, page_size),
@@ -293,30 +378,40 @@ class Records(Table):
         self, project_id: str, before_ms: int | None, since_ms: int | None, newest_first: bool, page_size: int
     ) -> Iterator[RecordSummary]:
         if since_ms is not None and before_ms is not None and since_ms >= before_ms:
-            return  # nothing can match; DynamoDB rejects a BETWEEN whose bounds are reversed
-        low = time_key(since_ms) if since_ms is not None else "0"
-        high = time_key(before_ms) if before_ms is not None else "9" * 13
+            return  # nothing can match
+        # A page's key is its newest record's time and a page spans at most LISTING_SPAN_MS, so
+        # the pages that can hold [since, before) lie in [since, before + span).
+        low = LISTING + (time_key(since_ms) if since_ms is not None else "0")
+        high = LISTING + (time_key(before_ms + LISTING_SPAN_MS) if before_ms is not None else "9" * 13) + "#"
         request: dict[str, Any] = {
             "TableName": self.table,
-            "IndexName": TIME_INDEX,
-            "KeyConditionExpression": "pk = :pk AND g1sk BETWEEN :low AND :high",
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
             "ExpressionAttributeValues": {
                 ":pk": to_attr(project_pk(project_id)),
                 ":low": to_attr(low),
                 ":high": to_attr(high),
             },
             "ScanIndexForward": not newest_first,
-            "Limit": page_size,
+            "Limit": max(1, page_size),
         }
+        seen: set[str] = set()
         while True:
             response = self.ddb.query(**request)
+            found: list[RecordSummary] = []
             for raw in response.get("Items", []):
-                item = from_item(raw)
-                received_ms = int(item["g1sk"])
-                if before_ms is not None and received_ms >= before_ms:
-                    continue
-                record_id = item["sk"][4:]  # GSI entries carry the table key: REC#<record id>
-                yield RecordSummary(record_id=record_id, received_ms=received_ms, index=item.get("ix", []))
+                for entry in from_item(raw).get("rs", []):
+                    received_ms = int(entry["t"])
+                    if before_ms is not None and received_ms >= before_ms:
+                        continue
+                    if since_ms is not None and received_ms < since_ms:
+                        continue
+                    found.append(RecordSummary(entry["r"], received_ms, list(entry.get("ix", []))))
+            # Pages of parallel stream shards may overlap in time: order what one read returned.
+            found.sort(key=lambda r: (r.received_ms, r.record_id), reverse=newest_first)
+            for record in found:
+                if record.record_id not in seen:
+                    seen.add(record.record_id)
+                    yield record
             if "LastEvaluatedKey" not in response:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -327,3 +422,22 @@ class Records(Table):
         """Every occurrence received in [since_ms, before_ms), newest record first."""
         for record in self.iter_records(project_id, since_ms=since_ms, before_ms=before_ms, page_size=page_size):
             yield from record.summaries()
+
+
+def listing_pages(records: Sequence[RecordSummary]) -> list[list[RecordSummary]]:
+    """Split records (any order) into receive-ordered pages within the size and span caps."""
+    pages: list[list[RecordSummary]] = []
+    page: list[RecordSummary] = []
+    size = 0
+    for record in sorted(records, key=lambda r: (r.received_ms, r.record_id)):
+        record_bytes = 40 + len(json.dumps(record.index, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        if page and (
+            size + record_bytes > LISTING_PAGE_BYTES or record.received_ms - page[0].received_ms > LISTING_SPAN_MS
+        ):
+            pages.append(page)
+            page, size = [], 0
+        page.append(record)
+        size += record_bytes
+    if page:
+        pages.append(page)
+    return pages
