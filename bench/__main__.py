@@ -153,6 +153,10 @@ def main(argv: list[str]) -> int:
     print(console.text(results["console"]))
     # alerts (issue 11): the extra cost of an ingest that hands off an alert
     subprocess.run([env.PYTHON, "-m", "bench.alerts"], env=env.subprocess_environment(), cwd=ROOT, timeout=240)
+    # the digest (issue 16): write units per event with the digest's listing and issue updates, per batch size
+    subprocess.run(
+        [env.PYTHON, "-m", "bench.digest_run", "1000"], env=env.subprocess_environment(), cwd=ROOT, timeout=600
+    )
     return 0
 
 
