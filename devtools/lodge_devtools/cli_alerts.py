@@ -82,7 +82,10 @@ def alert_add(store: Store, args: argparse.Namespace) -> int:
         if not topic:
             raise CliError("this target has no alert topic (AlertTopicArn)")
         sns = target.client("sns")
-    rules.add_rule(store, rule, sns, topic)
+    try:
+        rules.add_rule(store, rule, sns, topic)
+    except rules.RuleError as error:
+        raise CliError(str(error)) from error
     if args.json:
         print(json.dumps({"id": rule.id, "destination": destination, "secret": rule.secret}, indent=2))
         return 0

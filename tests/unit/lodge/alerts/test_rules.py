@@ -59,3 +59,14 @@ def test_an_email_rule_needs_the_alert_topic() -> None:
     rule = rules.new_rule("p", "email", email="ops@example.com")
     with pytest.raises(rules.RuleError, match="no alert topic"):
         rules.add_rule(None, rule)  # type: ignore[arg-type]  # refused before storage is touched
+
+
+class RefusingSns:
+    def subscribe(self, **request: object) -> None:
+        raise OSError("the topic is unreachable")
+
+
+def test_a_refused_subscription_stores_nothing_and_says_so() -> None:
+    rule = rules.new_rule("p", "email", email="ops@example.com")
+    with pytest.raises(rules.RuleError, match=r"SNS did not subscribe the address \(OSError\)"):
+        rules.add_rule(None, rule, RefusingSns(), "arn:aws:sns:us-east-1:123456789012:alerts")  # type: ignore[arg-type]

@@ -125,12 +125,15 @@ def add_rule(store: Store, rule: Rule, sns: Any = None, topic_arn: str | None = 
     if rule.destination == "email":
         if not topic_arn or sns is None:
             raise RuleError("this deployment has no alert topic (AlertTopicArn) for email destinations")
-        sns.subscribe(
-            TopicArn=topic_arn,
-            Protocol="email",
-            Endpoint=rule.email,
-            Attributes={"FilterPolicy": json.dumps({"email": [rule.email]})},
-        )
+        try:
+            sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol="email",
+                Endpoint=rule.email,
+                Attributes={"FilterPolicy": json.dumps({"email": [rule.email]})},
+            )
+        except Exception as error:  # botocore's ClientError or a network failure: nothing stored
+            raise RuleError(f"SNS did not subscribe the address ({type(error).__name__}); try again") from error
     store.put_alert_rule(rule)
 
 
