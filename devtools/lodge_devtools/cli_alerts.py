@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,15 +54,6 @@ def _target(args: argparse.Namespace) -> Target:
     return resolve_target(args)
 
 
-def _describe(rule: Any) -> str:
-    where = rule.url or rule.email or ""
-    envs = ",".join(sorted(rule.environments)) or "all"
-    return (
-        f"{rule.id}  {rule.destination:<7} {where}  kinds={','.join(sorted(rule.kinds))} env={envs} "
-        f"min-level={rule.min_level} cap={rule.cap}/h"
-    )
-
-
 def alert_add(store: Store, args: argparse.Namespace) -> int:
     from lodge.alerts import rules
     from lodge_devtools.cli import CliError, find_project
@@ -85,23 +75,22 @@ def alert_add(store: Store, args: argparse.Namespace) -> int:
         )
     except rules.RuleError as error:
         raise CliError(str(error), 2) from error
+    sns, topic = None, None
     if destination == "email":
         target = _target(args)
         topic = alert_refs(args, target).get("AlertTopic")
         if not topic:
             raise CliError("this target has no alert topic (AlertTopicArn)")
-        target.client("sns").subscribe(
-            TopicArn=topic,
-            Protocol="email",
-            Endpoint=rule.email,
-            Attributes={"FilterPolicy": json.dumps({"email": [rule.email]})},
-        )
-    store.put_alert_rule(rule)
+        sns = target.client("sns")
+    try:
+        rules.add_rule(store, rule, sns, topic)
+    except rules.RuleError as error:
+        raise CliError(str(error)) from error
     if args.json:
         print(json.dumps({"id": rule.id, "destination": destination, "secret": rule.secret}, indent=2))
         return 0
     print(f"Added alert destination {rule.id} for project {project.id}:")
-    print("  " + _describe(rule))
+    print("  " + rules.describe(rule))
     if rule.secret:
         print(f"  signing secret (verify the Lodge-Signature header with it): {rule.secret}")
     if destination == "email":
@@ -110,6 +99,7 @@ def alert_add(store: Store, args: argparse.Namespace) -> int:
 
 
 def alert_list(store: Store, args: argparse.Namespace) -> int:
+    from lodge.alerts import rules
     from lodge_devtools.cli import find_project
 
     project = find_project(store, args.project)
@@ -133,7 +123,7 @@ def alert_list(store: Store, args: argparse.Namespace) -> int:
     if not found:
         print(f"No alert destinations for project {project.id}.")
     for rule in found:
-        print(_describe(rule))
+        print(rules.describe(rule))
     return 0
 
 
@@ -155,17 +145,6 @@ def alert_remove(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def sample_alert(project_id: str) -> Any:
-    from lodge.alerts.model import Alert, IssueSummary, OccurrenceSummary, alert_id
-
-    now = round(time.time(), 3)
-    issue = IssueSummary(
-        "test", "ZeroDivisionError: division by zero (a test alert)", "error", "production", 1, now, now
-    )
-    occurrence = OccurrenceSummary("test", "production", "error", issue.title, now, ["app.py:3 in <module>"])
-    return Alert(alert_id(project_id, "test", str(now)), "new_issue", project_id, now, issue, occurrence)
-
-
 def alert_test(store: Store, args: argparse.Namespace) -> int:
     from lodge.alerts import deliver
     from lodge.alerts.transport import DeliveryError
@@ -176,7 +155,7 @@ def alert_test(store: Store, args: argparse.Namespace) -> int:
     topic = alert_refs(args, target).get("AlertTopic") if rule.destination == "email" else None
     ctx = deliver.Context(store=store, sns=target.client("sns") if topic else None, topic_arn=topic)
     try:
-        deliver.send(ctx, rule, sample_alert(rule.project_id))
+        deliver.send_test(ctx, rule)
     except DeliveryError as error:
         raise CliError(f"test alert to {rule.id} failed: {error}") from error
     print(f"Sent a test alert to {rule.destination} destination {rule.id}.")

@@ -293,3 +293,79 @@ def test_console_runs_no_client_supplied_markup(runner: RunnerHandle, tmp_path: 
     assert "<script>" in texts and "onerror" in texts  # shown as text, not run
     assert any(JS_URL in seen["request"] for seen in result["issueTexts"])
     assert result["probe"] == {"added": 1, "ran": None}, "the CSP listener must see a refused inline script"
+
+
+def _alert_me(kind: str) -> None:
+    raise LookupError(f"console alert {kind}")
+
+
+def _after_removal() -> None:
+    raise OSError("console alert after removal")  # another issue (its own class and frames)
+
+
+def test_console_alert_rule_end_to_end(runner: RunnerHandle, tmp_path: Path) -> None:
+    """Add a signed-webhook rule in Settings, copy the secret shown once, send a test; the real
+    pyrollbar reports a new error and the loopback receiver gets exactly one alert that verifies
+    with that secret; then remove the rule in Settings and the next new error alerts nobody."""
+    from lodge.alerts import signing
+    from tests.alert_receiver import receiver
+
+    clients = Clients(runner, "console alerts")
+    state = tmp_path / "alerts-state.json"
+    name = f"ops {SCRIPT}{IMG}"
+    with receiver() as hook:
+        added = drive(
+            "alerts-add",
+            tmp_path,
+            url=clients.url,
+            token=clients.credentials["personal"],
+            hookUrl=hook.url,
+            name=name,
+            saveState=str(state),
+        )
+        assert_clean(added)
+        secret = added["secret"]
+        assert secret.startswith("whsec_") and added["addedUrl"] == clients.url + "/console/settings/alerts#alerts"
+        assert added["listedSecret"] is False and added["listedUrl"] is False
+        (listed,) = added["rules"]
+        assert listed["name"] == name and listed["signed"] and listed["triggers"] == "New issue"
+        assert listed["where"] == hook.url.rsplit("/", 1)[0] + "/…"  # http://127.0.0.1:PORT/… (path too short)
+        (rule,) = clients.runner.target.store().alert_rules(clients.project_id)
+        assert rule.id == listed["id"] and rule.secret == secret and rule.kinds == {"new_issue"}
+        assert added["test"]["ok"] == "yes" and "delivered" in added["test"]["text"], added["test"]
+        (test_alert,) = hook.wait_for(1)
+        assert signing.verify(secret, test_alert.body, test_alert.headers[signing.HEADER])
+        assert "a test alert" in json.loads(test_alert.body)["issue"]["title"]
+        hook.requests.clear()
+
+        rollbar = clients.pyrollbar()
+        try:
+            _alert_me("new")
+        except LookupError:
+            assert rollbar.report_exc_info()
+        (delivered,) = hook.wait_for(1)
+        time.sleep(2)  # time for a wrong second alert to arrive
+        assert len(hook.requests) == 1
+        assert signing.verify(secret, delivered.body, delivered.headers[signing.HEADER])
+        body = json.loads(delivered.body)
+        assert body["kind"] == "new_issue" and body["project"]["id"] == clients.project_id
+        assert body["issue"]["title"] == "LookupError: console alert new"
+        assert body["occurrence"]["frames"][0].endswith("in _alert_me")
+        tampered = delivered.body.replace(b"new_issue", b"regression")
+        with pytest.raises(signing.SignatureError):
+            signing.verify(secret, tampered, delivered.headers[signing.HEADER])
+
+        removed = drive("alerts-remove", tmp_path, url=clients.url, state=str(state), acceptConfirms=True)
+        assert_clean(removed)
+        assert removed["confirmed"] == ["Really remove?"]  # one question (console.js), no second page
+        assert removed["removedUrl"] == clients.url + "/console/settings?flash=alert-removed#alerts"
+        assert removed["flash"] == "Alert rule removed." and removed["rules"] == [] and removed["empty"]
+        assert clients.runner.target.store().alert_rules(clients.project_id) == []
+        try:
+            _after_removal()
+        except OSError:
+            assert rollbar.report_exc_info()
+        rollbar._initialized = False
+        time.sleep(2)
+        assert len(hook.requests) == 1, "no alert once the rule is gone"
+    assert len(clients.runner.target.store().issues(clients.project_id)) == 2, "the second one was a new issue too"

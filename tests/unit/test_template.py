@@ -184,7 +184,7 @@ def test_s3_detail_is_read_only_by_readers() -> None:
 
 def test_console_writes_only_status_credentials_and_its_key() -> None:
     name = BY_DIR[CONSOLE]
-    assert _actions(name) == {
+    assert _actions(name) - CONSOLE_ALERT_ACTIONS == {
         "dynamodb:getitem",
         "dynamodb:query",
         "dynamodb:putitem",
@@ -196,6 +196,18 @@ def test_console_writes_only_status_credentials_and_its_key() -> None:
         if {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & set(_as_list(statement["Action"])):
             keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
             assert sorted(keys) == ["LODGE#CONSOLE", "PRJ#*", "TOK#*"], "never the rate-limit counters (RL#)"
+
+
+# Alert rules in Settings (issue 11): an email rule subscribes to the alert topic, "Send test" publishes.
+CONSOLE_ALERT_ACTIONS = {"sns:subscribe", "sns:publish"}
+
+
+def test_console_may_subscribe_and_publish_only_to_the_alert_topic() -> None:
+    name = BY_DIR[CONSOLE]
+    sns = [s for s in _statements(name) if any(str(a).lower().startswith("sns:") for a in _as_list(s["Action"]))]
+    assert [{a.lower() for a in _as_list(s["Action"])} for s in sns] == [CONSOLE_ALERT_ACTIONS]
+    assert sns[0]["Resource"] == {"Ref": "AlertTopic"}
+    assert FUNCTIONS[name]["Properties"]["Environment"]["Variables"]["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
 
 
 def test_no_function_queries_an_index() -> None:

@@ -37,6 +37,17 @@ async function rows(page) {
   })));
 }
 
+async function alertRules(page) {
+  return page.$$eval("tr.alert-rule", (trs) => trs.map((tr) => ({
+    id: tr.dataset.id,
+    name: tr.querySelector("td.name").textContent,
+    where: tr.querySelector("code.where").textContent,
+    signed: !!tr.querySelector(".tag"),
+    triggers: tr.querySelector("td.triggers").textContent.trim(),
+    text: tr.textContent.replace(/\s+/g, " ").trim(),
+  })));
+}
+
 async function openIssue(page, id, out, label) {
   await page.goto(`${base}/issues/${id}`);
   await observe(page, out, label);
@@ -68,8 +79,14 @@ await context.addInitScript(SPY);
 const page = await context.newPage();
 const messages = watchConsole(page);
 const dialogs = [];
-page.on("dialog", async (d) => { dialogs.push(d.message()); await d.dismiss(); });
-const out = { pages: [], dialogs, messages };
+const confirmed = [];
+page.on("dialog", async (d) => {
+  // The alert phases answer "Really remove?" like a user; any other dialog is a finding.
+  if (opts.acceptConfirms && d.type() === "confirm") { confirmed.push(d.message()); await d.accept(); return; }
+  dialogs.push(d.message());
+  await d.dismiss();
+});
+const out = { pages: [], dialogs, messages, confirmed };
 
 try {
   if (phase === "first") {
@@ -128,6 +145,45 @@ try {
       await page.goto(base + path);
       out.afterSignOut[path] = new URL(page.url()).pathname;
     }
+  } else if (phase === "alerts-add") {
+    // Settings: add a signed-webhook rule for new issues only, copy the secret it shows once, list
+    // the rules again, then "Send test" to it.
+    await page.goto(`${base}/signin?next=/console/settings`);
+    await page.fill("#token", opts.token);
+    await Promise.all([page.waitForURL(/\/console\/settings/), page.click("button[type=submit]")]);
+    await observe(page, out, "settings");
+    await page.selectOption("#alert-destination", "webhook");
+    await page.fill("#alert-url", opts.hookUrl);
+    await page.fill("#alert-name", opts.name);
+    for (const box of await page.$$("input[name=trigger]")) {
+      if ((await box.getAttribute("value")) !== "new_issue") await box.uncheck();
+    }
+    await Promise.all([page.waitForSelector("#signing-secret"), page.click("#alert-add-button")]);
+    await observe(page, out, "rule added");
+    out.secret = (await page.textContent("#signing-secret")).trim();
+    out.addedUrl = page.url();
+    await page.screenshot({ path: `${opts.artifacts}/console-alert-added.png`, fullPage: true });
+    await page.goto(`${base}/settings`);
+    await observe(page, out, "settings with the rule");
+    const content = await page.content();
+    out.listedSecret = content.includes(out.secret);
+    out.listedUrl = content.includes(opts.hookUrl);
+    out.rules = await alertRules(page);
+    await Promise.all([page.waitForSelector("#test-result"), page.click("tr.alert-rule button.send-test")]);
+    await observe(page, out, "test sent");
+    out.test = {
+      ok: await page.getAttribute("#test-result", "data-ok"),
+      text: (await page.textContent("#test-result")).trim(),
+    };
+    await context.storageState({ path: opts.saveState });
+  } else if (phase === "alerts-remove") {
+    await page.goto(`${base}/settings`);
+    await Promise.all([page.waitForURL(/flash=alert-removed/), page.click("tr.alert-rule button.remove")]);
+    await observe(page, out, "rule removed");
+    out.removedUrl = page.url();
+    out.flash = (await page.textContent("#alert-flash")).trim();
+    out.rules = await alertRules(page);
+    out.empty = !!(await page.$("#no-alert-rules"));
   } else if (phase === "xss") {
     await page.goto(`${base}/signin`);
     await page.fill("#token", opts.token);

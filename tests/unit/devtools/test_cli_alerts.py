@@ -84,7 +84,7 @@ def test_an_email_rule_subscribes_and_publishes_to_the_topic_with_its_attributes
     policy = sns.get_subscription_attributes(SubscriptionArn=emails[0]["SubscriptionArn"])["Attributes"]
     assert json.loads(policy["FilterPolicy"]) == {"email": ["ops@example.com"]}
 
-    from lodge_devtools.cli_alerts import sample_alert
+    from lodge.alerts.deliver import sample_alert
 
     stored = store.alert_rule(project.id, rule["id"])
     assert stored is not None

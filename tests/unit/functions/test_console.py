@@ -6,7 +6,7 @@ import base64
 import gzip
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,9 @@ class Browser:
     def __init__(self) -> None:
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, form: dict[str, str] | None = None, **headers: str) -> dict[str, Any]:
+    def request(
+        self, method: str, path: str, form: Mapping[str, str | list[str]] | None = None, /, **headers: str
+    ) -> dict[str, Any]:
         path, _, query = path.partition("?")
         pairs = [("host", "lodge.test"), *headers.items()]
         if self.cookies:
@@ -45,7 +47,7 @@ class Browser:
         body = None
         if form is not None:
             pairs.append(("content-type", "application/x-www-form-urlencoded"))
-            body = urlencode(form)
+            body = urlencode(form, doseq=True)  # a list: one field per value (checkboxes)
         resp = invoke("console", build_event(method, path, raw_query=query, headers=pairs, body=body))
         for raw in resp.get("cookies", []):
             jar: SimpleCookie = SimpleCookie()
@@ -60,7 +62,7 @@ class Browser:
     def get(self, path: str, **headers: str) -> dict[str, Any]:
         return self.request("GET", path, **headers)
 
-    def post(self, path: str, form: dict[str, str], **headers: str) -> dict[str, Any]:
+    def post(self, path: str, form: Mapping[str, str | list[str]], **headers: str) -> dict[str, Any]:
         return self.request("POST", path, form, **headers)
 
     def sign_in(self, token: str) -> dict[str, Any]:

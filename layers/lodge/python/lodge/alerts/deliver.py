@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lodge.alerts import handoff, render, signing
-from lodge.alerts.model import Alert, Rule
+from lodge.alerts.model import Alert, IssueSummary, OccurrenceSummary, Rule, alert_id
 from lodge.alerts.transport import DeliveryError, post
 from lodge.storage import alerts as states
 
@@ -132,6 +132,24 @@ def send(ctx: Context, rule: Rule, payload: Alert | list[str], timeout: float | 
             )
         except Exception as error:
             raise DeliveryError(f"SNS publish failed: {error}") from error
+
+
+def sample_alert(project_id: str) -> Alert:
+    """A new-issue alert about a made-up ZeroDivisionError, marked as a test in its title."""
+    now = round(clock(), 3)
+    issue = IssueSummary(
+        "test", "ZeroDivisionError: division by zero (a test alert)", "error", "production", 1, now, now
+    )
+    occurrence = OccurrenceSummary("test", "production", "error", issue.title, now, ["app.py:3 in <module>"])
+    return Alert(alert_id(project_id, "test", str(now)), "new_issue", project_id, now, issue, occurrence)
+
+
+def send_test(ctx: Context, rule: Rule) -> Alert:
+    """Send a sample alert to one destination now, outside storm control (`lodge alert test` and
+    the console's "Send test"); raises DeliveryError when the destination does not take it."""
+    alert = sample_alert(rule.project_id)
+    send(ctx, rule, alert)
+    return alert
 
 
 # ---- state items (lodge.storage.alerts) ----------------------------------------------------------

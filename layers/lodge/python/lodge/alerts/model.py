@@ -4,8 +4,9 @@ the ingest functions import this on their hot path, and the queue message is thi
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, Literal, Self
 
 AlertKind = Literal["new_issue", "regression", "threshold", "deploy"]
 ALERT_KINDS: tuple[AlertKind, ...] = ("new_issue", "regression", "threshold", "deploy")
@@ -19,8 +20,36 @@ def level_rank(level: str | None) -> int:
     return LEVELS.index(level) if level in LEVELS else LEVELS.index("error")
 
 
+_COERCE: dict[str, Callable[..., Any]] = {"str": str, "float": float, "int": int}
+_MISSING_LEVEL = "error"
+"""What a summary without a level reads as (the ingest default)."""
+
+
+class FromDict:
+    """`from_dict` for the flat summary dataclasses below: each field from its key in a queue
+    message, coerced to its annotated type (`str`, `float`, `int`, `list[str]`); a missing key
+    takes the field's default, else ("level") the ingest default, else the type's empty value."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        values: dict[str, Any] = {}
+        for spec in fields(cls):  # type: ignore[arg-type]  # every subclass is a dataclass
+            if spec.type == "list[str]":
+                values[spec.name] = [str(item) for item in data.get(spec.name, [])]
+                continue
+            coerce = _COERCE[str(spec.type)]
+            if spec.name in data:
+                raw = data[spec.name]
+            elif spec.default is not MISSING:
+                raw = spec.default
+            else:
+                raw = _MISSING_LEVEL if spec.name == "level" else coerce()
+            values[spec.name] = coerce(raw)
+        return cls(**values)
+
+
 @dataclass
-class OccurrenceSummary:
+class OccurrenceSummary(FromDict):
     """The triggering occurrence, as much as a message shows."""
 
     id: str
@@ -32,19 +61,14 @@ class OccurrenceSummary:
     """Top frames, innermost first, as `file:line in method`."""
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OccurrenceSummary:
-        return cls(
-            id=str(data.get("id", "")),
-            environment=str(data.get("environment", "")),
-            level=str(data.get("level", "error")),
-            title=str(data.get("title", "")),
-            at=float(data.get("at", 0)),
-            frames=[str(f) for f in data.get("frames", [])][:TOP_FRAMES],
-        )
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        summary = super().from_dict(data)
+        summary.frames = summary.frames[:TOP_FRAMES]
+        return summary
 
 
 @dataclass
-class IssueSummary:
+class IssueSummary(FromDict):
     id: str
     title: str
     level: str
@@ -54,39 +78,15 @@ class IssueSummary:
     last_seen: float
     status: str = "active"
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IssueSummary:
-        return cls(
-            id=str(data.get("id", "")),
-            title=str(data.get("title", "")),
-            level=str(data.get("level", "error")),
-            environment=str(data.get("environment", "")),
-            count=int(data.get("count", 0)),
-            first_seen=float(data.get("first_seen", 0)),
-            last_seen=float(data.get("last_seen", 0)),
-            status=str(data.get("status", "active")),
-        )
-
 
 @dataclass
-class DeploySummary:
+class DeploySummary(FromDict):
     id: str
     environment: str
     revision: str
     user: str
     comment: str
     at: float
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DeploySummary:
-        return cls(
-            id=str(data.get("id", "")),
-            environment=str(data.get("environment", "")),
-            revision=str(data.get("revision", "")),
-            user=str(data.get("user", "")),
-            comment=str(data.get("comment", "")),
-            at=float(data.get("at", 0)),
-        )
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 from urllib.parse import urlsplit
 
-from lodge.alerts.rules import check_url
+from lodge.alerts.rules import RuleError, check_url
 
 USER_AGENT = "Lodge-Alerts/1"
 
@@ -16,7 +16,10 @@ class DeliveryError(Exception):
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
     """POST and return the status; 2xx is delivered, anything else raises DeliveryError."""
-    check_url(url)
+    try:
+        check_url(url)
+    except RuleError as error:
+        raise DeliveryError(str(error)) from error
     parts = urlsplit(url)
     connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)

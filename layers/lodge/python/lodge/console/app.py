@@ -144,6 +144,9 @@ def templates() -> Environment:
     )
     env.filters.update(ago=_ago, iso=_iso, spark=_spark, pretty=_pretty)
     env.globals.update(asset=_asset, base=BASE, levels=data.LEVELS, bars=_bars, marker_x=_marker_x)
+    env.globals.update(
+        alert_triggers=data.ALERT_TRIGGERS, alert_destinations=data.ALERT_DESTINATIONS, alert_levels=data.ALERT_LEVELS
+    )
     return env
 
 
@@ -364,17 +367,90 @@ def deploys(ctx: Context) -> dict[str, Any]:
     return page(ctx, "deploys.html", title="Deploys", markers=data.list_markers(ctx.viewer))
 
 
-def settings_page(ctx: Context, rotated: data.Rotated | None = None, flash: str = "") -> dict[str, Any]:
+def settings_page(
+    ctx: Context, rotated: data.Rotated | None = None, flash: str = "", status: int = 200, **alerts: Any
+) -> dict[str, Any]:
+    """Settings: the project, its credentials and its alert rules. `alerts` carries what an alert
+    form post answers with: `added` (a signed webhook's secret, shown in this answer only),
+    `tested` (a test delivery's result), or `alert_error` with the `alert_form` to fill in again."""
     assert ctx.viewer is not None
     return page(
         ctx,
         "settings.html",
+        status,
         title="Settings",
         project=data.project_settings(ctx.viewer),
         current=ctx.viewer.token_hash,
         rotated=rotated,
         flash=flash or ctx.request.query.get("flash", ""),
+        alert_rules=data.list_alert_rules(ctx.viewer),
+        alert_form=alerts.pop("alert_form", None) or ALERT_FORM_DEFAULTS,
+        **alerts,
     )
+
+
+ALERT_FORM_DEFAULTS: dict[str, Any] = {
+    "destination": "webhook",
+    "name": "",
+    "email": "",
+    "triggers": tuple(data.ALERT_TRIGGERS),
+    "environments": "",
+    "min_level": "debug",
+    "cap": "30",
+}
+"""The add-rule form's fields. Its URL is never filled in again: a Slack webhook URL is a credential."""
+
+
+def _form_values(request: http.Request, name: str) -> list[str]:
+    """Every value of a repeated field (checkboxes); `_form` keeps only the first."""
+    from urllib.parse import parse_qsl
+
+    try:
+        text = request.body(MAX_FORM_BYTES).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise http.HttpError(400, "form body is not valid UTF-8") from error
+    return [value for key, value in parse_qsl(text, keep_blank_values=True) if key == name]
+
+
+def alert_add(ctx: Context) -> dict[str, Any]:
+    assert ctx.viewer is not None
+    form = _form(ctx.request)
+    triggers = _form_values(ctx.request, "trigger")
+    fields = {k: form.get(k, "") for k in ("destination", "name", "email", "environments", "min_level", "cap")}
+    try:
+        added = data.add_alert_rule(
+            ctx.viewer,
+            destination=fields["destination"],
+            name=fields["name"],
+            url=form.get("url", ""),
+            email=fields["email"],
+            triggers=triggers,
+            environments=fields["environments"],
+            min_level=fields["min_level"],
+            cap=fields["cap"],
+        )
+    except data.AlertRuleError as error:
+        kept = {**{k: v[:200] for k, v in fields.items()}, "triggers": tuple(triggers)}
+        return settings_page(ctx, status=400, alert_error=str(error), alert_form=kept)
+    if added.secret:
+        return settings_page(ctx, added=added)  # the one time the secret is shown (like a new token)
+    return redirect(f"{BASE}/settings?flash=alert-added#alerts")
+
+
+def alert_action(ctx: Context, rule_id: str, action: str) -> dict[str, Any]:
+    assert ctx.viewer is not None
+    if action == "test":
+        tested = data.send_test_alert(ctx.viewer, rule_id)
+        return settings_page(ctx, tested=tested) if tested is not None else not_found(ctx, "Alert rule")
+    form = _form(ctx.request)
+    if form.get("confirm") != "yes":
+        rule = data.alert_rule(ctx.viewer, rule_id)
+        if rule is None:
+            return not_found(ctx, "Alert rule")
+        return page(ctx, "alert_remove.html", title="Remove alert rule", rule=rule)
+    if not data.remove_alert_rule(ctx.viewer, rule_id):
+        return not_found(ctx, "Alert rule")
+    return redirect(f"{BASE}/settings?flash=alert-removed#alerts")
 
 
 def credential_action(ctx: Context, token_hash: str, action: str) -> dict[str, Any]:
@@ -432,6 +508,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(r"/deploys"), deploys),
     ("GET", re.compile(r"/settings"), settings_page),
     ("POST", re.compile(r"/settings/credentials/([0-9a-f]{64})/(revoke|rotate)"), credential_action),
+    ("POST", re.compile(r"/settings/alerts"), alert_add),
+    ("POST", re.compile(r"/settings/alerts/([0-9a-f]{16})/(remove|test)"), alert_action),
 ]
 
 

@@ -13,6 +13,7 @@ and the view says so (`Trend.capped`).
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -709,3 +710,163 @@ def rotate_credential(viewer: Viewer, token_hash: str, store: Store | None = Non
 
 def _is_hash(value: str) -> bool:
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+# ---- alert rules ------------------------------------------------------------------------------
+# The same layer functions `lodge alert add|list|test|remove` calls (lodge.alerts.rules, the
+# Store's alert-rule methods, lodge.alerts.deliver.send_test); lodge.alerts loads only here, on a
+# Settings page, never at import (cold start).
+
+ALERT_TRIGGERS = {
+    "new_issue": "New issue",
+    "regression": "Regression",
+    "threshold": "10th, 100th, 1,000th… occurrence",
+    "deploy": "Deploy",
+}
+"""lodge.alerts.model.ALERT_KINDS with their labels (a test keeps the keys equal)."""
+ALERT_DESTINATIONS = {"webhook": "Signed JSON webhook", "slack": "Slack-compatible webhook", "email": "Email (SNS)"}
+ALERT_LEVELS = ("debug", "info", "warning", "error", "critical")
+"""lodge.alerts.model.LEVELS, lowest first (the minimum-level filter)."""
+
+
+@dataclass(frozen=True)
+class AlertRuleView:
+    """A rule as a page shows it: the destination masked, the signing secret never."""
+
+    id: str
+    name: str
+    destination: str
+    where: str
+    signed: bool
+    triggers: tuple[str, ...]
+    environments: tuple[str, ...]
+    min_level: str
+    cap: int
+    created: float
+
+
+@dataclass(frozen=True)
+class AddedRule:
+    rule: AlertRuleView
+    secret: str | None
+    """A signed webhook's secret, shown once on the page that answers the add."""
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    rule: AlertRuleView
+    ok: bool
+    detail: str
+
+
+class AlertRuleError(ValueError):
+    """A rule the form describes that cannot work; the message says why, for the page."""
+
+
+def _rule_view(rule: Any) -> AlertRuleView:
+    from lodge.alerts import rules
+
+    return AlertRuleView(
+        id=rule.id,
+        name=rule.name,
+        destination=rule.destination,
+        where=rules.masked_destination(rule),
+        signed=bool(rule.secret),
+        triggers=tuple(k for k in ALERT_TRIGGERS if k in rule.kinds),
+        environments=tuple(sorted(rule.environments)),
+        min_level=rule.min_level,
+        cap=rule.cap,
+        created=rule.created,
+    )
+
+
+def list_alert_rules(viewer: Viewer, store: Store | None = None) -> list[AlertRuleView]:
+    return [_rule_view(r) for r in _store(store).alert_rules(viewer.project_id)]
+
+
+def _alert_topic() -> str | None:
+    return os.environ.get("ALERT_TOPIC_ARN") or None
+
+
+def add_alert_rule(
+    viewer: Viewer,
+    *,
+    destination: str,
+    name: str = "",
+    url: str = "",
+    email: str = "",
+    triggers: Sequence[str] = (),
+    environments: str = "",
+    min_level: str = "debug",
+    cap: str = "",
+    store: Store | None = None,
+) -> AddedRule:
+    """Validate and store a rule of this project (an email rule subscribes its address to the alert
+    topic first); raises AlertRuleError with a message for the page."""
+    from lodge import aws
+    from lodge.alerts import rules
+    from lodge.alerts.model import DEFAULT_CAP
+
+    cap = cap.strip()
+    if cap and not (cap.isascii() and cap.isdigit() and len(cap) < 6):
+        raise AlertRuleError(f"The hourly cap must be a whole number between 1 and {rules.MAX_CAP}.")
+    if not triggers:
+        raise AlertRuleError("Choose at least one trigger.")
+    envs = [e.strip() for e in environments.split(",") if e.strip()]
+    try:
+        rule = rules.new_rule(
+            viewer.project_id,
+            destination,
+            name=name.strip(),
+            url=url.strip() or None,
+            email=email.strip() or None,
+            kinds=list(triggers),
+            environments=envs,
+            min_level=min_level,
+            cap=int(cap) if cap else DEFAULT_CAP,
+        )
+        topic = _alert_topic() if rule.destination == "email" else None
+        rules.add_rule(_store(store), rule, aws.sns() if topic else None, topic)
+    except rules.RuleError as error:
+        text = str(error)
+        raise AlertRuleError(text[:1].upper() + text[1:] + ".") from error
+    return AddedRule(_rule_view(rule), rule.secret)
+
+
+def _safe_rule_id(rule_id: str) -> bool:
+    return len(rule_id) == 16 and all(c in "0123456789abcdef" for c in rule_id)
+
+
+def remove_alert_rule(viewer: Viewer, rule_id: str, store: Store | None = None) -> bool:
+    """Remove one of this project's rules (never another project's: the key is in its partition)."""
+    return _safe_rule_id(rule_id) and _store(store).delete_alert_rule(viewer.project_id, rule_id)
+
+
+def alert_rule(viewer: Viewer, rule_id: str, store: Store | None = None) -> AlertRuleView | None:
+    rule = _store(store).alert_rule(viewer.project_id, rule_id) if _safe_rule_id(rule_id) else None
+    return _rule_view(rule) if rule is not None else None
+
+
+def send_test_alert(viewer: Viewer, rule_id: str, store: Store | None = None) -> DeliveryResult | None:
+    """Send a sample alert to one of this project's destinations now, as `lodge alert test` does."""
+    from lodge import aws
+    from lodge.alerts import deliver
+    from lodge.alerts.transport import DeliveryError
+
+    db = _store(store)
+    rule = db.alert_rule(viewer.project_id, rule_id) if _safe_rule_id(rule_id) else None
+    if rule is None:
+        return None
+    topic = _alert_topic() if rule.destination == "email" else None
+    ctx = deliver.Context(store=db, sns=aws.sns() if topic else None, topic_arn=topic, base_url=_base_url())
+    try:
+        deliver.send_test(ctx, rule)
+    except DeliveryError as error:
+        return DeliveryResult(_rule_view(rule), False, str(error))
+    if rule.destination == "email":
+        return DeliveryResult(_rule_view(rule), True, "published to the alert topic (confirmed subscribers get it)")
+    return DeliveryResult(_rule_view(rule), True, "the destination answered 2xx")
+
+
+def _base_url() -> str:
+    return os.environ.get("LODGE_BASE_URL", "")
