@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, console, cost, env, prices, report
+from bench import coldstart, console, cost, env, meter, prices, report
 from bench.workload import ROOT, Workload, load_all
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -39,6 +39,24 @@ def _worker(module: str, function: str, names: list[str]) -> dict[str, Any]:
             return {"error": tail[0]}
         result: dict[str, Any] = json.loads(out.read_text())
         return result
+
+
+def _bill(workload: Workload, metered: dict[str, Any], cpu: dict[str, Any], memory: int) -> dict[str, Any]:
+    """One metered request's bill per million occurrences (bench.cost), as results.json holds it."""
+    bill = cost.per_million(
+        metered,
+        cpu.get("wall_ms_min", cpu["wall_ms_per_request"]),
+        workload.occurrences,
+        memory,
+        env.retention_days(),
+        cpu_ms=cpu["cpu_ms_per_request"],
+        platform_logs=env.platform_logs_written(workload.function),
+    )
+    return {
+        **bill.as_dict(),
+        "floor": round(cost.floor_per_million(workload.occurrences), 4),
+        "per_request_total": round(bill.total * workload.occurrences / 1e6, 10),
+    }
 
 
 def _state(workload: Workload, aws: dict[str, Any], cpu: dict[str, Any]) -> str:
@@ -103,34 +121,21 @@ def main(argv: list[str]) -> int:
             }
             if state == "ok":
                 a, c = aws[workload.name], cpu["workloads"][workload.name]
-                bill = cost.per_million(
-                    a["warm"],
-                    c["cpu_ms_per_request"],
-                    workload.occurrences,
-                    memory,
-                    env.retention_days(),
-                    platform_logs=env.platform_logs_written(workload.function),
-                )
+                bills = {case: _bill(workload, a[case], c, memory) for case in ("warm", "offloaded")}
                 row.update(
                     aws=a,
                     cpu=c,
                     peak_rss_mb=cpu["peak_rss_mb"],
-                    cost={
-                        "lines": {k: round(v, 6) for k, v in bill.lines.items()},
-                        "total": round(bill.total, 4),
-                        "running": round(bill.running, 4),
-                        "floor": round(cost.floor_per_million(workload.occurrences), 4),
-                        "billed_ms": bill.billed_ms,
-                        "log_bytes": bill.log_bytes,
-                        "per_request_total": round(bill.total * workload.occurrences / 1e6, 10),
-                    },
+                    cost=bills["warm"],
+                    cost_offloaded=bills["offloaded"],
                 )
             results["workloads"][workload.name] = row
+    metered = {n: w["aws"] for n, w in results["workloads"].items() if w["state"] == "ok"}
+    results["custom_metrics"] = cost.custom_metrics(metered)
     print("cold start: fresh processes ...", file=sys.stderr)
     results["cold_start"] = coldstart.measure(available) if available else {"functions": {}, "floor_ms": 0}
     results["assumptions"] = {
-        "dynamodb_latency_ms": cost.DYNAMODB_LATENCY_MS,
-        "s3_put_latency_ms": cost.S3_PUT_LATENCY_MS,
+        "simulated_latency_ms": meter.SIMULATED_LATENCY_MS,
         "lambda_mb_per_vcpu": prices.LAMBDA_MB_PER_VCPU,
         "platform_log_bytes": cost.PLATFORM_LOG_BYTES,
         "dynamodb_item_overhead_bytes": cost.ITEM_OVERHEAD_BYTES,

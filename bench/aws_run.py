@@ -2,23 +2,27 @@
 what every request asks of AWS. Run by bench.__main__; writes its figures as JSON to a file.
 
 Per workload: the first request (token not yet cached, a new issue), WARM_REQUESTS warm requests
-(fresh client ids, same issue, token cached) and one duplicate retry of the last warm request.
+(fresh client ids, same issue, token cached), one duplicate retry of the last warm request, one
+request with a wrong credential (refused), and one request with OffloadThreshold at the template's
+minimum, so that its detail goes to S3 when it is larger than that (offloaded).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
 import traceback
 from typing import Any
 
-from bench import env
+from bench import emf, env
 from bench.capture import output
 from bench.meter import Meter
 from bench.workload import FakeContext, Request, load, load_handler, worker_main
 
 WARM_REQUESTS = 5
+WRONG_CREDENTIAL = "0" * 32
 
 
 def _invoke(handler: Any, request: Request, meter: Meter) -> dict[str, Any]:
@@ -36,6 +40,8 @@ def _invoke(handler: Any, request: Request, meter: Meter) -> dict[str, Any]:
         "log_bytes": logs.size,
         "log_stdout_bytes": len(logs.stdout),
         "log_stderr_bytes": len(logs.stderr),
+        "request_bytes": request.wire_bytes(),
+        "emf": emf.combinations(logs.stdout),
         **tally.summary(),
     }
     if status != 200:
@@ -51,10 +57,31 @@ def _median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for key, value in rows[0].items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             row[key] = statistics.median(r[key] for r in rows)
+    row["emf"] = sorted({combo for r in rows for combo in r["emf"]})
     row["spread"] = {
         key: [min(r[key] for r in rows), max(r[key] for r in rows)] for key in ("round_trips", "wru", "log_bytes")
     }
     return row
+
+
+def _offloaded(handler: Any, request: Request, meter: Meter) -> dict[str, Any]:
+    """One request with OffloadThreshold at the template's minimum (what a large event costs)."""
+    from lodge import config
+
+    minimum = env.template().get("Parameters", {}).get("OffloadThreshold", {}).get("MinValue", 512)
+    saved = os.environ.get("OFFLOAD_THRESHOLD")
+    os.environ["OFFLOAD_THRESHOLD"] = str(minimum)
+    config.settings.cache_clear()
+    try:
+        figures = _invoke(handler, request, meter)
+    finally:
+        if saved is None:
+            os.environ.pop("OFFLOAD_THRESHOLD", None)
+        else:
+            os.environ["OFFLOAD_THRESHOLD"] = saved
+        config.settings.cache_clear()
+    figures["offload_threshold"] = int(minimum)
+    return figures
 
 
 def run(function: str, names: list[str]) -> dict[str, Any]:
@@ -91,10 +118,19 @@ def run(function: str, names: list[str]) -> dict[str, Any]:
                 warm_requests = [workload.request(credentials) for _ in range(WARM_REQUESTS)]
                 warm = [_invoke(handler, r, meter) for r in warm_requests]
                 duplicate = _invoke(handler, workload.request(credentials, ids=warm_requests[-1].ids), meter)
+                wrong = {**credentials, workload.credential_kind: WRONG_CREDENTIAL}
+                refused = _invoke(handler, workload.request(wrong), meter)
+                offloaded = _offloaded(handler, workload.request(credentials), meter)
             except Exception:
                 results[name] = {"error": traceback.format_exc(limit=3)[-600:]}
                 continue
-            results[name] = {"first": first, "warm": _median_row(warm), "duplicate": duplicate}
+            results[name] = {
+                "first": first,
+                "warm": _median_row(warm),
+                "duplicate": duplicate,
+                "refused": refused,
+                "offloaded": offloaded,
+            }
         return results
 
 

@@ -1,23 +1,31 @@
 """The bill per million occurrences, line by line, from measured per-request figures.
 
-Duration model (Lambda bills per 1 ms): the handler's measured CPU time, scaled for the CPU share
-Lambda gives the configured memory (a full vCPU only at 1,769 MB), plus an assumed in-region latency
-per sequential DynamoDB round trip and per S3 PUT. The bench machine is not a Graviton2 core; the
-CPU figure is what this machine measured.
+A workload's bill is a list of lines (`Bill.lines`), each either *request-driven* (paid per request:
+API Gateway, Lambda requests and duration, DynamoDB writes and reads, S3 requests, logs) or
+*retention-driven* (paid for keeping what a request stored for RetentionDays: DynamoDB and S3
+storage, point-in-time recovery, S3 object tags). Other measurements append their own lines with
+`Bill.add` (the digest's writes and Lambda, for instance); the report prints whatever lines a bill
+holds, in order, and the targets are set on the request-driven sum. Custom metrics are a fixed
+monthly charge, not per occurrence (`custom_metrics`).
+
+Duration model (Lambda bills per 1 ms): the handler's measured wall time with AWS answered at once
+(bench.cpu_run), scaled for the CPU share Lambda gives the configured memory (a full vCPU only at
+1,769 MB), plus the request's wait for AWS: the simulated in-region latency of each sequential
+round trip (bench.meter.SIMULATED_LATENCY_MS, measured on the critical path by bench.aws_run). The
+bench machine is not a Graviton2 core; the figures are what this machine measured.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench import prices
 
-DYNAMODB_LATENCY_MS = 5.0
-"""Assumed p50 of a small PutItem/UpdateItem from Lambda in the same region ("single-digit ms")."""
-S3_PUT_LATENCY_MS = 25.0
-"""Assumed p50 of a small S3 PutObject in the same region."""
+REQUEST = "request-driven"
+RETENTION = "retention-driven"
+
 PLATFORM_LOG_BYTES = len(
     "START RequestId: 0d1c9c6e-8a5c-4b4e-9d38-3f0c1b2a7e11 Version: $LATEST\n"
     "END RequestId: 0d1c9c6e-8a5c-4b4e-9d38-3f0c1b2a7e11\n"
@@ -28,73 +36,170 @@ PLATFORM_LOG_BYTES = len(
 ITEM_OVERHEAD_BYTES = 100
 """DynamoDB bills storage per item (and per index entry) with 100 bytes of overhead."""
 
-LINES = (
-    ("api_gateway", "API Gateway HTTP API requests"),
-    ("lambda_requests", "Lambda requests"),
-    ("lambda_duration", "Lambda duration (arm64 GB-s)"),
-    ("dynamodb_writes", "DynamoDB write units"),
-    ("dynamodb_reads", "DynamoDB read units"),
-    ("dynamodb_storage", "DynamoDB storage for the retention period"),
-    ("s3_requests", "S3 PUT requests"),
-    ("s3_storage", "S3 storage for the retention period"),
-    ("cloudwatch_logs", "CloudWatch Logs ingestion"),
-)
-STORAGE_LINES = ("dynamodb_storage", "s3_storage")
-"""Added by the bench beyond the issue's bill: what keeping the data for RetentionDays costs."""
+
+@dataclass
+class Line:
+    key: str
+    label: str
+    usd: float
+    """Per million occurrences."""
+    kind: str = REQUEST
 
 
 @dataclass
 class Bill:
-    lines: dict[str, float]
-    billed_ms: int
-    log_bytes: int
+    lines: list[Line] = field(default_factory=list)
+    billed_ms: int = 0
+    billed_ms_cpu_model: int = 0
+    log_bytes: int = 0
+    api_requests: int = 1
+
+    def add(self, key: str, label: str, usd: float, kind: str = REQUEST) -> None:
+        """Append one line (per million occurrences)."""
+        self.lines.append(Line(key, label, usd, kind))
+
+    def sum(self, kind: str) -> float:
+        return sum(line.usd for line in self.lines if line.kind == kind)
+
+    @property
+    def request_driven(self) -> float:
+        """The bill the targets are set on: what every request costs, whatever is kept."""
+        return self.sum(REQUEST)
+
+    @property
+    def retention_driven(self) -> float:
+        return self.sum(RETENTION)
 
     @property
     def total(self) -> float:
-        """Everything, storage for the retention period included."""
-        return sum(self.lines.values())
+        return sum(line.usd for line in self.lines)
 
-    @property
-    def running(self) -> float:
-        """The bill the targets are set on: requests, compute, writes, reads, S3 and logs (no storage)."""
-        return self.total - sum(self.lines[k] for k in STORAGE_LINES)
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lines": [{"key": x.key, "label": x.label, "kind": x.kind, "usd": round(x.usd, 6)} for x in self.lines],
+            "request_driven": round(self.request_driven, 4),
+            "retention_driven": round(self.retention_driven, 4),
+            "total": round(self.total, 4),
+            "billed_ms": self.billed_ms,
+            "billed_ms_cpu_model": self.billed_ms_cpu_model,
+            "log_bytes": self.log_bytes,
+            "api_requests": self.api_requests,
+        }
 
 
-def billed_duration_ms(cpu_ms: float, memory_mb: int, ddb_round_trips: float, s3_puts: float) -> int:
-    cpu_share = min(1.0, memory_mb / prices.LAMBDA_MB_PER_VCPU)
-    return max(1, math.ceil(cpu_ms / cpu_share + ddb_round_trips * DYNAMODB_LATENCY_MS + s3_puts * S3_PUT_LATENCY_MS))
+def cpu_share(memory_mb: int) -> float:
+    return min(1.0, memory_mb / prices.LAMBDA_MB_PER_VCPU)
+
+
+def billed_duration_ms(own_ms: float, memory_mb: int, aws_wait_ms: float) -> int:
+    """Lambda's billed ms: the handler's own time at the memory's CPU share plus its wait for AWS."""
+    return max(1, math.ceil(own_ms / cpu_share(memory_mb) + aws_wait_ms))
+
+
+def api_requests(request_bytes: int) -> int:
+    """HTTP API requests billed for one request (metered in 512 KB increments)."""
+    return max(1, math.ceil(request_bytes / prices.HTTP_API_METERING_BYTES))
 
 
 def per_million(
     aws: dict[str, Any],
-    cpu_ms: float,
+    own_ms: float,
     occurrences: int,
     memory_mb: int,
     retention_days: int,
+    *,
+    cpu_ms: float | None = None,
     platform_logs: bool = True,
 ) -> Bill:
-    """Cost of one million occurrences arriving `occurrences` per request. `platform_logs`: whether
-    Lambda writes its START/END/REPORT lines (not at SystemLogLevel WARN)."""
+    """Cost of one million occurrences arriving `occurrences` per request. `aws`: one metered request
+    (bench.meter's summary plus `request_bytes`); `own_ms`: the handler's wall time with AWS answered
+    at once (`cpu_ms`, its CPU time, gives the older CPU-only figure beside it). `platform_logs`:
+    whether Lambda writes its START/END/REPORT lines (not at SystemLogLevel WARN)."""
     requests = 1e6 / occurrences
     months = retention_days / prices.DAYS_PER_MONTH
-    billed = billed_duration_ms(cpu_ms, memory_mb, aws["ddb_round_trips"], aws["s3_puts"])
+    wait = float(aws.get("aws_wait_ms", 0.0))
+    billed = billed_duration_ms(own_ms, memory_mb, wait)
     log_bytes = int(aws["log_bytes"]) + (PLATFORM_LOG_BYTES if platform_logs else 0)
-    stored = aws["record_bytes"] + ITEM_OVERHEAD_BYTES if aws["record_bytes"] else 0
-    stored += aws["record_gsi_bytes"] + ITEM_OVERHEAD_BYTES if aws["record_gsi_bytes"] else 0
-    lines = {
-        "api_gateway": requests * prices.HTTP_API_PER_REQUEST,
-        "lambda_requests": requests * prices.LAMBDA_PER_REQUEST,
-        "lambda_duration": requests * billed / 1000 * memory_mb / 1024 * prices.LAMBDA_ARM64_PER_GB_SECOND,
-        "dynamodb_writes": requests * aws["wru"] * prices.DYNAMODB_PER_WRU,
-        "dynamodb_reads": requests * aws["rru"] * prices.DYNAMODB_PER_RRU,
-        "dynamodb_storage": requests * stored / prices.GB * prices.DYNAMODB_STORAGE_PER_GB_MONTH * months,
-        "s3_requests": requests * aws["s3_puts"] * prices.S3_PER_PUT,
-        "s3_storage": requests * aws["s3_bytes"] / prices.GB * prices.S3_STORAGE_PER_GB_MONTH * months,
-        "cloudwatch_logs": requests * log_bytes / prices.GB * prices.CLOUDWATCH_LOGS_PER_GB,
-    }
-    return Bill(lines=lines, billed_ms=billed, log_bytes=log_bytes)
+    record = aws["record_bytes"] + ITEM_OVERHEAD_BYTES if aws["record_bytes"] else 0
+    index = aws["record_gsi_bytes"] + ITEM_OVERHEAD_BYTES if aws["record_gsi_bytes"] else 0
+    metered = api_requests(int(aws.get("request_bytes", 0)))
+    bill = Bill(
+        billed_ms=billed,
+        billed_ms_cpu_model=billed_duration_ms(cpu_ms, memory_mb, wait) if cpu_ms is not None else 0,
+        log_bytes=log_bytes,
+        api_requests=metered,
+    )
+    gb_months = requests * months / prices.GB
+    bill.add(
+        "api_gateway",
+        "API Gateway HTTP API requests (512 KB metering)",
+        requests * metered * prices.HTTP_API_PER_REQUEST,
+    )
+    bill.add("lambda_requests", "Lambda requests", requests * prices.LAMBDA_PER_REQUEST)
+    bill.add(
+        "lambda_duration",
+        "Lambda duration (arm64 GB-s, wall incl. AWS waits)",
+        requests * billed / 1000 * memory_mb / 1024 * prices.LAMBDA_ARM64_PER_GB_SECOND,
+    )
+    bill.add("dynamodb_writes", "DynamoDB write units", requests * aws["wru"] * prices.DYNAMODB_PER_WRU)
+    bill.add("dynamodb_reads", "DynamoDB read units", requests * aws["rru"] * prices.DYNAMODB_PER_RRU)
+    bill.add("s3_requests", "S3 PUT requests", requests * aws["s3_puts"] * prices.S3_PER_PUT)
+    bill.add(
+        "cloudwatch_logs", "CloudWatch Logs ingestion", requests * log_bytes / prices.GB * prices.CLOUDWATCH_LOGS_PER_GB
+    )
+    days = f"{retention_days} days"
+    bill.add(
+        "dynamodb_storage",
+        f"DynamoDB storage ({days})",
+        (record + index) * gb_months * prices.DYNAMODB_STORAGE_PER_GB_MONTH,
+        RETENTION,
+    )
+    bill.add(
+        "dynamodb_pitr",
+        f"DynamoDB point-in-time recovery ({days})",
+        record * gb_months * prices.DYNAMODB_PITR_PER_GB_MONTH,
+        RETENTION,
+    )
+    bill.add(
+        "s3_storage", f"S3 storage ({days})", aws["s3_bytes"] * gb_months * prices.S3_STORAGE_PER_GB_MONTH, RETENTION
+    )
+    bill.add(
+        "s3_tags",
+        f"S3 object tags ({days})",
+        requests * aws.get("s3_tags", 0) * months * prices.S3_PER_TAG_MONTH,
+        RETENTION,
+    )
+    return bill
 
 
 def floor_per_million(occurrences: int = 1) -> float:
     """What no design can avoid: one API request and one Lambda invocation per request."""
     return 1e6 / occurrences * (prices.HTTP_API_PER_REQUEST + prices.LAMBDA_PER_REQUEST)
+
+
+STEADY_CASES = ("warm",)
+"""Requests every accepted event makes: a metric they publish is published every hour."""
+
+
+def custom_metrics(metered: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The fixed monthly charge for the custom metrics the handlers' EMF lines created during the
+    bench. `metered`: per workload, per case (warm, first, duplicate, ...), the `emf` combinations.
+    A metric published by every accepted request is billed every hour (a full month); one published
+    only by rarer requests (refusals, duplicates, new issues) costs at most that, prorated by hour."""
+    steady: set[str] = set()
+    seen: set[str] = set()
+    for cases in metered.values():
+        for case, figures in cases.items():
+            if not isinstance(figures, dict):
+                continue
+            combos = set(figures.get("emf", []))
+            seen |= combos
+            if case in STEADY_CASES:
+                steady |= combos
+    rare = seen - steady
+    return {
+        "every_request": sorted(steady),
+        "rare": sorted(rare),
+        "usd_per_month": round(len(steady) * prices.CLOUDWATCH_PER_METRIC_MONTH, 2),
+        "usd_per_month_rare_at_most": round(len(rare) * prices.CLOUDWATCH_PER_METRIC_MONTH, 2),
+    }

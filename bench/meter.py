@@ -5,9 +5,13 @@ Write units are computed from the items themselves (bench.units): before and aft
 separate, unmetered client reads the item, so the larger-of-old-and-new and GSI rules apply exactly.
 
 Sequential round trips are the critical path: the intervals of all calls of a request are merged,
-and overlapping calls (Store.bump_groups runs its UpdateItems in threads) count once. To make
-parallel calls overlap reliably even on an in-process emulator, every metered call waits a fixed
-simulated network latency before it is answered.
+and overlapping calls (Store.bump_groups runs its UpdateItems in threads) count once. Every metered
+call waits a simulated in-region latency (SIMULATED_LATENCY_MS, per service) before it is answered,
+so parallel calls overlap as they would on AWS and the request's wait for AWS (the critical path's
+latency, `aws_wait_ms`) goes into Lambda's billed duration (bench.cost).
+
+S3 bytes: botocore turns a PutObject `Body` into a file-like object before any handler sees the
+parameters, so the size is read from that object (and the tags from `Tagging`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from typing import Any
 
 from bench import units
 
-SIMULATED_LATENCY_S = 0.02
+SIMULATED_LATENCY_MS = {"dynamodb": 5.0, "s3": 25.0, "sqs": 10.0}
+"""Assumed p50 from Lambda in the same region: a small DynamoDB PutItem/UpdateItem/GetItem is
+"single-digit ms", a small S3 PutObject some tens of ms, an SQS SendMessage about 10 ms."""
+OTHER_LATENCY_MS = 5.0
 
 
 @dataclass
@@ -34,6 +41,7 @@ class Call:
     gsi_wru: float = 0.0
     rru: float = 0.0
     s3_put_bytes: int = 0
+    s3_tags: int = 0
     item_bytes: int = 0
     gsi_bytes: int = 0
     attr_bytes: dict[str, int] = field(default_factory=dict)
@@ -62,6 +70,19 @@ class Tally:
                 phase_end = max(phase_end, call.end)
         return phases
 
+    def wait_ms(self) -> float:
+        """The request's wait for AWS: per sequential phase, the longest simulated latency in it."""
+        total = 0.0
+        phase_end, phase_wait = -1.0, 0.0
+        for call in sorted(self.calls, key=lambda c: c.start):
+            latency = SIMULATED_LATENCY_MS.get(call.service, OTHER_LATENCY_MS)
+            if call.start >= phase_end:
+                total += phase_wait
+                phase_end, phase_wait = call.end, latency
+            else:
+                phase_end, phase_wait = max(phase_end, call.end), max(phase_wait, latency)
+        return total + phase_wait
+
     def summary(self) -> dict[str, Any]:
         s3_puts = [
             c
@@ -82,11 +103,34 @@ class Tally:
             "s3_puts": len(s3_puts),
             "s3_gets": len(s3_gets),
             "s3_bytes": sum(c.s3_put_bytes for c in self.calls),
+            "s3_tags": sum(c.s3_tags for c in self.calls),
+            "aws_wait_ms": self.wait_ms(),
             "record_bytes": sum(c.item_bytes for c in records),
             "record_gsi_bytes": sum(c.gsi_bytes for c in records),
             "record_attr_bytes": records[0].attr_bytes if records else {},
             "errors": sorted({c.error for c in self.calls if c.error}),
         }
+
+
+def body_size(body: Any) -> int:
+    """Bytes of a PutObject body: bytes or str as given, or the file-like object botocore made of it."""
+    if isinstance(body, str):
+        return len(body.encode("utf-8"))
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return len(body)
+    if hasattr(body, "getbuffer"):
+        return int(body.getbuffer().nbytes)
+    if hasattr(body, "seek") and hasattr(body, "tell"):
+        position = body.tell()
+        size = int(body.seek(0, 2))
+        body.seek(position)
+        return size - position
+    return 0
+
+
+def tag_count(tagging: str) -> int:
+    """Tags in a PutObject `Tagging` parameter (URL query form: `k1=v1&k2=v2`)."""
+    return len([pair for pair in str(tagging).split("&") if pair])
 
 
 def _key_of(operation: str, params: dict[str, Any], key_names: tuple[str, ...]) -> dict[str, Any] | None:
@@ -108,7 +152,7 @@ class Meter:
         self.table = table
         self.key_names = key_names
         self.index = index
-        self.latency = SIMULATED_LATENCY_S
+        self.latency_ms = dict(SIMULATED_LATENCY_MS)
         self._tally: Tally | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -150,9 +194,9 @@ class Meter:
             self._local.old = self._read(_key_of(model.name, params, self.key_names))
         self._local.params = params
         if service == "s3" and model.name == "PutObject":
-            body = params.get("Body", b"")
-            call.s3_put_bytes = len(body) if isinstance(body, (bytes, bytearray, str)) else 0
-        time.sleep(self.latency)
+            call.s3_put_bytes = body_size(params.get("Body", b""))
+            call.s3_tags = tag_count(params.get("Tagging", ""))
+        time.sleep(self.latency_ms.get(service, OTHER_LATENCY_MS) / 1000)
 
     def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, **kwargs: Any) -> None:
         call: Call | None = getattr(self._local, "call", None)

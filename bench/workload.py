@@ -40,6 +40,13 @@ class Request:
 
         return build_event(self.method, self.path, raw_query=self.query, headers=self.headers, body=self.body)
 
+    def wire_bytes(self) -> int:
+        """The HTTP/1.1 request's size as sent: request line, headers and body (what API Gateway meters)."""
+        target = self.path + (f"?{self.query}" if self.query else "")
+        line = len(f"{self.method} {target} HTTP/1.1\r\n".encode())
+        headers = sum(len(f"{k}: {v}\r\n".encode()) for k, v in self.headers)
+        return line + headers + 2 + len(self.body)
+
 
 @dataclass(frozen=True)
 class Workload:
