@@ -98,7 +98,7 @@ def resign_crashlog(event: dict[str, Any], now: float | None = None) -> bool:
     """Re-sign a CrashLog event made with the demo key: fresh Date, signature by the demo secret."""
     from email.utils import formatdate
 
-    from lodge.protocols import crashlog
+    from lodge.protocols.crashlog import mapping as crashlog
 
     headers = event.get("headers") or {}
     names = {name.lower(): name for name in headers}

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
 from lodge.config import settings
-from lodge.protocols import appsignal
+from lodge.protocols.appsignal import mapping as appsignal
 from lodge.queries import markers
 from lodge.storage import Store
 from lodge.storage.errors import relabelled

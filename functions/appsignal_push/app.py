@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lodge import http
 from lodge.config import settings
 from lodge.ingest import ingest
-from lodge.protocols import appsignal
+from lodge.protocols.appsignal import mapping as appsignal
 from lodge.storage import Store
 
 logger = Logger()

@@ -17,7 +17,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import auth, http
-from lodge.protocols import appsignal_query as views
+from lodge.protocols.appsignal import query as views
 from lodge.queries import markers, occurrences
 from lodge.storage import Store
 from lodge.storage.errors import relabelled

@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
 from lodge.config import settings
-from lodge.protocols import crashlog
+from lodge.protocols.crashlog import mapping as crashlog
 from lodge.queries import markers
 from lodge.storage import Store
 from lodge.storage.errors import relabelled

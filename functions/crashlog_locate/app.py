@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
-from lodge.protocols import crashlog
+from lodge.protocols.crashlog import mapping as crashlog
 from lodge.storage import Store
 from lodge.storage.errors import relabelled
 

@@ -11,7 +11,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import auth, http
-from lodge.protocols import rollbar, rollbar_deploys
+from lodge.protocols.rollbar import deploys as rollbar_deploys
+from lodge.protocols.rollbar import mapping as rollbar
 from lodge.queries import markers
 from lodge.storage import Store
 

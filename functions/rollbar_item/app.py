@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lodge import http
 from lodge.config import settings
 from lodge.ingest import ingest
-from lodge.protocols import rollbar
+from lodge.protocols.rollbar import mapping as rollbar
 from lodge.storage import Store
 
 logger = Logger()

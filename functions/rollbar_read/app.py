@@ -13,7 +13,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
-from lodge.protocols import rollbar, rollbar_deploys, rollbar_views
+from lodge.protocols.rollbar import deploys as rollbar_deploys
+from lodge.protocols.rollbar import mapping as rollbar
+from lodge.protocols.rollbar import read_api as rollbar_views
 from lodge.storage import Store
 
 logger = Logger()
@@ -32,7 +34,7 @@ def route(request: http.Request) -> dict[str, Any]:
         match = _ITEM.match(path)
         if not match:
             raise rollbar.fail(405, "method not allowed")
-        from lodge.protocols import rollbar_triage
+        from lodge.protocols.rollbar import triage as rollbar_triage
 
         metrics.add_metric(name="TriageRequests", unit=MetricUnit.Count, value=1)
         store = Store()

@@ -192,7 +192,7 @@ class InProcess:
     def _seed_data(self) -> None:
         """Store every real payload once, so the read endpoints have items, samples and a location."""
         from lodge.ingest import ingest
-        from lodge.protocols import crashlog
+        from lodge.protocols.crashlog import mapping as crashlog
         from lodge.storage import Store
         from lodge_devtools.demo import DEMO_PROJECT_ID
         from tests.fuzz.endpoints import BY_NAME, LOCATION_ID

@@ -12,7 +12,7 @@ import pytest
 from lodge import config
 from lodge.ingest import ingest
 from lodge.occurrence import ExceptionInfo, Frame, Occurrence
-from lodge.protocols import appsignal
+from lodge.protocols.appsignal import mapping as appsignal
 from lodge.storage import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project

@@ -25,7 +25,7 @@ def crashlog_post(project: Project, body: bytes, path: str = "/events") -> dict[
 
 
 def crashlog_sample_ref(project: Project, body: bytes) -> str:
-    from lodge.protocols import crashlog
+    from lodge.protocols.crashlog import mapping as crashlog
 
     response = crashlog_post(project, body)
     assert response["statusCode"] == 200, response
@@ -152,7 +152,7 @@ def test_every_read_api_shows_the_same_fields_of_a_marker(store: Store, project:
 
 def test_the_repair_keeps_the_first_events_payload_together() -> None:
     """The stray `}` is the one after the dangling comma in the first payload, not the event's own."""
-    from lodge.protocols import appsignal
+    from lodge.protocols.appsignal import mapping as appsignal
     from tests.unit.functions.test_appsignal_push import fixture_text
 
     body = fixture_text("seed_docs_performance.txt").encode()

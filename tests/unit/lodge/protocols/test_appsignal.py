@@ -15,8 +15,8 @@ import pytest
 from lodge.http import HttpError, decompress
 from lodge.normalize.limits import MAX_DEPTH
 from lodge.normalize.timestamps import parse_time
-from lodge.protocols import appsignal
-from lodge.protocols.appsignal_query import format_backtrace
+from lodge.protocols.appsignal import mapping as appsignal
+from lodge.protocols.appsignal.query import format_backtrace
 from lodge.storage.markers import marker_item
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "appsignal"

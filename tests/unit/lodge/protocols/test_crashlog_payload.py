@@ -15,7 +15,7 @@ from lodge.http import HttpError
 from lodge.normalize.backtraces import parse_ruby_line
 from lodge.normalize.timestamps import parse_http_date, parse_time
 from lodge.occurrence import Occurrence, occurrence_id_for
-from lodge.protocols import crashlog
+from lodge.protocols.crashlog import mapping as crashlog
 from lodge.storage.markers import marker_item
 from tests.fixtures.crashlog.signer import fixture
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lodge.http import HttpError
-from lodge.protocols import rollbar
+from lodge.protocols.rollbar import mapping as rollbar
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "rollbar"
 ALL = [

@@ -16,7 +16,7 @@ from typing import Any
 from lodge import auth
 from lodge.http import Request, first_json_byte, loads, parse_form
 from lodge.models.markers import Marker, MarkerChanges
-from lodge.protocols.rollbar import fail, invalid, resolve_token, storage
+from lodge.protocols.rollbar.mapping import fail, invalid, resolve_token, storage
 from lodge.storage import Store
 
 STATUSES = ("started", "succeeded", "failed", "timed_out")

@@ -20,7 +20,7 @@ from lodge.http import Request
 from lodge.ids import occurrence_id_for
 from lodge.models.issues import ISSUE_STATUSES, Issue
 from lodge.occurrence import LEVELS
-from lodge.protocols.rollbar import MAX_UUID, fail, is_latin1, resolve_token, storage, to_rollbar_data
+from lodge.protocols.rollbar.mapping import MAX_UUID, fail, is_latin1, resolve_token, storage, to_rollbar_data
 from lodge.queries import issues, occurrences
 from lodge.storage import Store, parse_ref
 

@@ -1,0 +1,1 @@
+"""appsignal adapter (package split in progress)."""

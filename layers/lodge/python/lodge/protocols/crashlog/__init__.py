@@ -1,0 +1,1 @@
+"""crashlog adapter (package split in progress)."""

@@ -1,0 +1,1 @@
+"""rollbar adapter (package split in progress)."""
