@@ -153,6 +153,8 @@ def main(argv: list[str]) -> int:
     print(console.text(results["console"]))
     # alerts (issue 11): the extra cost of an ingest that hands off an alert
     subprocess.run([env.PYTHON, "-m", "bench.alerts"], env=env.subprocess_environment(), cwd=ROOT, timeout=240)
+    # scrubbing (issue 15): the share of handler CPU the scrubber takes, on vs off, same payload mix
+    subprocess.run([env.PYTHON, "-m", "bench.scrub_cpu"], env=env.subprocess_environment(), cwd=ROOT, timeout=600)
     return 0
 
 
