@@ -162,6 +162,8 @@ def main(argv: list[str]) -> int:
     subprocess.run(
         [env.PYTHON, "-m", "bench.digest_run", "1000"], env=env.subprocess_environment(), cwd=ROOT, timeout=600
     )
+    # scrubbing (issue 15): the share of handler CPU the scrubber takes, on vs off, same payload mix
+    subprocess.run([env.PYTHON, "-m", "bench.scrub_cpu"], env=env.subprocess_environment(), cwd=ROOT, timeout=600)
     return 0
 
 

@@ -206,6 +206,27 @@ class InProcess:
         payload = json.loads((ROOT / "tests/fixtures/crashlog/ruby_1.0.7.json").read_text())["payload"]
         occurrence = crashlog.to_occurrence(DEMO_PROJECT_ID, payload, LOCATION_ID, time.time())
         ingest(Store(), DEMO_PROJECT_ID, [occurrence], time.time())
+        self._console_session()
+
+    def _console_session(self) -> None:
+        """The signed-in console cases' cookie and CSRF token, sealed with this table's session key."""
+        from lodge import auth
+        from lodge.console import data, session
+        from lodge.storage import Store
+        from lodge_devtools.demo import DEMO_CREDENTIALS, DEMO_PROJECT_ID
+        from tests.fuzz.endpoints import SESSION
+
+        data.forget_session_key()
+        self._stack.callback(data.forget_session_key)
+        key = data.session_key()
+        current = session.new_session(DEMO_PROJECT_ID, auth.hash_token(DEMO_CREDENTIALS["personal"]))
+        issue = Store().issues(DEMO_PROJECT_ID)[0]
+        SESSION.update(
+            cookie=f"{session.SESSION_COOKIE}={session.seal(key, current)}",
+            csrf=session.csrf_token(key, current.sid),
+            issue=issue.id,
+            occurrence=issue.last_occurrence_id or "none",
+        )
 
 
 def _status(result: Any) -> int | str:

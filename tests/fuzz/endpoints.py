@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from lodge.protocols.sentry.auth import dsn_project_number
 from lodge_devtools.demo import DEMO_CREDENTIALS, DEMO_PROJECT_ID
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,12 +54,16 @@ class Endpoint:
     function: str
     """functions/<function>/app.py holds the handler."""
     credentials: str
-    """rollbar_header | appsignal_query | crashlog_hmac | query_token | rollbar_read"""
+    """rollbar_header | appsignal_query | crashlog_hmac | query_token | rollbar_read | sentry_auth |
+    none (no credential: the protocol fallback) | console_session (the signed-in console's cookie)"""
     shapes: tuple[Shape, ...]
     seeds: Callable[[], list[Any]] = field(default=lambda: [])
     """The payloads to mutate (JSON values); empty for GET endpoints."""
     freshen: Callable[[Any, str], None] = field(default=lambda payload, unique: None)
     """Gives a seed a fresh client id, so most cases are stored and counted, not de-duplicated."""
+    render: Callable[[Any, str], bytes] | None = None
+    """Bytes of a (mutated) seed when the body is not one JSON document (Sentry envelopes, forms);
+    the second argument is the serialization style (tests.fuzz.mutators.SERIALIZATIONS)."""
 
     @property
     def has_body(self) -> bool:
@@ -132,6 +137,106 @@ def api_marker_seeds() -> list[Any]:
     return [{"marker": {"revision": "abc123", "repository": "main", "user": "deploy", "kind": "deploy"}}]
 
 
+@cache
+def sentry_envelope_seeds() -> list[Any]:
+    """The SDK's captured envelopes as trees: {"headers": ..., "items": [{"headers", "payload"}]}."""
+    return [_envelope_tree(p.read_bytes()) for p in sorted((FIXTURES / "sentry").glob("*.envelope"))]
+
+
+@cache
+def sentry_store_seeds() -> list[Any]:
+    """The events inside the captured envelopes: what older SDKs POST to /store/."""
+    return [
+        item["payload"]
+        for tree in sentry_envelope_seeds()
+        for item in tree["items"]
+        if item["headers"].get("type") == "event"
+    ]
+
+
+def _envelope_tree(data: bytes) -> dict[str, Any]:
+    lines = data.rstrip(b"\n").split(b"\n")
+    items = [
+        {"headers": json.loads(h), "payload": json.loads(b)} for h, b in zip(lines[1::2], lines[2::2], strict=True)
+    ]
+    return {"headers": json.loads(lines[0]), "items": items}
+
+
+def render_envelope(tree: Any, style: str) -> bytes:
+    """An envelope from a mutated tree: the style applies to the first item's payload; items keep
+    a correct `length` unless the mutation replaced their headers with something else."""
+    from tests.fuzz.mutators import serialize
+
+    if not isinstance(tree, dict) or not isinstance(tree.get("items"), list):
+        return serialize(tree, style)
+    lines = [serialize(tree.get("headers"), "json")]
+    for index, item in enumerate(tree["items"]):
+        item = item if isinstance(item, dict) else {"headers": item, "payload": None}
+        payload = serialize(item.get("payload"), style if index == 0 else "json")
+        headers = item.get("headers")
+        if isinstance(headers, dict) and isinstance(headers.get("length"), int):
+            headers = {**headers, "length": len(payload)}
+        lines += [serialize(headers, "json"), payload]
+    return b"\n".join(lines) + b"\n"
+
+
+def _fresh_sentry_event(payload: Any, unique: str) -> None:
+    if isinstance(payload, dict) and "event_id" in payload:
+        payload["event_id"] = unique.replace("-", "")
+
+
+def _fresh_sentry_envelope(tree: Any, unique: str) -> None:
+    if not isinstance(tree, dict):
+        return
+    _fresh_sentry_event(tree.get("headers"), unique)
+    for item in tree.get("items") or []:
+        if isinstance(item, dict):
+            _fresh_sentry_event(item.get("payload"), unique)
+
+
+CSRF = "__CSRF__"
+"""Placeholder in console form seeds: the signed-in session's CSRF token replaces it."""
+ISSUE = "__ISSUE__"
+OCCURRENCE = "__OCCURRENCE__"
+SESSION: dict[str, str] = {}
+"""The console session the signed-in cases present: `cookie` (the Cookie header), `csrf`, and a
+stored `issue` and `occurrence` reference. Set by the harness (in-process: sealed with the table's
+session key; over HTTP: by signing in through the runner's own sign-in form)."""
+
+
+@cache
+def console_form_seeds() -> list[Any]:
+    return [
+        {"csrf": CSRF, "action": "resolve"},
+        {"csrf": CSRF, "action": "resolve_next", "version": "1.4.3"},
+        {"csrf": CSRF, "action": "mute", "mute_for": "3600", "mute_count": ""},
+        {"csrf": CSRF, "action": "mute", "mute_count": "10"},
+        {"csrf": CSRF, "action": "reopen"},
+        {"csrf": CSRF, "action": "archive"},
+        {"csrf": CSRF, "token": DEMO_CREDENTIALS["personal"], "next": "/console/issues?status=muted"},
+        {"csrf": CSRF},
+    ]
+
+
+def render_form(tree: Any, style: str) -> bytes:
+    """`application/x-www-form-urlencoded` of a flat dict (nested values as their JSON text); a
+    non-dict tree or a broken style gives the raw bytes (what a confused client would send)."""
+    from urllib.parse import quote_plus
+
+    from tests.fuzz.mutators import serialize
+
+    if style != "json" or not isinstance(tree, dict):
+        return serialize(tree, style)
+
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return "&".join(
+        f"{quote_plus(text(k).encode('utf-8', 'surrogatepass'))}={quote_plus(text(v).encode('utf-8', 'surrogatepass'))}"
+        for k, v in tree.items()
+    ).encode()
+
+
 def _fresh_rollbar(payload: Any, unique: str) -> None:
     data = payload.get("data") if isinstance(payload, dict) else None
     if isinstance(data, dict):
@@ -150,6 +255,34 @@ def _fresh_appsignal(payload: Any, unique: str) -> None:
 # ---- the table -----------------------------------------------------------------------------------
 
 _PROJECT = DEMO_PROJECT_ID
+_SENTRY = dsn_project_number(DEMO_PROJECT_ID)
+_FORM = "application/x-www-form-urlencoded"
+_NO_CREDENTIAL = "0" * 64
+
+
+def _console(method: str, rest: str, query: str = "", content_type: str = "") -> Shape:
+    path = "/console" + rest
+    return Shape(method, path, "ANY /console/{proxy+}", query, (("proxy", rest.lstrip("/")),), content_type)
+
+
+CONSOLE_SHAPES: tuple[Shape, ...] = (
+    Shape("GET", "/console", "ANY /console", content_type=""),
+    _console("GET", "/signin", "next=%2Fconsole%2Fissues%3Fstatus%3Dmuted"),
+    _console("POST", "/signin", content_type=_FORM),
+    _console("POST", "/signout", content_type=_FORM),
+    _console("GET", "/issues", "status=active&level=error&environment=production&q=boom&sort=count&page=2"),
+    _console("GET", "/issues", "status=muted"),
+    _console("GET", f"/issues/{ISSUE}", "before=1765000000000&flash=resolved"),
+    _console("POST", f"/issues/{ISSUE}/triage", content_type=_FORM),
+    _console("GET", f"/occurrences/{OCCURRENCE}"),
+    _console("GET", "/deploys"),
+    _console("GET", "/settings", "flash=revoked"),
+    _console("POST", f"/settings/credentials/{_NO_CREDENTIAL}/revoke", content_type=_FORM),
+    _console("POST", f"/settings/credentials/{_NO_CREDENTIAL}/rotate", content_type=_FORM),
+    _console("GET", "/static/console.css"),
+)
+"""Every console route; the revoke/rotate forms name no stored credential (a fuzz run must not
+revoke the session it runs in)."""
 _ITEM = "/api/1/item/{proxy+}"
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -247,6 +380,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Shape("GET", f"/api/{_PROJECT}/samples/abc.json", "GET /api/{app_id}/samples/{sample_file}"),
             Shape("GET", f"/api/{_PROJECT}/markers.json", "GET /api/{app_id}/markers.json", "kind=deploy&limit=5"),
             Shape("POST", f"/api/{_PROJECT}/markers.json", "POST /api/{app_id}/markers.json"),
+            *(
+                Shape(
+                    method,
+                    f"/api/{_PROJECT}/markers/1.json",
+                    f"{method} /api/{{app_id}}/markers/{{marker_file}}",
+                    path_params=(("app_id", _PROJECT), ("marker_file", "1.json")),
+                )
+                for method in ("GET", "PUT", "DELETE")
+            ),
         ),
         api_marker_seeds,
     ),
@@ -290,6 +432,83 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
 )
 
+ENDPOINTS += (
+    Endpoint(
+        "sentry_envelope",
+        "sentry_ingest",
+        "sentry_auth",
+        (
+            Shape(
+                "POST",
+                f"/api/{_SENTRY}/envelope/",
+                "POST /api/{app_id}/envelope/{proxy+}",
+                path_params=(("app_id", _SENTRY), ("proxy", "")),
+                content_type="application/x-sentry-envelope",
+            ),
+            Shape(
+                "POST",
+                f"/api/{_SENTRY}/envelope/",
+                "POST /api/{app_id}/envelope/{proxy+}",
+                "sentry_version=7&sentry_client=sentry.javascript.browser%2F11.12.0",
+                path_params=(("app_id", _SENTRY), ("proxy", "")),
+                content_type="text/plain;charset=UTF-8",
+                encoding="query_key",
+            ),
+            Shape(
+                "POST",
+                f"/api/{_SENTRY}/envelope",
+                "POST /api/{app_id}/envelope",
+                path_params=(("app_id", _SENTRY),),
+                content_type="application/x-sentry-envelope",
+                encoding="gzip",
+            ),
+        ),
+        sentry_envelope_seeds,
+        _fresh_sentry_envelope,
+        render_envelope,
+    ),
+    Endpoint(
+        "sentry_store",
+        "sentry_ingest",
+        "sentry_auth",
+        (
+            Shape(
+                "POST",
+                f"/api/{_SENTRY}/store/",
+                "POST /api/{app_id}/store/{proxy+}",
+                path_params=(("app_id", _SENTRY), ("proxy", "")),
+            ),
+            Shape("POST", f"/api/{_SENTRY}/store", "POST /api/{app_id}/store", path_params=(("app_id", _SENTRY),)),
+        ),
+        sentry_store_seeds,
+        _fresh_sentry_event,
+    ),
+    Endpoint(
+        "protocol_fallback",
+        "protocol_fallback",
+        "none",
+        tuple(
+            Shape(method, path, route, path_params=(("proxy", path.split("/", 2)[-1]),) if "proxy" in route else ())
+            for method in ("GET", "POST", "PUT", "DELETE", "OPTIONS")
+            for path, route in (
+                ("/api/1/itemz", "ANY /api/{proxy+}"),
+                ("/api/1/log_entries/x", "ANY /api/{proxy+}"),
+                (f"/api/{_SENTRY}/minidump/", "ANY /api/{proxy+}"),
+                ("/1/unknown", "ANY /1/{proxy+}"),
+                ("/v1/unknown.json", "ANY /v1/{proxy+}"),
+                ("/events", "ANY /events"),
+                ("/events/1", "ANY /events/{proxy+}"),
+                ("/announce", "ANY /announce"),
+                ("/announce/x", "ANY /announce/{proxy+}"),
+                ("/locate/", "ANY /locate/{proxy+}"),
+            )
+        ),
+        lambda: [{"access_token": "x", "data": {"body": {"message": {"body": "hi"}}}}],
+    ),
+    Endpoint("console", "console", "none", CONSOLE_SHAPES, console_form_seeds, render=render_form),
+    Endpoint("console_signed_in", "console", "console_session", CONSOLE_SHAPES, console_form_seeds, render=render_form),
+)
+
 BY_NAME: dict[str, Endpoint] = {endpoint.name: endpoint for endpoint in ENDPOINTS}
 
 
@@ -303,6 +522,9 @@ def credential_for(endpoint: Endpoint) -> str:
         "appsignal_query": "appsignal_push",
         "crashlog_hmac": "crashlog",
         "query_token": "personal",
+        "sentry_auth": "sentry_dsn",
+        "none": "personal",
+        "console_session": "personal",
     }[endpoint.credentials]
     if endpoint.name == "crashlog_locate":
         kind = "personal"
@@ -330,4 +552,22 @@ def apply_credentials(
         if shape.encoding == "signed":
             return sign(headers, shape.path, body), query
         return headers, f"{joined}token={quote(token.encode('utf-8', 'surrogatepass'), safe='')}"
+    if endpoint.credentials == "sentry_auth":
+        if shape.encoding == "query_key":  # @sentry/browser: the key in the query, no auth header
+            return headers, f"{joined}sentry_key={quote(token.encode('utf-8', 'surrogatepass'), safe='')}"
+        auth = f"Sentry sentry_key={token}, sentry_version=7, sentry_client=sentry.python/2.75.0"
+        return {**headers, "x-sentry-auth": auth}, query
+    if endpoint.credentials == "none":
+        return headers, query
+    if endpoint.credentials == "console_session":
+        if token != credential_for(endpoint):  # an edited credential: a forged or broken cookie
+            return {**headers, "cookie": f"lodge_session={token}"}, query
+        return {**headers, "cookie": SESSION.get("cookie", "")}, query
     raise ValueError(endpoint.credentials)
+
+
+def fill_placeholders(text: str) -> str:
+    """The console cases' placeholders: the stored issue and occurrence, the session's CSRF token."""
+    for name, key in ((ISSUE, "issue"), (OCCURRENCE, "occurrence"), (CSRF, "csrf")):
+        text = text.replace(name, SESSION.get(key, "none"))
+    return text

@@ -7,6 +7,7 @@ the whole histogram. The pytest subset (test_fuzz.py) judges the tallies instead
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from tests.fuzz.driver import InProcess, Outcome, log_tracebacks, runner, send_http
-from tests.fuzz.endpoints import Endpoint
+from tests.fuzz.endpoints import SESSION, Endpoint
 from tests.fuzz.strategies import Case, cases
 
 SLOW_CASE_SECONDS = 3.0
@@ -94,6 +95,8 @@ def fuzz_http(endpoints: list[Endpoint], count: int, seed: int, workdir: Path) -
     """A share of cases over real HTTP through the local runner; tracebacks are read from its log."""
     tallies = []
     with runner(workdir) as handle:
+        if any(endpoint.credentials == "console_session" for endpoint in endpoints):
+            SESSION.update(console_session_over_http(handle.url))
         for endpoint in endpoints:
             tally = Tally(f"{endpoint.name} (http)")
 
@@ -106,3 +109,38 @@ def fuzz_http(endpoints: list[Endpoint], count: int, seed: int, workdir: Path) -
             tallies.append(tally)
         logged = log_tracebacks(handle.log())
     return tallies, logged
+
+
+def console_session_over_http(base_url: str) -> dict[str, str]:
+    """Sign in to the runner's console as a browser does (its form, its cookies): the session
+    cookie, the page's CSRF token and one stored issue and occurrence, for the signed-in cases."""
+    import re
+
+    import requests
+
+    from lodge_devtools.demo import DEMO_CREDENTIALS
+    from tests.fuzz.endpoints import BY_NAME
+    from tests.fuzz.strategies import valid_case
+
+    item = valid_case(BY_NAME["rollbar_item"], BY_NAME["rollbar_item"].seeds()[0], fresh=str(uuid.uuid4()))
+    send_http(base_url, item.method, item.path, item.query, item.headers, item.body)  # an issue to look at
+    browser = requests.Session()
+    form = browser.get(f"{base_url}/console/signin", timeout=30)
+    signin_csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert signin_csrf, form.text[:300]
+    token = DEMO_CREDENTIALS["personal"]
+    signed = browser.post(
+        f"{base_url}/console/signin", data={"csrf": signin_csrf[1], "token": token}, allow_redirects=False, timeout=30
+    )
+    cookie = signed.cookies.get("lodge_session")
+    assert signed.status_code == 303 and cookie, (signed.status_code, signed.text[:300])
+    listing = browser.get(f"{base_url}/console/issues", timeout=30)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', listing.text)
+    issue = re.search(r'/console/issues/([A-Za-z0-9_-]+)"', listing.text)
+    assert csrf, listing.text[:300]
+    found = {"cookie": f"lodge_session={cookie}", "csrf": csrf[1], "issue": issue[1] if issue else "none"}
+    if issue:
+        page = browser.get(f"{base_url}/console/issues/{issue[1]}", timeout=30)
+        occurrence = re.search(r'/console/occurrences/([A-Za-z0-9-]+)"', page.text)
+        found["occurrence"] = occurrence[1] if occurrence else "none"
+    return found

@@ -23,7 +23,7 @@ from lodge_devtools.apigw import build_event
 from lodge_devtools.demo import DEMO_CREDENTIALS
 from tests.fixtures.crashlog.signer import http_date, signed_headers
 from tests.fuzz import mutators as m
-from tests.fuzz.endpoints import Endpoint, Shape, apply_credentials, credential_for
+from tests.fuzz.endpoints import Endpoint, Shape, apply_credentials, credential_for, fill_placeholders
 
 
 @dataclass
@@ -331,10 +331,11 @@ def cases(draw: st.DrawFn, endpoint: Endpoint) -> Case:
         style = "json" if draw(st.integers(0, 99)) < 70 else draw(st.sampled_from(m.SERIALIZATIONS))
         if style != "json":
             labels.append(f"ser:{style}")
+        render = endpoint.render or m.serialize
         try:
-            body = m.serialize(tree, style)
+            body = render(tree, style)
         except (ValueError, RecursionError):  # a 900-deep tree in json.dumps(indent=2) etc.
-            body, style = m.serialize(tree, "json"), "json"
+            body, style = render(tree, "json"), "json"
         if draw(st.integers(0, 99)) < 2:
             body = m.oversize_body()
             labels.append("oversize")
@@ -370,7 +371,17 @@ def cases(draw: st.DrawFn, endpoint: Endpoint) -> Case:
     sign = _crashlog_signer(shape.method, headers.get("content-type"), edit if signed else None)
     if token is not None:
         headers, query = apply_credentials(endpoint, replace(shape, path=path), token, headers, query, body, sign)
-    return Case(endpoint.name, shape.method, path, shape.route_key, query, headers, body, params, labels)
+    return _filled(Case(endpoint.name, shape.method, path, shape.route_key, query, headers, body, params, labels))
+
+
+def _filled(case: Case) -> Case:
+    """The console's placeholders replaced by the harness's session, issue and occurrence."""
+    if case.endpoint not in ("console", "console_signed_in"):
+        return case
+    case.path = fill_placeholders(case.path)
+    case.path_params = {name: fill_placeholders(value) for name, value in case.path_params.items()}
+    case.body = fill_placeholders(case.body.decode("latin-1")).encode("latin-1")
+    return case
 
 
 def valid_case(endpoint: Endpoint, tree: Any, shape_index: int = 0, *, fresh: str | None = None) -> Case:
@@ -379,7 +390,7 @@ def valid_case(endpoint: Endpoint, tree: Any, shape_index: int = 0, *, fresh: st
     shape = endpoint.shapes[shape_index]
     if fresh is not None:
         endpoint.freshen(tree, fresh)
-    body = m.serialize(tree, "json") if endpoint.has_body and shape.method != "GET" else b""
+    body = (endpoint.render or m.serialize)(tree, "json") if endpoint.has_body and shape.method != "GET" else b""
     headers = {"content-type": shape.content_type} if shape.content_type else {}
     if shape.form_field:
         body = m.form_wrap(shape.form_field, body)
@@ -388,4 +399,5 @@ def valid_case(endpoint: Endpoint, tree: Any, shape_index: int = 0, *, fresh: st
         headers["content-encoding"] = "gzip"
     sign = _crashlog_signer(shape.method, headers.get("content-type"), None)
     headers, query = apply_credentials(endpoint, shape, credential_for(endpoint), headers, shape.query, body, sign)
-    return Case(endpoint.name, shape.method, shape.path, shape.route_key, query, headers, body, dict(shape.path_params))
+    path, params = shape.path, dict(shape.path_params)
+    return _filled(Case(endpoint.name, shape.method, path, shape.route_key, query, headers, body, params))

@@ -137,6 +137,8 @@ def surrogate_in_every_key_and_value(tree: Any) -> Any:
         ("crashlog_events", 200),
         ("crashlog_announce", 201),
         ("appsignal_markers", 200),
+        ("sentry_envelope", 200),
+        ("sentry_store", 200),
     ],
 )
 def test_a_lone_surrogate_in_every_key_and_value_of_every_seed(harness: InProcess, endpoint: str, status: int) -> None:
@@ -225,3 +227,29 @@ def test_the_local_runner_exposes_them_too() -> None:
     assert cors is not None
     exposed = {name.lower() for name in cors.expose_headers}
     assert not [name for name in EXPOSED if name.lower() not in exposed]
+
+
+# ---- fuzz finding: a model field whose own name is a sensitive key ------------------------------
+
+
+def test_a_sensitive_field_name_keeps_the_fields_type(harness: InProcess) -> None:
+    """`session` (the request's session data) is a dict field of the occurrence model and also in
+    the sensitive-key list, so scrubbing replaced the whole dict with the string "[Filtered]":
+    pydantic warned on every write (a wrong-typed field) and the AppSignal samples API served
+    `session_data` as a string. The dict stays a dict, its keys kept, its values filtered."""
+    import time
+    import warnings
+
+    from lodge import scrub, scrubbing
+    from lodge.protocols import appsignal
+
+    batch = seed("appsignal_push", 0)
+    entry = next(entry for entry in batch if isinstance(entry.get("log_entry"), dict))
+    entry["log_entry"]["session_data"] = {"user_id": "42", "cart": ["sku-1"]}
+    occurrence = appsignal.to_occurrence(entry, project_id="p", query={}, received_at=time.time())
+    scrubbing.scrub_occurrence(occurrence, scrub.DEFAULT_POLICY)
+    assert occurrence.request is not None
+    assert occurrence.request.session == {"user_id": scrub.FILTERED, "cart": scrub.FILTERED}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pydantic's serializer warning would become a 500
+        assert_stored(*send(harness, "appsignal_push", batch))

@@ -170,6 +170,40 @@ def test_rollbar_js_browser_build_under_jsdom(lodge: Lodge) -> None:
     assert isinstance(data["timestamp"], int)
 
 
+@needs_node
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium (make install-browser)")
+def test_rollbar_js_browser_build_in_chromium_reports_with_no_console_error(lodge: Lodge) -> None:
+    """The real browser build, cross-origin in headless Chromium: both reports stored and read back,
+    and the page's console stays clean (rollbar.js reads Rollbar-Replay-* and X-Rate-Limit-* on every
+    answer; Chrome logs "Refused to get unsafe header" for each one Lodge does not expose)."""
+    done = subprocess.run(
+        [
+            "node",
+            str(JS / "rollbar_browser.mjs"),
+            lodge.url + "/api/1/item/",
+            lodge.credentials["rollbar_post_client_item"],
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    sent = json.loads(done.stdout)
+    assert sent["origin"] != lodge.url and sent["failed"] == [] and sent["items"] == [200, 200], sent
+    assert sent["console"] == [], sent["console"]
+    titles = set()
+    for uuid in sent["uuids"]:
+        item, instance = lodge.item_and_instance(uuid)
+        assert item["platform"] == "browser" and item["environment"] == "staging"
+        assert instance["data"]["client"]["javascript"]["code_version"] == "web-7"
+        titles.add(item["title"])
+    assert titles == {
+        "SyntaxError: Expected property name or '}' in JSON at position 1 (line 1 column 2)",
+        "basket is empty",
+    }
+
+
 def test_client_token_cannot_post_server_items(lodge: Lodge) -> None:
     payload = {"data": {"environment": "e", "body": {"message": {"body": "x"}}}}
     resp = requests.post(

@@ -54,6 +54,10 @@ def _scrub_model(model: BaseModel, policy: scrub.Policy, skip: frozenset[str] = 
         elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
             for part in value:
                 _scrub_model(part, policy)
+        elif isinstance(value, dict) and policy.classify(name):
+            # A sensitive field name (`session`): its values go, the dict and its keys stay, so the
+            # field keeps the type its model declares.
+            object.__setattr__(model, name, {key: scrub.FILTERED for key in value})
         else:
             object.__setattr__(model, name, scrub.scrub_tree({name: value}, policy)[name])
     extra: dict[str, Any] | None = model.__pydantic_extra__
