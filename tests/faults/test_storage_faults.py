@@ -3,7 +3,7 @@
 A stalled DynamoDB call must end inside the function's timeout (the client timeouts and retries of
 lodge.aws add up to less than it) and be answered 503 by Lodge, never by Lambda killing the
 function. A write whose reply is lost must not store the occurrence twice: the client's retry is a
-duplicate, answered 200.
+duplicate, answered 200, and the digest counts the one stored record once.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from lodge import auth, aws, config, scrubbing
 from lodge.storage import Store
 from lodge_devtools import emulation
 from lodge_devtools.apigw import build_event
+from lodge_devtools.streams import StreamPoller, in_process_invoke
 from tests.faults.proxy import Fault, FaultProxy, dynamodb_call, moto_server
 from tests.helpers import invoke, json_body
 from tests.unit.functions.test_rollbar_read import fixture
@@ -102,4 +103,9 @@ def test_a_lost_record_write_reply_is_stored_once_and_the_retry_is_a_duplicate(p
     retried = post_item(token, item_uuid)
     assert retried["statusCode"] == 200, retried
     assert json_body(retried)["result"]["uuid"] == item_uuid
+    # The stream holds the one stored record: the digest lists and counts it exactly once, so
+    # the count survives the lost reply (issue 15 point 4; accept, then digest).
+    StreamPoller(aws.dynamodb(), os.environ["TABLE_NAME"], in_process_invoke(), proxy.url).drain()
     assert len(list(store.iter_records(project_id))) == 1
+    (issue,) = store.issues(project_id)
+    assert issue.total_occurrences == 1
