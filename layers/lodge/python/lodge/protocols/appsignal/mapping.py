@@ -1,7 +1,9 @@
 """One AppSignal transaction hash (any gem version's shape, 0.1-0.11) -> `Occurrence`.
 
 What the gems send is in docs/protocols/appsignal.md; `wire` has already undone the form wrapping
-and the compression, and `push` calls this for every entry of a batch.
+and the compression, and `push` calls this for every entry of a batch. Values are mapped as sent:
+gem 0.1-0.2's Ruby `inspect` strings ("950.759", ":html") are typed by the normalization pass
+(`lodge.normalize.ruby`), which every occurrence goes through in `lodge.ingest`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from typing import Any, Final
 from lodge.http import HttpError
 from lodge.normalize.backtraces import parse_ruby_line
 from lodge.normalize.limits import cut_depth
-from lodge.normalize.ruby import coerce_inspect_values
 from lodge.normalize.timestamps import parse_time
 from lodge.occurrence import ExceptionInfo, Frame, Notifier, Occurrence, PerformanceEvent, RequestInfo
 from lodge.protocols.appsignal.wire import as_dict, as_float, as_int, as_text
@@ -82,12 +83,7 @@ def _exception(entry: Mapping[str, Any], log_entry: Mapping[str, Any]) -> Except
     return None
 
 
-def sends_inspect_strings(gem_version: str | None) -> bool:
-    """Gems 0.1-0.2 send event payload values as Ruby `inspect` strings ("950.759", ":html")."""
-    return bool(gem_version) and str(gem_version).strip().startswith(("0.1.", "0.2."))
-
-
-def _events(raw: Any, inspected: bool = False) -> list[PerformanceEvent] | None:
+def _events(raw: Any) -> list[PerformanceEvent] | None:
     if not isinstance(raw, list) or not raw:
         return None
     events = []
@@ -98,8 +94,6 @@ def _events(raw: Any, inspected: bool = False) -> list[PerformanceEvent] | None:
         payload = item.get("payload")
         if payload is not None and not isinstance(payload, Mapping):
             rest["payload_raw"], payload = payload, None
-        elif payload is not None and inspected:
-            payload = coerce_inspect_values(dict(payload))
         events.append(
             PerformanceEvent(
                 name=as_text(item.get("name")),
@@ -151,9 +145,6 @@ def to_occurrence(
     tags = as_dict(log_entry.get("tags"))
 
     extra: dict[str, Any] = {str(k): v for k, v in log_entry.items() if k not in _LOG_ENTRY_KEYS}
-    inspected = sends_inspect_strings(query.get("gem_version"))
-    if inspected:
-        extra = coerce_inspect_values(extra)
     if "end" in extra:
         extra["end"] = parse_time(extra["end"]) or extra["end"]
     rest = {str(k): v for k, v in entry.items() if k not in _ENTRY_KEYS}
@@ -196,7 +187,7 @@ def to_occurrence(
         duration=as_float(log_entry.get("duration")),
         status=as_int(log_entry.get("status")),
         queue_duration=as_float(log_entry.get("queue_duration")),
-        events=_events(entry.get("events"), inspected),
+        events=_events(entry.get("events")),
         notifier=Notifier(name="appsignal-ruby", version=query.get("gem_version") or None),
         extra=extra or None,
     )
