@@ -33,6 +33,9 @@ class Stub:
     def __init__(self, project_id: str = "0123456789abcdef01234567") -> None:
         from lodge import auth
         from lodge.dynamo import to_item
+        from lodge.models.credentials import Credential
+        from lodge.storage.credentials import credential_item
+        from lodge.storage.keys import TOKEN_SK, token_pk
 
         self.project_id = project_id
         self.credentials: dict[str, str] = {}
@@ -44,17 +47,11 @@ class Stub:
             if secret:
                 self.credentials["crashlog_secret"] = secret
             token_hash = auth.hash_token(token)
+            credential = Credential(
+                token_hash, project_id, kind, frozenset(scopes), kind, int(time.time()), secret, rate_limit=None
+            )
             self.tokens[token_hash] = to_item(
-                {
-                    "pk": f"TOK#{token_hash}",
-                    "sk": "TOKEN",
-                    "project": project_id,
-                    "kind": kind,
-                    "scopes": set(scopes),
-                    "label": kind,
-                    "created": int(time.time()),
-                    "secret": secret,
-                }
+                {"pk": token_pk(token_hash), "sk": TOKEN_SK, **credential_item(credential)}  # storage's own layout
             )
         self.credentials["project_id"] = project_id  # Sentry workloads name it in the path
         self.calls = 0
@@ -64,6 +61,8 @@ class Stub:
         s3.meta.events.register("before-send.s3", self._s3)
 
     def _dynamodb(self, request: Any, **kwargs: Any) -> AWSResponse:
+        from lodge.storage.keys import ISSUE, token_pk
+
         self.calls += 1
         operation = request.headers.get("X-Amz-Target", b"")
         operation = (operation.decode() if isinstance(operation, bytes) else operation).rpartition(".")[2]
@@ -71,11 +70,12 @@ class Stub:
         params = json.loads(body.decode() if isinstance(body, bytes) else body)
         answer: dict[str, Any] = {}
         key = params.get("Key", {})
-        if operation == "GetItem" and key.get("pk", {}).get("S", "").startswith("TOK#"):
-            item = self.tokens.get(key["pk"]["S"][4:])
+        token_prefix = token_pk("")
+        if operation == "GetItem" and key.get("pk", {}).get("S", "").startswith(token_prefix):
+            item = self.tokens.get(key["pk"]["S"][len(token_prefix) :])
             answer = {"Item": item} if item else {}
-        elif operation == "UpdateItem" and key.get("sk", {}).get("S", "").startswith("GRP#"):
-            answer = {"Attributes": {"cnt": {"N": "41"}}}
+        elif operation == "UpdateItem" and key.get("sk", {}).get("S", "").startswith(ISSUE):
+            answer = {"Attributes": {"cnt": {"N": "41"}}}  # an issue counted before (no storage constant names it)
         headers = {"x-amzn-RequestId": "stub", "Content-Type": "application/x-amz-json-1.0"}
         return _response(request.url, 200, json.dumps(answer).encode(), headers)
 

@@ -98,23 +98,23 @@ def resign_crashlog(event: dict[str, Any], now: float | None = None) -> bool:
     """Re-sign a CrashLog event made with the demo key: fresh Date, signature by the demo secret."""
     from email.utils import formatdate
 
-    from lodge.protocols.crashlog import mapping as crashlog
+    from lodge.protocols.crashlog import auth as crashlog_auth
 
     headers = event.get("headers") or {}
     names = {name.lower(): name for name in headers}
-    parsed = crashlog.parse_authorization(str(headers.get(names.get("authorization", ""), "")))
+    parsed = crashlog_auth.parse_authorization(str(headers.get(names.get("authorization", ""), "")))
     if parsed is None or parsed[1] != demo.DEMO_CREDENTIALS["crashlog"]:
         return False
     date = formatdate(now if now is not None else time.time(), usegmt=True)
     method = str(((event.get("requestContext") or {}).get("http") or {}).get("method", "POST")).upper()
-    canonical = crashlog.canonical_string(
+    canonical = crashlog_auth.canonical_string(
         method,
         str(headers.get(names.get("content-type", ""), "")),
         str(headers.get(names.get("content-md5", ""), "")),
         date,
         str(event.get("rawPath") or "/"),
     )
-    signature = crashlog.sign(demo.DEMO_CREDENTIALS["crashlog_secret"], canonical)
+    signature = crashlog_auth.sign(demo.DEMO_CREDENTIALS["crashlog_secret"], canonical)
     headers[names.get("date", "date")] = date
     headers[names["authorization"]] = f"{parsed[0]} {parsed[1]}:{signature}"
     event["headers"] = headers

@@ -16,7 +16,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
 from lodge.config import settings
-from lodge.protocols.appsignal import mapping as appsignal
+from lodge.protocols.appsignal import auth, wire
+from lodge.protocols.appsignal.markers import parse_marker
 from lodge.queries import markers
 from lodge.storage import Store
 from lodge.storage.errors import relabelled
@@ -32,17 +33,17 @@ def route(request: http.Request) -> dict[str, Any]:
         raise http.HttpError(404, "no such endpoint")
     # The key may be in the form body (0.1-0.2): only then is the body read before authenticating.
     body = None if request.query.get("api_key") else request.body(settings().max_body_bytes)
-    api_key = request.query.get("api_key") or appsignal.form_fields(body or b"").get("api_key", "")
-    info = appsignal.authenticate(store, api_key, rate_limited=False)
+    api_key = request.query.get("api_key") or wire.form_fields(body or b"").get("api_key", "")
+    info = auth.authenticate(store, api_key, rate_limited=False)
     if action == "auth":
         return http.response(200, {"status": "ok"})
     if body is None:
         body = request.body(settings().max_body_bytes)
     query = dict(request.query)
-    form = appsignal.form_fields(body)
+    form = wire.form_fields(body)
     if form.get("gem_version") and not query.get("gem_version"):
         query["gem_version"] = form["gem_version"]
-    marker = appsignal.parse_marker(body, query, time.time())
+    marker = parse_marker(body, query, time.time())
     with relabelled("could not store marker"):
         marker_id = markers.add_marker(store, info.project_id, marker).id
     metrics.add_metric(name="MarkersCreated", unit=MetricUnit.Count, value=1)

@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lodge import http
 from lodge.config import settings
 from lodge.ingest import ingest
-from lodge.protocols.appsignal import mapping as appsignal
+from lodge.protocols.appsignal import auth, push, wire
 from lodge.storage import Store
 
 logger = Logger()
@@ -29,16 +29,16 @@ def route(request: http.Request) -> dict[str, Any]:
     store = Store()  # cheap: the botocore clients underneath are cached per process
     received_at = round(time.time(), 3)
     query = request.query
-    info = appsignal.authenticate(store, query["api_key"]) if query.get("api_key") else None
+    info = auth.authenticate(store, query["api_key"]) if query.get("api_key") else None
     body = request.body(settings().max_body_bytes)
     if info is None:
-        form = appsignal.form_fields(body)  # gem 0.1-0.2 send the key in the form body
-        info = appsignal.authenticate(store, form.get("api_key", ""))
+        form = wire.form_fields(body)  # gem 0.1-0.2 send the key in the form body
+        info = auth.authenticate(store, form.get("api_key", ""))
         if form.get("gem_version") and not query.get("gem_version"):
             query = {**query, "gem_version": form["gem_version"]}
-    occurrences = appsignal.parse_batch(body, project_id=info.project_id, query=query, received_at=received_at)
+    occurrences = push.parse_batch(body, project_id=info.project_id, query=query, received_at=received_at)
     stored = duplicates = 0
-    for chunk in appsignal.chunks(occurrences):
+    for chunk in push.chunks(occurrences):
         result = ingest(store, info.project_id, chunk, received_at)
         if result.duplicate:
             duplicates += len(chunk)

@@ -17,7 +17,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import auth, http
-from lodge.protocols.appsignal import query as views
+from lodge.protocols.appsignal import markers as marker_views
+from lodge.protocols.appsignal import query
 from lodge.queries import markers, occurrences
 from lodge.storage import Store
 from lodge.storage.errors import relabelled
@@ -26,7 +27,7 @@ logger = Logger()
 metrics = Metrics()
 
 _PATH = re.compile(r"^/api/(?P<app_id>[^/]+)/(?P<rest>samples\.json|samples/[^/]+|markers\.json|markers/[^/]+)$")
-_LISTS: dict[str, views.SampleKind] = {
+_LISTS: dict[str, query.SampleKind] = {
     "samples.json": "all",
     "samples/errors.json": "errors",
     "samples/performance.json": "performance",
@@ -34,7 +35,7 @@ _LISTS: dict[str, views.SampleKind] = {
 
 
 def _authorize(store: Store, request: http.Request, app_id: str, scope: str) -> str:
-    info = views.read("the token", lambda: auth.lookup(store, request.query.get("token")))
+    info = query.read("the token", lambda: auth.lookup(store, request.query.get("token")))
     if info is None or not info.allows(scope):
         raise http.HttpError(401, "invalid or missing token")
     if info.project_id != app_id:
@@ -47,7 +48,7 @@ def _answer(body: Any, callback: str | None, status: int = 200) -> dict[str, Any
         return http.response(status, body)
     wrapped = http.response(status, body)["body"]
     headers = {"X-Content-Type-Options": "nosniff", "Content-Disposition": "attachment; filename=f.txt"}
-    return http.response(status, f"{callback}({wrapped});", headers, views.JAVASCRIPT_CONTENT_TYPE)
+    return http.response(status, f"{callback}({wrapped});", headers, query.JAVASCRIPT_CONTENT_TYPE)
 
 
 def route(request: http.Request) -> dict[str, Any]:
@@ -62,26 +63,26 @@ def route(request: http.Request) -> dict[str, Any]:
         if rest != "markers.json":
             raise http.HttpError(405, "method not allowed")
         project_id = _authorize(store, request, app_id, auth.WRITE)
-        marker = views.marker_from_api(http.loads(request.body(64 * 1024)))
+        marker = marker_views.marker_from_api(http.loads(request.body(64 * 1024)))
         with relabelled("could not store marker"):
             marker = markers.add_marker(store, project_id, marker)
         metrics.add_metric(name="MarkersCreated", unit=MetricUnit.Count, value=1)
-        return http.response(200, views.marker_view(marker))
+        return http.response(200, marker_views.marker_view(marker))
     if request.method != "GET":
         raise http.HttpError(405, "method not allowed")
-    callback = views.callback_name(request.query)
+    callback = query.callback_name(request.query)
     project_id = _authorize(store, request, app_id, auth.READ)
     if rest in _LISTS:
-        return _answer(views.list_samples(store, project_id, _LISTS[rest], request.query), callback)
+        return _answer(query.list_samples(store, project_id, _LISTS[rest], request.query), callback)
     if rest == "markers.json":
-        return _answer(views.list_markers(store, project_id, request.query), callback)
-    ref = views.sample_ref(rest.split("/", 1)[1])
-    detail = views.read("the sample", lambda: occurrences.occurrence(store, project_id, ref))
+        return _answer(marker_views.list_markers(store, project_id, request.query), callback)
+    ref = query.sample_ref(rest.split("/", 1)[1])
+    detail = query.read("the sample", lambda: occurrences.occurrence(store, project_id, ref))
     if detail is None:
         raise http.HttpError(404, "no such sample")
     issue_id = detail.get("group_id")
-    issue = views.read("the sample's issue", lambda: store.issue(project_id, issue_id)) if issue_id else None
-    return _answer(views.sample_detail(ref, detail, issue), callback)
+    issue = query.read("the sample's issue", lambda: store.issue(project_id, issue_id)) if issue_id else None
+    return _answer(query.sample_detail(ref, detail, issue), callback)
 
 
 def _marker_by_id(store: Store, request: http.Request, app_id: str, rest: str) -> dict[str, Any]:
@@ -89,26 +90,26 @@ def _marker_by_id(store: Store, request: http.Request, app_id: str, rest: str) -
     if request.method not in ("GET", "PUT", "DELETE"):
         raise http.HttpError(405, "method not allowed")
     project_id = _authorize(store, request, app_id, auth.READ if request.method == "GET" else auth.WRITE)
-    marker_id = views.marker_id(rest.split("/", 1)[1])
+    marker_id = marker_views.marker_id(rest.split("/", 1)[1])
     if request.method == "GET":
-        callback = views.callback_name(request.query)
-        found = views.read("the marker", lambda: store.marker(project_id, marker_id))
+        callback = query.callback_name(request.query)
+        found = query.read("the marker", lambda: store.marker(project_id, marker_id))
         if found is None:
             raise http.HttpError(404, "no such marker")
-        return _answer(views.marker_view(found), callback)
+        return _answer(marker_views.marker_view(found), callback)
     if request.method == "DELETE":
         with relabelled("could not delete the marker"):
             deleted = store.delete_marker(project_id, marker_id)
         if deleted is None:
             raise http.HttpError(404, "no such marker")
         metrics.add_metric(name="MarkersDeleted", unit=MetricUnit.Count, value=1)
-        return http.response(200, views.marker_view(deleted))
-    changes = views.marker_changes_from_api(http.loads(request.body(64 * 1024)))
+        return http.response(200, marker_views.marker_view(deleted))
+    changes = marker_views.marker_changes_from_api(http.loads(request.body(64 * 1024)))
     with relabelled("could not update the marker"):
         updated = store.replace_marker(project_id, marker_id, changes)
     if updated is None:
         raise http.HttpError(404, "no such marker")
-    return http.response(200, views.marker_view(updated))
+    return http.response(200, marker_views.marker_view(updated))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -15,7 +15,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
 from lodge.config import settings
-from lodge.protocols.crashlog import mapping as crashlog
+from lodge.protocols.crashlog.announce import announce_marker
+from lodge.protocols.crashlog.payload import signed_payload
 from lodge.queries import markers
 from lodge.storage import Store
 from lodge.storage.errors import relabelled
@@ -27,8 +28,8 @@ metrics = Metrics()
 def route(request: http.Request) -> dict[str, Any]:
     store = Store()  # cheap: the botocore clients underneath are cached per process
     received_at = round(time.time(), 3)
-    info, payload = crashlog.signed_payload(store, request, settings().max_body_bytes)
-    marker = crashlog.announce_marker(payload, received_at)
+    info, payload = signed_payload(store, request, settings().max_body_bytes)
+    marker = announce_marker(payload, received_at)
     with relabelled("could not store announce"):
         project = store.project(info.project_id)
         marker_id = markers.add_marker(store, info.project_id, marker).id

@@ -18,7 +18,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lodge import http
 from lodge.config import settings
 from lodge.ingest import ingest
-from lodge.protocols.crashlog import mapping as crashlog
+from lodge.protocols.crashlog import locate, mapping
+from lodge.protocols.crashlog.payload import signed_payload
 from lodge.storage import Store
 
 logger = Logger()
@@ -28,9 +29,9 @@ metrics = Metrics()
 def route(request: http.Request) -> dict[str, Any]:
     store = Store()  # cheap: the botocore clients underneath are cached per process
     received_at = round(time.time(), 3)
-    info, payload = crashlog.signed_payload(store, request, settings().max_body_bytes)
-    location_id = crashlog.new_location_id()
-    occurrence = crashlog.to_occurrence(info.project_id, payload, location_id, received_at)
+    info, payload = signed_payload(store, request, settings().max_body_bytes)
+    location_id = locate.new_location_id()
+    occurrence = mapping.to_occurrence(info.project_id, payload, location_id, received_at)
     result = ingest(store, info.project_id, [occurrence], received_at)
     # No metric or INFO line per stored event: each would add to every event's bill (bench/), and
     # the digest counts what is stored. LOG_LEVEL=DEBUG brings the line back.

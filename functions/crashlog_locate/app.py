@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
-from lodge.protocols.crashlog import mapping as crashlog
+from lodge.protocols.crashlog import locate
 from lodge.storage import Store
 from lodge.storage.errors import relabelled
 
@@ -26,17 +26,17 @@ metrics = Metrics()
 
 def route(request: http.Request) -> dict[str, Any]:
     store = Store()  # cheap: the botocore clients underneath are cached per process
-    project_id = crashlog.locate_project(store, request)
+    project_id = locate.locate_project(store, request)
     location_id = request.path_params.get("location_id") or request.path.rstrip("/").rsplit("/", 1)[-1]
     location_id = location_id.lower()
-    if not crashlog.is_location_id(location_id):
+    if not locate.is_location_id(location_id):
         raise http.HttpError(404, "no such location")
     with relabelled("could not look up the location"):
-        stored = crashlog.location_stored(store, project_id, location_id)
+        stored = locate.location_stored(store, project_id, location_id)
     if not stored:
         raise http.HttpError(404, "no such location (yet)")
     metrics.add_metric(name="LocationsFound", unit=MetricUnit.Count, value=1)
-    target = crashlog.sample_path(project_id, location_id)
+    target = locate.sample_path(project_id, location_id)
     return http.response(301, {"location": target}, headers={"Location": target})
 
 

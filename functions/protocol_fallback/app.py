@@ -32,7 +32,7 @@ def protocol_of(path: str) -> str:
 
 def body_for(protocol: str, message: str) -> dict[str, Any]:
     if protocol == "rollbar":
-        return {"err": 1, "message": message}  # Rollbar's envelope (lodge.protocols.rollbar.error_body)
+        return {"err": 1, "message": message}  # Rollbar's envelope (lodge.protocols.rollbar.answers.error_body)
     if protocol == "sentry":
         return {"detail": message}  # Relay's error shape (lodge.protocols.sentry.answers)
     return {"error": message}  # AppSignal's and CrashLog's, as their handlers answer (lodge.http.error_response)

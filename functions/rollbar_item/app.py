@@ -2,7 +2,7 @@
 
 Answers exactly as Rollbar: 200 `{"err":0,"result":{"id":null,"uuid":...}}` once stored (a resent
 uuid is a duplicate and gets the same answer), otherwise `{"err":1,"message":...}` with 400, 403,
-413, 422 or 429 (lodge.protocols.rollbar has the policy), 503 when storage failed.
+413, 422 or 429 (lodge.protocols.rollbar.auth has the policy), 503 when storage failed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lodge import http
 from lodge.config import settings
 from lodge.ingest import ingest
-from lodge.protocols.rollbar import mapping as rollbar
+from lodge.protocols.rollbar import answers, item
 from lodge.storage import Store
 
 logger = Logger()
@@ -25,10 +25,10 @@ metrics = Metrics()
 
 
 def route(request: http.Request) -> dict[str, Any]:
-    rollbar.require_path(request, "/api/1/item")
+    answers.require_path(request, "/api/1/item")
     store = Store()  # cheap: the botocore clients underneath are cached per process
     received_at = time.time()
-    occurrence, headers = rollbar.parse_item(request, store, settings().max_body_bytes, received_at)
+    occurrence, headers = item.parse_item(request, store, settings().max_body_bytes, received_at)
     result = ingest(store, occurrence.project_id, [occurrence], received_at)
     if result.duplicate:
         metrics.add_metric(name="OccurrencesDuplicate", unit=MetricUnit.Count, value=1)
@@ -40,13 +40,13 @@ def route(request: http.Request) -> dict[str, Any]:
         "item stored",
         extra={"project": occurrence.project_id, "duplicate": result.duplicate, "group": result.group_ids[0]},
     )
-    return rollbar.ok(rollbar.item_result(occurrence.client_id), headers)
+    return answers.ok(answers.item_result(occurrence.client_id), headers)
 
 
 def rejected(error: http.HttpError) -> dict[str, Any]:
     metrics.add_metric(name="ItemsRejected", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()  # published at once: requests that count nothing write no EMF line
-    return rollbar.on_error(error)
+    return answers.on_error(error)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

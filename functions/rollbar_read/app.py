@@ -13,9 +13,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import http
-from lodge.protocols.rollbar import deploys as rollbar_deploys
-from lodge.protocols.rollbar import mapping as rollbar
-from lodge.protocols.rollbar import read_api as rollbar_views
+from lodge.protocols.rollbar import answers, deploys, read_api
+from lodge.protocols.rollbar.auth import authorize_read
 from lodge.storage import Store
 
 logger = Logger()
@@ -33,51 +32,51 @@ def route(request: http.Request) -> dict[str, Any]:
     if request.method == "PATCH":
         match = _ITEM.match(path)
         if not match:
-            raise rollbar.fail(405, "method not allowed")
-        from lodge.protocols.rollbar import triage as rollbar_triage
+            raise answers.fail(405, "method not allowed")
+        from lodge.protocols.rollbar import triage
 
         metrics.add_metric(name="TriageRequests", unit=MetricUnit.Count, value=1)
         store = Store()
         item_id = request.path_params.get("item_id") or match.group(1)
-        return rollbar.ok(rollbar_triage.patch_item(request, store, item_id))
+        return answers.ok(triage.patch_item(request, store, item_id))
     if request.method != "GET":
-        raise rollbar.fail(405, "method not allowed")
+        raise answers.fail(405, "method not allowed")
     if path.rstrip("/") == "/api/1/status/ping":
-        return http.response(200, "pong", rollbar.CORS_HEADERS, content_type="text/plain; charset=utf-8")
+        return http.response(200, "pong", answers.CORS_HEADERS, content_type="text/plain; charset=utf-8")
     metrics.add_metric(name="ReadRequests", unit=MetricUnit.Count, value=1)
     store = Store()
-    info = rollbar_views.authorize_read(request, store)
+    info = authorize_read(request, store)
     project = info.project_id
     if path.rstrip("/") == "/api/1/item":
-        return rollbar.ok(rollbar_views.item_by_uuid(store, project, request.query.get("uuid")))
+        return answers.ok(read_api.item_by_uuid(store, project, request.query.get("uuid")))
     if path.rstrip("/") == "/api/1/items":
-        return rollbar.ok(rollbar_views.list_items(store, project, request.raw_query))
+        return answers.ok(read_api.list_items(store, project, request.raw_query))
     if path.rstrip("/") == "/api/1/deploys":
-        page = rollbar_views.page_number(request.query.get("page"))
-        return rollbar.ok(rollbar_deploys.list_deploys(store, project, page))
+        page = read_api.page_number(request.query.get("page"))
+        return answers.ok(deploys.list_deploys(store, project, page))
     match = _INSTANCES.match(path)
     if match:
-        return rollbar.ok(rollbar_views.instances_of_item(store, project, match.group(1), request.raw_query))
+        return answers.ok(read_api.instances_of_item(store, project, match.group(1), request.raw_query))
     match = _BY_COUNTER.match(path)
     if match:
-        location, result = rollbar_views.item_by_counter(store, project, match.group(1))
-        return rollbar.ok(result, {"Location": location}, status=301)
+        location, result = read_api.item_by_counter(store, project, match.group(1))
+        return answers.ok(result, {"Location": location}, status=301)
     match = _DEPLOY.match(path)
     if match:
         deploy_id = request.path_params.get("deploy_id") or match.group(1)
-        return rollbar.ok(rollbar_deploys.get_deploy(store, project, deploy_id))
+        return answers.ok(deploys.get_deploy(store, project, deploy_id))
     match = _ITEM.match(path)
     if match:
         item_id = request.path_params.get("item_id") or match.group(1)
-        return rollbar.ok(rollbar_views.item_by_id(store, project, item_id))
+        return answers.ok(read_api.item_by_id(store, project, item_id))
     match = _INSTANCE.match(path)
     if match:
         instance_id = request.path_params.get("instance_id") or match.group(1)
-        return rollbar.ok(rollbar_views.instance(store, project, instance_id))
-    raise rollbar.fail(404, "not found")
+        return answers.ok(read_api.instance(store, project, instance_id))
+    raise answers.fail(404, "not found")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return http.handle(event, route, on_error=rollbar.on_error, log=logger)
+    return http.handle(event, route, on_error=answers.on_error, log=logger)

@@ -353,7 +353,7 @@ def test_batch_of_20_costs_under_one_dollar_per_million_entries(
 
 
 def test_huge_flush_is_split_into_deterministic_records(project: Project, store: Store) -> None:
-    from lodge.protocols.appsignal.mapping import MAX_RECORD_ENTRIES
+    from lodge.protocols.appsignal.push import MAX_RECORD_ENTRIES
 
     key = project.credentials["appsignal_push"]
     body = json.dumps(entries(MAX_RECORD_ENTRIES + 5))

@@ -12,7 +12,7 @@ import pytest
 from lodge import config
 from lodge.ingest import ingest
 from lodge.occurrence import ExceptionInfo, Frame, Occurrence
-from lodge.protocols.appsignal import mapping as appsignal
+from lodge.protocols.appsignal import push
 from lodge.storage import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
@@ -32,7 +32,7 @@ def get(project: Project | str, path: str, query: str = "", token: str | None = 
 
 
 def ingest_batch(store: Store, project_id: str, batch: list[dict[str, Any]], received_at: float) -> list[str]:
-    occurrences = appsignal.parse_batch(
+    occurrences = push.parse_batch(
         json.dumps(batch).encode(), project_id=project_id, query={"environment": "production"}, received_at=received_at
     )
     return ingest(store, project_id, occurrences, received_at).refs

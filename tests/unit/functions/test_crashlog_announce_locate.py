@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lodge.occurrence import occurrence_id_for
-from lodge.protocols.crashlog import mapping as crashlog
+from lodge.protocols.crashlog import announce as crashlog
 from lodge.storage import Store
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project

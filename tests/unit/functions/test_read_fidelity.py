@@ -25,7 +25,7 @@ def crashlog_post(project: Project, body: bytes, path: str = "/events") -> dict[
 
 
 def crashlog_sample_ref(project: Project, body: bytes) -> str:
-    from lodge.protocols.crashlog import mapping as crashlog
+    from lodge.protocols.crashlog import locate as crashlog
 
     response = crashlog_post(project, body)
     assert response["statusCode"] == 200, response
@@ -152,11 +152,11 @@ def test_every_read_api_shows_the_same_fields_of_a_marker(store: Store, project:
 
 def test_the_repair_keeps_the_first_events_payload_together() -> None:
     """The stray `}` is the one after the dangling comma in the first payload, not the event's own."""
-    from lodge.protocols.appsignal import mapping as appsignal
+    from lodge.protocols.appsignal import push
     from tests.unit.functions.test_appsignal_push import fixture_text
 
     body = fixture_text("seed_docs_performance.txt").encode()
-    (occurrence,) = appsignal.parse_batch(body, project_id="p", query={"environment": "production"}, received_at=1e9)
+    (occurrence,) = push.parse_batch(body, project_id="p", query={"environment": "production"}, received_at=1e9)
     first = occurrence.events[0] if occurrence.events else None
     assert first is not None and first.payload == {
         "controller": "BlogPostsController",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lodge import grouping, scrubbing
+from lodge.normalize import normalize
 from lodge.occurrence import Occurrence
 from lodge.storage import GroupDelta, Store, occurrence_ref
 
@@ -53,6 +54,7 @@ def ingest(store: Store, project_id: str, occurrences: Sequence[Occurrence], rec
         raise ValueError("nothing to ingest")
     policy = scrubbing.policy_for(store, project_id)  # before grouping: titles see scrubbed text
     for occurrence in occurrences:
+        normalize(occurrence)  # the one post-mapping pass (lodge.normalize), for every protocol
         scrubbing.scrub_occurrence(occurrence, policy)
     groupings = [grouping.compute(o) for o in occurrences]
     group_ids = [group.group_id if group else None for group in groupings]

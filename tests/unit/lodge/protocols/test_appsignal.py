@@ -15,7 +15,7 @@ import pytest
 from lodge.http import HttpError, decompress
 from lodge.normalize.limits import MAX_DEPTH
 from lodge.normalize.timestamps import parse_time
-from lodge.protocols.appsignal import mapping as appsignal
+from lodge.protocols.appsignal import mapping, markers, push, wire
 from lodge.protocols.appsignal.query import format_backtrace
 from lodge.storage.markers import marker_item
 
@@ -35,7 +35,7 @@ def fixture_text(name: str) -> str:
 
 def batch(body: bytes | str, query: dict[str, str] | None = None) -> list[Any]:
     raw = body.encode() if isinstance(body, str) else body
-    return appsignal.parse_batch(raw, project_id="p1", query=QUERY if query is None else query, received_at=1.5e9)
+    return push.parse_batch(raw, project_id="p1", query=QUERY if query is None else query, received_at=1.5e9)
 
 
 # ---- gem generations ----------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def test_gem_0_2_form_body_with_iso_times_and_top_level_action() -> None:
     assert failed.kind == "error" and failed.exception_class == "RuntimeError" and failed.message == "boom"
     assert failed.extra and failed.extra["log_entry_exception"] == ["RuntimeError", "boom"]
     assert [f.method for f in failed.exceptions[0].frames] == ["<main>", "crash"]
-    assert appsignal.form_fields(form.encode())["gem_version"] == "0.2.5"
+    assert wire.form_fields(form.encode())["gem_version"] == "0.2.5"
 
 
 def test_gem_0_1_name_environment_string_and_ruby_time() -> None:
@@ -165,7 +165,7 @@ def test_seed_exception_example_is_valid_json_and_not_flagged() -> None:
     ],
 )
 def test_repair_is_limited_to_trailing_commas_and_one_unmatched_closer(text: str, expected: str) -> None:
-    assert appsignal.repair_json(text) == expected
+    assert wire.repair_json(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -179,7 +179,7 @@ def test_repair_is_limited_to_trailing_commas_and_one_unmatched_closer(text: str
     ],
 )
 def test_repair_refuses_anything_else(text: str) -> None:
-    assert appsignal.repair_json(text) is None
+    assert wire.repair_json(text) is None
 
 
 @pytest.mark.parametrize(
@@ -200,7 +200,7 @@ def test_deeply_nested_json_is_400_not_a_crash() -> None:
 
 def test_too_many_entries_is_413() -> None:
     with pytest.raises(HttpError) as caught:
-        batch(json.dumps([{}] * (appsignal.MAX_ENTRIES + 1)))
+        batch(json.dumps([{}] * (push.MAX_ENTRIES + 1)))
     assert caught.value.status == 413
 
 
@@ -209,7 +209,7 @@ def test_too_many_entries_is_413() -> None:
 
 def test_backtrace_round_trip_and_odd_lines() -> None:
     lines = ["a.rb:1:in `x'", "b.rb:2:in 'Foo#bar'", "c.rb:3", "(eval)"]
-    frames = appsignal.parse_backtrace(lines)
+    frames = mapping.parse_backtrace(lines)
     assert [(f.filename, f.lineno, f.method) for f in frames] == [
         ("(eval)", None, None),
         ("c.rb", 3, None),
@@ -243,9 +243,9 @@ def test_parse_time(value: Any, expected: float | None) -> None:
 
 
 def test_chunks_are_deterministic_and_bounded() -> None:
-    occurrences = batch(json.dumps([{"request_id": str(i)} for i in range(appsignal.MAX_RECORD_ENTRIES + 3)]))
-    parts = appsignal.chunks(occurrences)
-    assert [len(p) for p in parts] == [appsignal.MAX_RECORD_ENTRIES, 3]
+    occurrences = batch(json.dumps([{"request_id": str(i)} for i in range(push.MAX_RECORD_ENTRIES + 3)]))
+    parts = push.chunks(occurrences)
+    assert [len(p) for p in parts] == [push.MAX_RECORD_ENTRIES, 3]
 
 
 def test_marker_from_form_and_json() -> None:
@@ -253,7 +253,7 @@ def test_marker_from_form_and_json() -> None:
         b"api_key=k&gem_version=0.1.6&marker_data="
         + json.dumps({"revision": "abc", "repository": "git@x:y.git", "user": "bob", "rails_env": "staging"}).encode()
     )
-    marker = marker_item(appsignal.parse_marker(form, {}, 1.5e9))
+    marker = marker_item(markers.parse_marker(form, {}, 1.5e9))
     assert marker == {
         "kind": "deploy",
         "revision": "abc",
@@ -263,11 +263,11 @@ def test_marker_from_form_and_json() -> None:
         "created": 1.5e9,
         "source": "appsignal",
     }
-    marker = marker_item(appsignal.parse_marker(fixture_text("marker_0_11.json").encode(), QUERY, 1.5e9))
+    marker = marker_item(markers.parse_marker(fixture_text("marker_0_11.json").encode(), QUERY, 1.5e9))
     assert marker["environment"] == "production" and marker["hostname"] == "app1.local"
     assert marker["gem_version"] == "0.11.18" and marker["user"] == "deploy" and "repository" not in marker
     with pytest.raises(HttpError):
-        appsignal.parse_marker(b"[1]", {}, 1.5e9)
+        markers.parse_marker(b"[1]", {}, 1.5e9)
 
 
 def test_deeply_nested_values_are_cut_so_they_can_be_stored() -> None:
@@ -303,11 +303,11 @@ def test_pathological_backtrace_line_parses_in_linear_time(size: int) -> None:
     unit = ":1:in `'"
     line = unit * (size // len(unit)) + "z"
     started = time.perf_counter()
-    (frame,) = appsignal.parse_backtrace([line])
+    (frame,) = mapping.parse_backtrace([line])
     assert time.perf_counter() - started < 0.5
     assert frame.filename == line and frame.lineno is None  # not a frame line: kept whole, as before
     started = time.perf_counter()
-    (frame,) = appsignal.parse_backtrace([line[:-1] + "x.rb:7:in `m'"])  # a long line that does parse
+    (frame,) = mapping.parse_backtrace([line[:-1] + "x.rb:7:in `m'"])  # a long line that does parse
     assert time.perf_counter() - started < 0.5
     assert frame.lineno == 1 and frame.method is not None and frame.method.endswith("x.rb:7:in `m")
 
@@ -324,12 +324,12 @@ def test_backtrace_line_parser_means_what_the_old_regex_meant() -> None:
             continue
         old = _OLD_BACKTRACE_LINE.match(stripped)
         expected = (old["file"], int(old["line"]), old["method"]) if old else (stripped, None, None)
-        (frame,) = appsignal.parse_backtrace([line])
+        (frame,) = mapping.parse_backtrace([line])
         assert (frame.filename, frame.lineno, frame.method) == expected, repr(line)
 
 
 def test_overlong_line_number_is_not_a_crash() -> None:
-    (frame,) = appsignal.parse_backtrace(["a.rb:" + "9" * 5000 + ":in `x'"])
+    (frame,) = mapping.parse_backtrace(["a.rb:" + "9" * 5000 + ":in `x'"])
     assert frame.lineno is None and frame.method == "x"
 
 
@@ -365,11 +365,11 @@ def test_chunks_bound_the_encoded_index_size_deterministically() -> None:
     from lodge.storage import index_entry
 
     occurrences = _wide_batch()
-    parts = appsignal.chunks(occurrences)
+    parts = push.chunks(occurrences)
     assert len(parts) > 1 and [o for part in parts for o in part] == occurrences  # order kept, nothing lost
     for part in parts:
         size = sum(len(json.dumps(index_entry(o), ensure_ascii=False).encode()) for o in part)
-        assert size <= appsignal.MAX_RECORD_INDEX_BYTES
+        assert size <= push.MAX_RECORD_INDEX_BYTES
     # A resend (parsed again, received later) splits identically, so every chunk de-duplicates.
     again = [o.model_copy(update={"received_at": 1.6e9}) for o in _wide_batch()]
-    assert [[o.client_id for o in p] for p in appsignal.chunks(again)] == [[o.client_id for o in p] for p in parts]
+    assert [[o.client_id for o in p] for p in push.chunks(again)] == [[o.client_id for o in p] for p in parts]

@@ -10,7 +10,7 @@ import pytest
 from lodge import auth
 from lodge.http import HttpError, Request
 from lodge.normalize.timestamps import parse_http_date
-from lodge.protocols.crashlog import mapping as crashlog
+from lodge.protocols.crashlog import auth as crashlog
 from lodge_devtools.apigw import build_event
 from tests.conftest import Project
 from tests.fixtures.crashlog.signer import fixture, http_date, signed_headers

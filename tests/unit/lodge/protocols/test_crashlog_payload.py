@@ -15,7 +15,8 @@ from lodge.http import HttpError
 from lodge.normalize.backtraces import parse_ruby_line
 from lodge.normalize.timestamps import parse_http_date, parse_time
 from lodge.occurrence import Occurrence, occurrence_id_for
-from lodge.protocols.crashlog import mapping as crashlog
+from lodge.protocols.crashlog import announce, locate, mapping
+from lodge.protocols.crashlog.payload import payload_of
 from lodge.storage.markers import marker_item
 from tests.fixtures.crashlog.signer import fixture
 
@@ -23,8 +24,8 @@ RECEIVED = 1_700_000_000.0
 
 
 def _occurrence(name_or_payload: str | dict[str, Any]) -> Occurrence:
-    payload = crashlog.payload_of(fixture(name_or_payload)) if isinstance(name_or_payload, str) else name_or_payload
-    return crashlog.to_occurrence("p1", payload, str(uuid.uuid4()), RECEIVED)
+    payload = payload_of(fixture(name_or_payload)) if isinstance(name_or_payload, str) else name_or_payload
+    return mapping.to_occurrence("p1", payload, str(uuid.uuid4()), RECEIVED)
 
 
 def test_ruby_107_payload() -> None:
@@ -191,7 +192,7 @@ def test_ruby_line_parser_is_fast_on_pathological_lines(unit: str) -> None:
     for size in (32 * 1024, 1024 * 1024):
         line = unit * (size // len(unit)) + "z"
         started = time.perf_counter()
-        frames = crashlog.frames_of([line, line + "'"])
+        frames = mapping.frames_of([line, line + "'"])
         elapsed = time.perf_counter() - started
         assert elapsed < 0.5, f"{size} bytes took {elapsed:.2f} s"
         assert len(frames) == 2
@@ -199,7 +200,7 @@ def test_ruby_line_parser_is_fast_on_pathological_lines(unit: str) -> None:
 
 def test_ruby_line_with_an_overlong_line_number_keeps_the_frame() -> None:
     """int() refuses more than 4300 digits (a 500); such a number is no line number anyway."""
-    (frame,) = crashlog.frames_of(["x.rb:" + "1" * 5000 + ":in `m'"])
+    (frame,) = mapping.frames_of(["x.rb:" + "1" * 5000 + ":in `m'"])
     assert frame.filename == "x.rb" and frame.lineno is None and frame.method == "m"
 
 
@@ -262,12 +263,12 @@ def test_hostile_shapes_never_fail_validation() -> None:
 )
 def test_malformed_bodies_are_400(body: bytes) -> None:
     with pytest.raises(HttpError) as caught:
-        _occurrence(crashlog.payload_of(body))
+        _occurrence(payload_of(body))
     assert caught.value.status == 400
 
 
 def test_announce_marker() -> None:
-    marker = marker_item(crashlog.announce_marker(crashlog.payload_of(fixture("announce_ruby.json")), RECEIVED))
+    marker = marker_item(announce.announce_marker(payload_of(fixture("announce_ruby.json")), RECEIVED))
     assert marker == {
         "kind": "announce",
         "source": "crashlog",
@@ -278,7 +279,7 @@ def test_announce_marker() -> None:
         "created": 1349339476.0,
         "received": RECEIVED,
     }
-    assert marker_item(crashlog.announce_marker({}, RECEIVED)) == {
+    assert marker_item(announce.announce_marker({}, RECEIVED)) == {
         "kind": "announce",
         "source": "crashlog",
         "created": RECEIVED,
@@ -300,30 +301,30 @@ def test_announce_marker_keeps_only_clipped_notifier_strings() -> None:
         "stage": ["not", "a", "string"],
         "notifier": {"name": 1e300, "version": _nested(100), "language": "R" * 10_000, "extra": {"x": 1}},
     }
-    marker = marker_item(crashlog.announce_marker(payload, RECEIVED))
+    marker = marker_item(announce.announce_marker(payload, RECEIVED))
     notifier = marker["notifier"]
     assert set(notifier) == {"name", "language"}
     assert notifier["name"] == "1e+300"
-    assert all(isinstance(v, str) and 0 < len(v) <= crashlog.MAX_MARKER_TEXT for v in notifier.values())
-    assert len(marker["hostname"]) == crashlog.MAX_MARKER_TEXT and "stage" not in marker
+    assert all(isinstance(v, str) and 0 < len(v) <= announce.MAX_MARKER_TEXT for v in notifier.values())
+    assert len(marker["hostname"]) == announce.MAX_MARKER_TEXT and "stage" not in marker
     assert (
-        marker_item(crashlog.announce_marker({"notifier": "n" * 10_000}, RECEIVED))["notifier"]
-        == "n" * crashlog.MAX_MARKER_TEXT
+        marker_item(announce.announce_marker({"notifier": "n" * 10_000}, RECEIVED))["notifier"]
+        == "n" * announce.MAX_MARKER_TEXT
     )
     for useless in ({}, {"version": {"a": 1}}, [1, 2], None):
-        assert "notifier" not in marker_item(crashlog.announce_marker({"notifier": useless}, RECEIVED))
+        assert "notifier" not in marker_item(announce.announce_marker({"notifier": useless}, RECEIVED))
 
 
 def test_location_record_id_is_the_occurrence_id() -> None:
     for _ in range(20):
-        location = crashlog.new_location_id()
-        assert crashlog.location_record_id(location) == occurrence_id_for("crashlog", location)
+        location = locate.new_location_id()
+        assert locate.location_record_id(location) == occurrence_id_for("crashlog", location)
 
 
 def test_location_ids() -> None:
-    location = crashlog.new_location_id()
-    assert crashlog.is_location_id(location)
+    location = locate.new_location_id()
+    assert locate.is_location_id(location)
     assert uuid.UUID(location).version == 4
-    assert not crashlog.is_location_id("not-a-uuid")
-    assert not crashlog.is_location_id(location + "0")
-    assert crashlog.sample_path("p1", location).startswith("/api/p1/samples/")
+    assert not locate.is_location_id("not-a-uuid")
+    assert not locate.is_location_id(location + "0")
+    assert locate.sample_path("p1", location).startswith("/api/p1/samples/")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lodge.http import HttpError
-from lodge.protocols.rollbar import mapping as rollbar
+from lodge.protocols.rollbar import auth, mapping, objects
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "rollbar"
 ALL = [
@@ -31,12 +31,12 @@ def load(name: str) -> dict[str, Any]:
 
 
 def occurrence(data: dict[str, Any], source_ip: str | None = "192.0.2.1") -> Any:
-    return rollbar.to_occurrence(rollbar.validate_data({"data": data}), "p1", 1_800_000_000.0, source_ip)
+    return mapping.to_occurrence(mapping.validate_data({"data": data}), "p1", 1_800_000_000.0, source_ip)
 
 
 def round_trip(data: dict[str, Any]) -> dict[str, Any]:
     detail = json.loads(json.dumps(occurrence(data).to_detail()))
-    return rollbar.to_rollbar_data(detail)
+    return objects.to_rollbar_data(detail)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -135,7 +135,7 @@ def test_odd_types_are_kept_not_rejected() -> None:
     occ = occurrence(data)
     assert occ.context is None and occ.timestamp is None
     assert occ.server is not None and occ.server.host is None
-    back = rollbar.to_rollbar_data(json.loads(json.dumps(occ.to_detail())))
+    back = objects.to_rollbar_data(json.loads(json.dumps(occ.to_detail())))
     assert back["custom"] == "not an object"
     assert back["server"] == {"host": ["a"]}
     assert back["request"] == "a string"
@@ -152,7 +152,7 @@ def test_crash_report_is_an_error_titled_from_the_raw_report() -> None:
     assert occ.kind == "error" and occ.level == "error"
     assert occ.exception_class == "EXC_BAD_ACCESS (SIGSEGV)"
     assert occ.exceptions[0].message == "KERN_INVALID_ADDRESS"
-    assert rollbar.to_rollbar_data(occ.to_detail())["body"] == {"crash_report": {"raw": raw}}
+    assert objects.to_rollbar_data(occ.to_detail())["body"] == {"crash_report": {"raw": raw}}
 
 
 def test_message_given_as_a_plain_string_is_tolerated() -> None:
@@ -162,16 +162,16 @@ def test_message_given_as_a_plain_string_is_tolerated() -> None:
 def test_non_string_message_body_is_kept() -> None:
     occ = occurrence({"environment": "e", "body": {"message": {"body": {"a": 1}}}})
     assert occ.message == '{"a": 1}'
-    assert rollbar.to_rollbar_data(occ.to_detail())["body"]["message"] == {"body": {"a": 1}}
+    assert objects.to_rollbar_data(occ.to_detail())["body"]["message"] == {"body": {"a": 1}}
 
 
 def test_token_hint_never_reveals_a_usable_token() -> None:
-    assert rollbar.token_hint("abcdef0123456789") == "abcd..."
-    assert rollbar.token_hint("short") == "..."
+    assert auth.token_hint("abcdef0123456789") == "abcd..."
+    assert auth.token_hint("short") == "..."
 
 
 def test_rate_limit_headers() -> None:
-    headers = rollbar.rate_limit_headers(5000, 4997, 1602684331, now=1602684290)
+    headers = auth.rate_limit_headers(5000, 4997, 1602684331, now=1602684290)
     assert headers == {
         "X-Rate-Limit-Limit": "5000",
         "X-Rate-Limit-Remaining": "4997",
@@ -255,7 +255,7 @@ def test_crash_report_fields_are_read_per_line(raw: str, type_: str, reason: str
     occ = occurrence({"environment": "e", "body": {"crash_report": {"raw": raw}}})
     assert occ.exception_class == type_
     assert occ.exceptions[0].message == reason
-    assert rollbar.to_rollbar_data(occ.to_detail())["body"] == {"crash_report": {"raw": raw}}
+    assert objects.to_rollbar_data(occ.to_detail())["body"] == {"crash_report": {"raw": raw}}
 
 
 @pytest.mark.parametrize(

@@ -44,11 +44,17 @@ def parse_time(value: Any) -> float | None:
             number = parsed
     else:
         return None
-    if not math.isfinite(number):
-        return None
-    if number >= MAX_SECONDS:
+    if math.isfinite(number) and number >= MAX_SECONDS:
         number /= 1000.0
-    return number if MIN_SECONDS <= number < MAX_SECONDS else None
+    return bounded(number)
+
+
+def bounded(seconds: float | None) -> float | None:
+    """`seconds` if it lies within [MIN_SECONDS, MAX_SECONDS), else None: the one set of bounds for
+    every time an occurrence carries (`parse_time` while mapping, `lodge.normalize.normalize` after)."""
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return seconds if MIN_SECONDS <= seconds < MAX_SECONDS else None
 
 
 def _parse_text(text: str) -> float | None:

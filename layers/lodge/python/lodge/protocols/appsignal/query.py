@@ -16,7 +16,7 @@ Semantics Lodge chose where AppSignal documented nothing (all of them stated in 
 - `count` is the number of entries in `log_entries`; with `count_only=true` it is the number of all
   matching samples in the window (a full walk of the window's index).
 - "Error" samples are every occurrence that is not a performance sample (errors and messages).
-- Markers: `count` is the number of all matching markers; `from`/`to` are inclusive.
+- Markers (`markers`): `count` is the number of all matching markers; `from`/`to` are inclusive.
 
 Every storage read fails as `lodge.storage.StorageError` (answered 503, "please retry"), never as a 500.
 """
@@ -24,14 +24,12 @@ Every storage read fails as `lodge.storage.StorageError` (answered 503, "please 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lodge.http import HttpError
 from lodge.models.issues import Issue
-from lodge.models.markers import Marker
 
 if TYPE_CHECKING:
     from lodge.models.occurrences import OccurrenceSummary
@@ -273,122 +271,3 @@ def _title(detail: Mapping[str, Any]) -> str | None:
 def sample_ref(sample_file: str) -> str:
     """`<id>.json` -> `<id>`; ids are Lodge's `<record id>[-<i>]`."""
     return sample_file[:-5] if sample_file.endswith(".json") else sample_file
-
-
-# ---- markers ------------------------------------------------------------------------------------
-
-
-def _view_kind(marker: Marker) -> str:
-    """AppSignal's marker kinds are deploy, custom and notification; CrashLog announces are notifications."""
-    kind = marker.kind or "deploy"
-    return "notification" if kind == "announce" else kind
-
-
-_MARKER_OPTIONAL = ("icon", "message", "comment", "environment", "hostname", "source", "status", "notifier")
-
-
-def marker_view(marker: Marker) -> dict[str, Any]:
-    """A marker (docs/protocols/appsignal.md) from any source (AppSignal push, this API, Rollbar deploys, CrashLog)."""
-    kind = _view_kind(marker)
-    view: dict[str, Any] = {"kind": kind, "id": str(marker.id), "created_at": iso(marker.created or 0.0)}
-    if kind == "deploy":
-        revision = marker.revision
-        view.update(
-            {
-                "closed_at": iso(marker.finished) if marker.finished is not None else None,
-                "live_for": None,
-                "live_for_in_words": None,
-                "gem_version": marker.gem_version,
-                "repository": marker.repository,
-                "revision": revision,
-                "short_revision": revision[:7] if isinstance(revision, str) else None,
-                "git_compare_url": None,
-                "user": marker.who,
-                "exception_count": None,
-                "exception_rate": None,
-            }
-        )
-    if kind == "notification" and marker.message is None:
-        view["message"] = f"{marker.hostname or 'a host'} announced itself ({marker.environment or '-'})"
-    for key in _MARKER_OPTIONAL:
-        value = getattr(marker, key)
-        if value is not None:
-            view[key] = value
-    return view
-
-
-def list_markers(store: Store, project_id: str, query: Mapping[str, str]) -> dict[str, Any]:
-    from lodge.queries import markers
-
-    kind = query.get("kind") or None
-    since = parse_timestamp("from", query.get("from"))
-    until = parse_timestamp("to", query.get("to"))
-    matching = read(
-        "markers",
-        lambda: markers.list_markers(
-            store,
-            project_id,
-            kind=(lambda m: kind in (m.kind, _view_kind(m))) if kind is not None else None,
-            since=since,
-            until=until,
-        ),
-    )
-    if parse_bool(query.get("count_only")):
-        return {"count": len(matching)}
-    limit = parse_limit(query.get("limit"))
-    return {"count": len(matching), "markers": [marker_view(m) for m in matching[:limit]]}
-
-
-_MARKER_TEXT = {"revision": 200, "repository": 1000, "user": 200, "icon": 16, "message": 1000, "environment": 100}
-
-
-def marker_id(marker_file: str) -> int:
-    """`<id>.json` -> the numeric marker id; anything else is a marker that does not exist (404)."""
-    raw = marker_file[:-5] if marker_file.endswith(".json") else marker_file
-    if not raw or not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
-        raise HttpError(404, "no such marker")
-    return int(raw)
-
-
-def marker_changes_from_api(body: Any) -> Marker:
-    """The body of `PUT markers/{id}.json` (`{"marker": {...}}`): the fields to change, validated as on create."""
-    if not isinstance(body, Mapping) or not isinstance(body.get("marker"), Mapping):
-        raise HttpError(400, 'body must be {"marker": {...}}')
-    raw = dict(body["marker"])
-    if "kind" in raw:
-        raise HttpError(400, "a marker's kind cannot be changed")
-    given = set(raw) & (set(_MARKER_TEXT) | {"created_at"})
-    if not given:
-        raise HttpError(400, f"nothing to change: send one of {', '.join(sorted(_MARKER_TEXT))}")
-    parsed = marker_from_api({"marker": {**raw, "kind": "custom", "message": raw.get("message") or "-"}})
-    kept = {key: getattr(parsed, key) for key in _MARKER_TEXT if key in given}
-    if "created_at" in given:
-        kept["created"] = parsed.created
-    return Marker(kind=None, **kept)  # type: ignore[arg-type]
-
-
-def marker_from_api(body: Any) -> Marker:
-    """The body of `POST markers.json` (`{"marker": {...}}`) as a marker; HttpError 400 if bad."""
-    if not isinstance(body, Mapping) or not isinstance(body.get("marker"), Mapping):
-        raise HttpError(400, 'body must be {"marker": {...}}')
-    raw = body["marker"]
-    kind = raw.get("kind") or "deploy"
-    if kind not in ("deploy", "custom"):
-        raise HttpError(400, "marker kind must be deploy or custom")
-    created = raw.get("created_at")
-    created_at = parse_timestamp("created_at", str(created)) if created is not None else None
-    texts: dict[str, str] = {}
-    for key, limit in _MARKER_TEXT.items():
-        value = raw.get(key)
-        if value is not None:
-            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-                raise HttpError(400, f"marker {key} must be a string")
-            texts[key] = str(value)[:limit]
-    if kind == "custom" and not texts.get("message"):
-        raise HttpError(400, "a custom marker needs a message")
-    return Marker(
-        kind=kind,
-        source="api",
-        created=round(created_at if created_at is not None else time.time(), 3),
-        **texts,  # type: ignore[arg-type]
-    )

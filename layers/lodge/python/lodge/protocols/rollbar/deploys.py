@@ -13,10 +13,9 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-from lodge import auth
 from lodge.http import Request, first_json_byte, loads, parse_form
 from lodge.models.markers import Marker, MarkerChanges
-from lodge.protocols.rollbar.mapping import fail, invalid, resolve_token, storage
+from lodge.protocols.rollbar.answers import fail, invalid, storage
 from lodge.storage import Store
 
 STATUSES = ("started", "succeeded", "failed", "timed_out")
@@ -58,25 +57,6 @@ def parse_fields(request: Request) -> dict[str, Any]:
     if content_type.lower().startswith("multipart/"):
         return _multipart(raw, content_type)
     return dict(parse_form(raw))
-
-
-def authorize(request: Request, store: Store, fields: dict[str, Any], *scopes: str) -> auth.TokenInfo:
-    """Token from header, body or query; any of `scopes` will do. Same 422/403 policy as /item/."""
-    candidates = [
-        request.header("x-rollbar-access-token"),
-        fields.get("access_token") if isinstance(fields.get("access_token"), str) else "",
-        request.query.get("access_token", ""),
-    ]
-    present = [c.strip() for c in candidates if c and c.strip()]
-    if not present:
-        raise invalid("access_token is missing and it is required.")
-    if any(not auth.constant_time_equals(present[0], other) for other in present[1:]):
-        raise fail(403, "access token mismatch: the tokens in the header, body and query string differ.")
-    info = resolve_token(store, present[0])
-    if not any(info.allows(scope) for scope in scopes):
-        have = ", ".join(sorted(info.scopes)) or "no scopes"
-        raise fail(403, f"insufficient privileges: {scopes[0]} scope is required but the access token only has {have}.")
-    return info
 
 
 def _string(fields: dict[str, Any], name: str, errors: list[str]) -> str | None:

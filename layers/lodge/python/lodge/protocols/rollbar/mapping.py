@@ -1,32 +1,23 @@
-"""Rollbar item API (`POST /api/1/item/`): wire format -> `Occurrence`, and Rollbar's answers.
+"""Rollbar's `data` object -> `Occurrence`, with the checks Rollbar's own server makes.
 
 A tolerant hand-written mapper rather than strict wire models: real clients send odd types
 (rollbar.js telemetry level "log", `"user_ip": null`, Node's copies of custom keys at the top
 level), and a strict parser would drop their reports. Only what Rollbar's own server is known to
-reject gets a 422 with its schema-style wording ("Invalid format. data.x ..."), see docs/protocols/rollbar.md
+reject gets a 422 with its schema-style wording ("Invalid format. data.x ..."), see docs/protocols/rollbar.md.
 Everything a client sent is kept: unknown keys go to `extra` (of the occurrence or the open
-sub-models), so `to_rollbar_data` can give the payload back for `GET /api/1/instance/{id}`.
-
-Status policy (docs/protocols/rollbar.md). Rollbar never answers 401 on its API; its table says
-"403 Access denied - the access token was missing, invalid, or does not have the necessary
-permissions", while the real item endpoint answers a *missing* token with 422 (rollbar-gem#971).
-So: no token -> 422, unknown token / header-body mismatch / wrong scope -> 403, never 401.
+sub-models), so `objects.to_rollbar_data` can give the payload back for `GET /api/1/instance/{id}`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 import uuid as uuidlib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from lodge import auth
-from lodge.http import JSON_CONTENT_TYPE, HttpError, Request, first_json_byte, loads, parse_form, response
 from lodge.normalize.numbers import loose_int
 from lodge.normalize.timestamps import parse_time
 from lodge.occurrence import (
@@ -40,14 +31,8 @@ from lodge.occurrence import (
     ServerInfo,
     normalize_level,
 )
-from lodge.storage.errors import relabelled
+from lodge.protocols.rollbar.answers import invalid
 
-CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
-CLIENT_PLATFORMS = frozenset({"browser", "android", "ios", "flash", "client"})
-MIN_BODY_LIMIT = 512 * 1024
-"""Real clients truncate payloads to 512 KiB (rollbar.js, rollbar-gem), so never refuse less."""
-FORM_OVERHEAD = 3
-"""A form-encoded payload can be up to 3x its JSON size (%XX escapes); the limit is on the JSON."""
 BODY_KEYS = ("trace", "trace_chain", "message", "crash_report")
 MAX_UUID = 36
 
@@ -67,158 +52,6 @@ _MAPPED_KEYS = frozenset(
         "context", "request", "person", "server", "client", "custom", "fingerprint", "title", "uuid", "notifier",
     }
 )  # fmt: skip
-
-
-# ---- errors and responses ------------------------------------------------------------------------
-
-
-def error_body(message: str) -> dict[str, Any]:
-    return {"err": 1, "message": message}
-
-
-def fail(status: int, message: str, headers: Mapping[str, str] | None = None) -> HttpError:
-    """An HttpError carrying Rollbar's error envelope."""
-    return HttpError(status, message, body=error_body(message), headers=headers)
-
-
-def invalid(message: str) -> HttpError:
-    return fail(422, f"Invalid format. {message}")
-
-
-def on_error(error: HttpError) -> dict[str, Any]:
-    """Every error in Rollbar's shape `{"err": 1, "message": ...}`, with Rollbar's CORS header."""
-    message = "request entity too large" if error.status == 413 else error.message  # D-create's 413 text
-    body = error.body if error.body is not None and error.status != 413 else error_body(message)
-    return response(error.status, body, {**CORS_HEADERS, **error.headers}, JSON_CONTENT_TYPE)
-
-
-@contextmanager
-def storage(action: str) -> Iterator[None]:
-    """Storage failing under a request is a 503 in Rollbar's wording ("could not <action>"); a bug stays a 500."""
-    with relabelled(f"could not {action}"):
-        yield
-
-
-def ok(result: Any, headers: Mapping[str, str] | None = None, status: int = 200) -> dict[str, Any]:
-    return response(status, {"err": 0, "result": result}, {**CORS_HEADERS, **(headers or {})})
-
-
-def require_path(request: Request, *paths: str) -> None:
-    """Greedy `{proxy+}` routes (they serve the trailing-slash paths) let other paths in: 404 those."""
-    if request.path.rstrip("/") not in paths:
-        raise fail(404, "not found")
-
-
-# ---- request decoding ----------------------------------------------------------------------------
-
-
-def body_limit(configured: int) -> int:
-    return max(configured, MIN_BODY_LIMIT)
-
-
-def decode_payload(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The JSON payload: raw JSON or the form field `payload`, whatever the Content-Type claims.
-
-    rollbar-gem and rollbar-php label raw JSON as form-encoded, so the bytes decide (docs/protocols/rollbar.md).
-    The size limit applies to the JSON itself (a form encoding may triple it on the wire).
-    """
-    limit = body_limit(max_bytes)
-    raw = request.body(limit * FORM_OVERHEAD)
-    if first_json_byte(raw) is None:
-        raise fail(400, "request body is empty; expected a JSON payload")
-    if first_json_byte(raw) in (ord("{"), ord("[")):
-        if len(raw) > limit:
-            raise fail(413, "request entity too large")
-        payload = loads(raw)
-    else:
-        form = parse_form(raw)
-        text = form.get("payload")
-        if text is None:
-            raise fail(400, "request body is neither JSON nor a form with a 'payload' field")
-        if len(text.encode("utf-8", "surrogatepass")) > limit:
-            raise fail(413, "request entity too large")
-        payload = loads(text)
-        if isinstance(payload, dict) and "access_token" not in payload and form.get("access_token"):
-            payload["access_token"] = form["access_token"]
-    if not isinstance(payload, dict):
-        # Parseable JSON that is not an object: "parseable but invalid" is 422 in Rollbar's table.
-        raise invalid("The payload should be an object with a 'data' key.")
-    return payload
-
-
-# ---- authentication ------------------------------------------------------------------------------
-
-
-def presented_token(request: Request, payload: Mapping[str, Any] | None) -> str:
-    """The token from the header or the payload; both present must agree (compared in constant time)."""
-    header = request.header("x-rollbar-access-token").strip()
-    body_token = payload.get("access_token") if payload else None
-    if body_token is not None and not isinstance(body_token, str):
-        raise invalid("access_token should be string.")
-    body_token = (body_token or "").strip()
-    if header and body_token and not auth.constant_time_equals(header, body_token):
-        raise fail(
-            403, "access token mismatch: the X-Rollbar-Access-Token header and the payload's access_token differ."
-        )
-    token = header or body_token
-    if not token:
-        raise invalid("access_token is missing and it is required.")
-    return token
-
-
-def token_hint(token: str) -> str:
-    """What an error may echo of a token: a short prefix only, never a usable credential."""
-    return (token[:4] + "...") if len(token) > 8 else "..."
-
-
-def resolve_token(store: Any, token: str) -> auth.TokenInfo:
-    with storage("look up the access token"):
-        info = auth.lookup(store, token)
-    if info is None:
-        raise fail(403, f"access token not found: {token_hint(token)}")
-    return info
-
-
-def _scope_list(info: auth.TokenInfo) -> str:
-    return ", ".join(sorted(info.scopes)) or "no scopes"
-
-
-def check_post_scope(info: auth.TokenInfo, platform: Any) -> None:
-    """post_server_item may post anything; post_client_item only client platforms (docs/protocols/rollbar.md)."""
-    if info.allows(auth.POST_SERVER_ITEM):
-        return
-    is_client = isinstance(platform, str) and platform.strip().lower() in CLIENT_PLATFORMS
-    if is_client and info.allows(auth.POST_CLIENT_ITEM):
-        return
-    required = "post_client_item" if is_client else "post_server_item"
-    raise fail(
-        403, f"insufficient privileges: {required} scope is required but the access token only has {_scope_list(info)}."
-    )
-
-
-def rate_limit_headers(limit: int, remaining: int, reset: int, now: float | None = None) -> dict[str, str]:
-    seconds = max(0, reset - int(now if now is not None else time.time()))
-    return {
-        "X-Rate-Limit-Limit": str(limit),
-        "X-Rate-Limit-Remaining": str(remaining),
-        "X-Rate-Limit-Remaining-Seconds": str(seconds),
-        "X-Rate-Limit-Reset": str(reset),
-    }
-
-
-def apply_rate_limit(store: Any, info: auth.TokenInfo) -> dict[str, str]:
-    """Count the request against the token's per-minute limit; 429 when over. No limit, no write."""
-    if not info.rate_limit:
-        return {}
-    with storage("count the request against the rate limit"):
-        allowed, remaining, reset = store.hit_rate_limit(info.token_hash, info.rate_limit)
-    headers = rate_limit_headers(info.rate_limit, remaining, reset)
-    if not allowed:
-        raise fail(429, "rate limit reached for this access token; retry after the window resets", headers)
-    return headers
-
-
-# ---- validation and mapping ----------------------------------------------------------------------
 
 
 def _json_type(value: Any) -> str:
@@ -577,105 +410,3 @@ def to_occurrence(
         first = error.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise invalid(f"data.{where} {first.get('msg', 'is invalid')}.") from error
-
-
-# ---- the whole request ---------------------------------------------------------------------------
-
-
-def parse_item(request: Request, store: Any, max_bytes: int, received_at: float) -> tuple[Occurrence, dict[str, str]]:
-    """Decode, authenticate, rate-limit, validate and map one item request.
-
-    Returns the occurrence and the headers every answer should carry (rate-limit headers when the
-    token has a limit). Raises HttpError with Rollbar's status and message otherwise.
-    """
-    payload = decode_payload(request, max_bytes)
-    token = presented_token(request, payload)
-    info = resolve_token(store, token)
-    data = payload.get("data")
-    check_post_scope(info, data.get("platform") if isinstance(data, dict) else None)
-    headers = apply_rate_limit(store, info)
-    try:
-        data = validate_data(payload)
-        occurrence = to_occurrence(data, info.project_id, received_at, request.source_ip)
-    except HttpError as error:
-        error.headers = {**headers, **error.headers}
-        raise
-    return occurrence, headers
-
-
-def item_result(uuid: str) -> dict[str, Any]:
-    return {"id": None, "uuid": uuid}
-
-
-# ---- back to Rollbar's shape (read API) ----------------------------------------------------------
-
-
-def _frame_out(frame: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in frame.items() if not k.startswith("_") and k not in ("context_pre", "context_post")}
-    for key in ("lineno", "colno", "locals", "context"):
-        if f"_{key}" in frame:
-            out[key] = frame[f"_{key}"]
-    if "context_pre" in frame or "context_post" in frame:
-        context = dict(out.get("context") or {}) if isinstance(out.get("context"), dict) else {}
-        if "context_pre" in frame:
-            context["pre"] = frame["context_pre"]
-        if "context_post" in frame:
-            context["post"] = frame["context_post"]
-        out["context"] = context
-    return out
-
-
-def _trace_out(exception: Mapping[str, Any]) -> dict[str, Any]:
-    exc = {k: v for k, v in exception.items() if k not in ("type", "frames") and not k.startswith("_")}
-    exc = {"class": exception.get("type"), **exc}
-    trace = {"frames": [_frame_out(f) for f in exception.get("frames", [])], "exception": exc}
-    trace.update(exception.get("_trace") or {})
-    return trace
-
-
-def to_rollbar_data(detail: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored occurrence (any protocol) as Rollbar's `data` object: what the client sent, for Rollbar
-    occurrences (unknown keys restored from `extra`), a faithful rendering for the others."""
-    extra = dict(detail.get("extra") or {})
-    body_rest = dict(extra.pop("_body", None) or {})
-    data: dict[str, Any] = {}
-    for key in ("environment", "level", "language", "framework", "platform", "code_version", "context"):
-        if detail.get(key) is not None:
-            data[key] = detail[key]
-    if detail.get("timestamp") is not None:
-        data["timestamp"] = int(detail["timestamp"]) if float(detail["timestamp"]).is_integer() else detail["timestamp"]
-    data["uuid"] = detail.get("client_id")
-    exceptions = detail.get("exceptions") or []
-    body: dict[str, Any] = {}
-    if len(exceptions) == 1 and isinstance(exceptions[0].get("_crash_report"), dict):
-        body["crash_report"] = exceptions[0]["_crash_report"]
-    elif len(exceptions) == 1 and not body_rest.pop("_trace_chain", False):
-        body["trace"] = _trace_out(exceptions[0])
-    elif exceptions:
-        body["trace_chain"] = [_trace_out(e) for e in exceptions]
-    else:
-        message_fields = dict(body_rest.pop("message", None) or {})
-        original = message_fields.pop("_body", None)
-        body["message"] = {"body": original if original is not None else detail.get("message") or "", **message_fields}
-    body.update(body_rest)
-    data["body"] = body
-    for key in ("request", "person", "server", "client", "custom", "notifier"):
-        value = detail.get(key)
-        if value is not None:
-            if isinstance(value, dict) and "_invalid" in value:
-                value = {**{k: v for k, v in value.items() if k != "_invalid"}, **value["_invalid"]}
-            data[key] = value
-    for key in ("fingerprint", "title"):
-        if detail.get(key) is not None:
-            data[key] = detail[key]
-    if detail.get("protocol") in (None, "rollbar"):
-        data.update(extra)  # Rollbar's own unknown keys, given back where the client sent them
-    else:
-        # Another protocol's leftovers must not replace the Rollbar fields mapped above (a CrashLog
-        # `context` object is not Rollbar's context string): clashing keys go under its name.
-        for key, value in extra.items():
-            if key in data:
-                data.setdefault(str(detail["protocol"]), {})[key] = value
-            else:
-                data[key] = value
-    return data

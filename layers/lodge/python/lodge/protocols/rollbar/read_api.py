@@ -5,8 +5,8 @@ an occurrence id), returned as strings. Every lookup is scoped to the token's pr
 project's ids are simply not found (404), never readable.
 
 Auth: the `read` scope, token in `X-Rollbar-Access-Token` or the deprecated `?access_token=`.
-As on the item endpoint (see lodge.protocols.rollbar) token problems are 403, never 401 — Rollbar's
-table documents 403 for a token that is "missing, invalid, or does not have the necessary permissions".
+Token problems are 403, never 401 (`lodge.protocols.rollbar.auth.authorize_read`): Rollbar's table
+documents 403 for a token that is "missing, invalid, or does not have the necessary permissions".
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from lodge import auth
-from lodge.http import Request
 from lodge.ids import occurrence_id_for
-from lodge.models.issues import ISSUE_STATUSES, Issue
+from lodge.models.issues import ISSUE_STATUSES
 from lodge.occurrence import LEVELS
-from lodge.protocols.rollbar.mapping import MAX_UUID, fail, is_latin1, resolve_token, storage, to_rollbar_data
+from lodge.protocols.rollbar.answers import fail, storage
+from lodge.protocols.rollbar.mapping import MAX_UUID, is_latin1
+from lodge.protocols.rollbar.objects import instance_object, item_object
 from lodge.queries import issues, occurrences
 from lodge.storage import Store, parse_ref
 
@@ -28,8 +28,6 @@ PAGE_SIZE = 100
 MAX_PAGE_DIGITS = 9
 READ_FAILED = "read from storage"
 STATUSES = ISSUE_STATUSES
-INSTANCE_VERSION = 2
-"""Rollbar's `version` of an instance is the item API version its payload was written for."""
 _GROUP_ID = re.compile(r"^[0-9a-f]{1,64}$")
 ITEM_NOT_FOUND = "Item not found in this project."
 INSTANCES_PAGE_SIZE = 20
@@ -40,98 +38,6 @@ LIST_FILTERS = frozenset({"page", "status", "level", "environment", "framework",
 
 def valid_item_id(item_id: str | None) -> bool:
     return bool(_GROUP_ID.match(item_id or ""))
-
-
-def authorize_read(request: Request, store: Store, scope: str = auth.READ) -> auth.TokenInfo:
-    """The token of a read-API (or, with `scope=auth.WRITE`, a triage) request; 403 for any problem."""
-    token = request.header("x-rollbar-access-token").strip() or request.query.get("access_token", "").strip()
-    if not token:
-        raise fail(403, "access token is missing; send it in the X-Rollbar-Access-Token header")
-    info = resolve_token(store, token)
-    if not info.allows(scope):
-        scopes = ", ".join(sorted(info.scopes)) or "no scopes"
-        raise fail(403, f"insufficient privileges: {scope} scope is required but the access token only has {scopes}.")
-    return info
-
-
-def _seconds(value: float | None) -> int | None:
-    return int(value) if value is not None else None
-
-
-def _last_change(issue: Issue, status: str) -> int | None:
-    times = [change.at for change in issue.history if change.status == status]
-    if not times and issue.status == status:
-        return _seconds(issue.status_changed_at)
-    return _seconds(max(times)) if times else None
-
-
-def item_object(issue: Issue) -> dict[str, Any]:
-    """An issue as Rollbar's item object (field set of Rollbar's documented example, plus Lodge's
-    triage fields: `regressed`, `muted_until`, `status_history`)."""
-    status = issue.status
-    first_ts = _seconds(issue.first_seen)
-    activated = _last_change(issue, "active")
-    regression = issue.regression
-    return {
-        "id": issue.id,
-        "project_id": issue.project_id,
-        "counter": issue.counter,
-        "environment": issue.environment,
-        "platform": issue.platform or "unknown",
-        "framework": issue.framework or "unknown",
-        "hash": issue.fingerprint,
-        "title": issue.title,
-        "level": issue.level,
-        "last_occurrence_level": issue.last_level,
-        "status": status,
-        "total_occurrences": issue.total_occurrences,
-        "unique_occurrences": None,
-        "first_occurrence_id": issue.first_occurrence_id,
-        "first_occurrence_timestamp": first_ts,
-        "activating_occurrence_id": regression.occurrence_id if regression else issue.first_occurrence_id,
-        "last_activated_timestamp": activated if activated is not None else first_ts,
-        "last_resolved_timestamp": _last_change(issue, "resolved"),
-        "last_muted_timestamp": _last_change(issue, "muted"),
-        "last_occurrence_id": issue.last_occurrence_id,
-        "last_occurrence_timestamp": _seconds(issue.last_seen),
-        "last_modified_by": issue.status_changed_by,
-        "assigned_user_id": None,
-        "assigned_team_id": None,
-        "integrations_data": None,
-        "group_item_id": None,
-        "group_status": 1,
-        "level_lock": 0,
-        "title_lock": 0,
-        "resolved_in_version": issue.resolved_in_version,
-        "public_item_id": None,
-        "controlling_id": issue.id,
-        "exception_class": issue.exception_class,
-        "protocol": issue.protocol,
-        "grouping_reason": issue.grouping_reason,
-        "regressed": regression is not None,
-        "regression": (
-            {
-                "timestamp": _seconds(regression.at),
-                "occurrence_id": regression.occurrence_id,
-                "code_version": regression.code_version,
-            }
-            if regression
-            else None
-        ),
-        "muted_until": _seconds(issue.muted_until),
-        "muted_until_total_occurrences": issue.muted_until_total,
-        "status_history": [
-            {
-                "status": change.status,
-                "previous_status": change.previous,
-                "timestamp": _seconds(change.at),
-                "by": change.by,
-                "resolved_in_version": change.resolved_in_version,
-                "reason": change.reason,
-            }
-            for change in issue.history
-        ],
-    }
 
 
 numbered = issues.with_counters
@@ -194,7 +100,7 @@ def instances_of_item(store: Store, project_id: str, item_id: str, raw_query: st
         found = [(s, occurrences.occurrence(store, project_id, s.id)) for s in summaries]
     return {
         "page": page,
-        "instances": [_instance_object(project_id, s.id, detail) for s, detail in found if detail is not None],
+        "instances": [instance_object(project_id, s.id, detail) for s, detail in found if detail is not None],
     }
 
 
@@ -265,15 +171,4 @@ def instance(store: Store, project_id: str, instance_id: str) -> dict[str, Any]:
         detail = occurrences.occurrence(store, project_id, instance_id)
     if detail is None:
         raise fail(404, "Instance not found in this project.")
-    return _instance_object(project_id, instance_id, detail)
-
-
-def _instance_object(project_id: str, instance_id: str, detail: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": instance_id,
-        "project_id": project_id,
-        "item_id": detail.get("group_id"),
-        "timestamp": int(detail.get("received_at", 0)),
-        "version": INSTANCE_VERSION,
-        "data": to_rollbar_data(detail),
-    }
+    return instance_object(project_id, instance_id, detail)

@@ -17,8 +17,10 @@ from lodge import auth, http, triage
 from lodge.http import Request
 from lodge.models.issues import IssueChange
 from lodge.occurrence import LEVELS
-from lodge.protocols.rollbar.mapping import fail, storage
-from lodge.protocols.rollbar.read_api import ITEM_NOT_FOUND, authorize_read, item_object, valid_item_id
+from lodge.protocols.rollbar.answers import fail, storage
+from lodge.protocols.rollbar.auth import authorize_read
+from lodge.protocols.rollbar.objects import item_object
+from lodge.protocols.rollbar.read_api import ITEM_NOT_FOUND, valid_item_id
 from lodge.storage import Store
 
 MAX_BODY = 64 * 1024

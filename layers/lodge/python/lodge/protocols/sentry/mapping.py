@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from lodge.normalize.numbers import loose_int
+from lodge.normalize.timestamps import parse_time
 from lodge.occurrence import (
     ExceptionInfo,
     Frame,
@@ -28,7 +28,6 @@ from lodge.occurrence import (
 )
 from lodge.protocols.sentry.answers import fail
 
-MAX_TIMESTAMP = 1e11
 _EVENT_ID = re.compile(r"[0-9a-f]{32}")
 _SCRUBBED_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-sentry-auth", "proxy-authorization"})
 SCRUBBED = "[Filtered]"
@@ -58,29 +57,10 @@ def event_id(*candidates: Any) -> str:
 
 
 def timestamp(value: Any) -> float | None:
-    """Unix seconds (number) or RFC 3339 text; None when it is neither (received_at stands in)."""
-    number: float | None = None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            number = float(text)
-        except ValueError:
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            number = parsed.timestamp()
-        except OverflowError:
-            return None
-    if number is None or not 1 <= number < MAX_TIMESTAMP:  # also rejects NaN
-        return None
-    return round(number, 6)
+    """Unix seconds (number) or RFC 3339 text, by the one time parser and its bounds; None when it is
+    neither (received_at stands in)."""
+    seconds = parse_time(value)
+    return round(seconds, 6) if seconds is not None else None
 
 
 def _text(value: Any) -> str | None:
