@@ -241,7 +241,7 @@ def test_a_sensitive_field_name_keeps_the_fields_type(harness: InProcess) -> Non
     import warnings
 
     from lodge import scrub, scrubbing
-    from lodge.protocols import appsignal
+    from lodge.protocols.appsignal import mapping as appsignal
 
     batch = seed("appsignal_push", 0)
     entry = next(entry for entry in batch if isinstance(entry.get("log_entry"), dict))
