@@ -193,13 +193,13 @@ def add_digest(bill: Bill, digest: dict[str, Any], memory_mb: int, platform_logs
     bill.digest_batch = batch
     bill.add(
         "digest_writes",
-        f"Digest: DynamoDB writes (listing + issue updates + keep-first; {batch} records a batch)",
+        "Digest: DynamoDB writes (listing + issue updates + keep-first, a full batch)",
         m * digest["wru"] * prices.DYNAMODB_PER_WRU,
     )
     bill.add("digest_stream_reads", "Digest: stream reads by Lambda's event source mapping (free)", 0.0)
     bill.add(
         "digest_requests",
-        f"Digest: Lambda requests (1 per batch of {batch})",
+        "Digest: Lambda requests (1 per batch)",
         m * digest["invocations"] * prices.LAMBDA_PER_REQUEST,
     )
     bill.add(
