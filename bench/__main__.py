@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, console, cost, env, meter, prices, report
+from bench import coldstart, console, cost, digest_run, env, meter, prices, report
 from bench.workload import ROOT, Workload, load_all
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -41,17 +41,25 @@ def _worker(module: str, function: str, names: list[str]) -> dict[str, Any]:
         return result
 
 
-def _bill(workload: Workload, metered: dict[str, Any], cpu: dict[str, Any], memory: int) -> dict[str, Any]:
-    """One metered request's bill per million occurrences (bench.cost), as results.json holds it."""
+def _bill(
+    workload: Workload, metered: dict[str, Any], cpu: dict[str, Any], memory: int, digest: dict[str, Any]
+) -> dict[str, Any]:
+    """One metered request's bill per million occurrences (bench.cost) with its digest's lines, as
+    results.json holds it."""
     bill = cost.per_million(
         metered,
-        cpu.get("wall_ms_min", cpu["wall_ms_per_request"]),
+        cpu["cpu_ms_per_request"],
         workload.occurrences,
         memory,
         env.retention_days(),
-        cpu_ms=cpu["cpu_ms_per_request"],
+        wall_ms=cpu.get("wall_ms_min", cpu["wall_ms_per_request"]),
         platform_logs=env.platform_logs_written(workload.function),
     )
+    figures = digest[digest_run.mix_of(workload.name)]
+    per_occurrence = digest_run.per_occurrence(
+        figures, digest["batch_size"], digest["memory_mb"], s3_gets_per_record=metered["s3_puts"]
+    )
+    cost.add_digest(bill, per_occurrence, digest["memory_mb"], env.platform_logs_written("digest"))
     return {
         **bill.as_dict(),
         "floor": round(cost.floor_per_million(workload.occurrences), 4),
@@ -86,6 +94,9 @@ def main(argv: list[str]) -> int:
     for workload in workloads:
         functions.setdefault(workload.function, []).append(workload)
     results: dict[str, Any] = {"workloads": {}, "functions": {}}
+    # The digest (issue 16): its figures join every workload's bill (bench.digest_run).
+    print("digest: replaying requests and digesting the stream (moto) ...", file=sys.stderr)
+    results["digest"] = digest = _digest(digest_run.EVENTS)
     available = []
     for function, members in functions.items():
         names = [w.name for w in members]
@@ -121,7 +132,7 @@ def main(argv: list[str]) -> int:
             }
             if state == "ok":
                 a, c = aws[workload.name], cpu["workloads"][workload.name]
-                bills = {case: _bill(workload, a[case], c, memory) for case in ("warm", "offloaded")}
+                bills = {case: _bill(workload, a[case], c, memory, digest) for case in ("warm", "offloaded")}
                 row.update(
                     aws=a,
                     cpu=c,
@@ -158,13 +169,25 @@ def main(argv: list[str]) -> int:
     print(console.text(results["console"]))
     # alerts (issue 11): the extra cost of an ingest that hands off an alert
     subprocess.run([env.PYTHON, "-m", "bench.alerts"], env=env.subprocess_environment(), cwd=ROOT, timeout=240)
-    # the digest (issue 16): write units per event with the digest's listing and issue updates, per batch size
-    subprocess.run(
-        [env.PYTHON, "-m", "bench.digest_run", "1000"], env=env.subprocess_environment(), cwd=ROOT, timeout=600
-    )
     # scrubbing (issue 15): the share of handler CPU the scrubber takes, on vs off, same payload mix
     subprocess.run([env.PYTHON, "-m", "bench.scrub_cpu"], env=env.subprocess_environment(), cwd=ROOT, timeout=600)
     return 0
+
+
+def _digest(events: int) -> dict[str, Any]:
+    """bench.digest_run's figures, measured in a fresh process (it mocks AWS and sets its environment)."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "digest.json"
+        subprocess.run(
+            [env.PYTHON, "-m", "bench.digest_run", str(events), "--out", str(out)],
+            env=env.subprocess_environment(),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            check=True,
+            timeout=900,
+        )
+        figures: dict[str, Any] = json.loads(out.read_text())
+        return figures
 
 
 def _cpus() -> int:

@@ -86,6 +86,19 @@ def main() -> int:
         f"a batch with no alert adds {quiet['sqs']} calls, the request never any "
         f"({rows['alerting (new issue): request']['sqs']})"
     )
+    # issue 11: an alert is due only for a new issue, a 10^n count or a regression, so its cost is
+    # per alerting occurrence, apart from the per-event bill.
+    from bench import prices
+    from bench.meter import SIMULATED_LATENCY_MS
+
+    wait_usd = SIMULATED_LATENCY_MS["sqs"] / 1000 * env.memory_mb("digest") / 1024 * prices.LAMBDA_ARM64_PER_GB_SECOND
+    extra = alerting["sqs"] * SQS_PER_REQUEST + 2 * SQS_PER_REQUEST + prices.LAMBDA_PER_REQUEST + wait_usd
+    print(
+        f"  extra cost of an occurrence that triggers an alert: ${extra * 1e6:.2f} per million alerting occurrences "
+        f"(SendMessageBatch ${SQS_PER_REQUEST * 1e6:.2f}, the delivery function's SQS receive + delete "
+        f"${2 * SQS_PER_REQUEST * 1e6:.2f}, its Lambda request ${prices.LAMBDA_PER_REQUEST * 1e6:.2f}, the digest's "
+        f"{SIMULATED_LATENCY_MS['sqs']:g} ms wait ${wait_usd * 1e6:.3f}; plus the delivery's own duration and channel)"
+    )
     return 0
 
 

@@ -8,11 +8,16 @@ storage, point-in-time recovery, S3 object tags). Other measurements append thei
 holds, in order, and the targets are set on the request-driven sum. Custom metrics are a fixed
 monthly charge, not per occurrence (`custom_metrics`).
 
-Duration model (Lambda bills per 1 ms): the handler's measured wall time with AWS answered at once
-(bench.cpu_run), scaled for the CPU share Lambda gives the configured memory (a full vCPU only at
-1,769 MB), plus the request's wait for AWS: the simulated in-region latency of each sequential
-round trip (bench.meter.SIMULATED_LATENCY_MS, measured on the critical path by bench.aws_run). The
-bench machine is not a Graviton2 core; the figures are what this machine measured.
+Duration model (Lambda bills per 1 ms): the handler's measured CPU time with AWS answered at once
+(bench.cpu_run), divided by the CPU share Lambda gives the configured memory (a full vCPU only at
+1,769 MB; capped at 1), plus the request's wait for AWS: the simulated in-region latency of each
+sequential round trip (bench.meter.SIMULATED_LATENCY_MS, measured on the critical path by
+bench.aws_run). That is what a single-threaded handler is billed, and CPU time does not grow when
+the bench machine is busy; the same with wall time instead of CPU time is kept as a diagnostic
+(`billed_ms_wall_model`: on a shared machine wall time includes waiting for a core). The bench
+machine is not a Graviton2 core; the figures are what this machine measured.
+
+The digest's lines (`add_digest`) come from bench.digest_run at the template's BatchSize.
 """
 
 from __future__ import annotations
@@ -50,7 +55,11 @@ class Line:
 class Bill:
     lines: list[Line] = field(default_factory=list)
     billed_ms: int = 0
-    billed_ms_cpu_model: int = 0
+    billed_ms_wall_model: int = 0
+    """Diagnostic only: the same with the handler's wall time (inflated on a busy machine)."""
+    digest_wru: float = 0.0
+    """The digest's write units per occurrence (listing, issue updates, keep-first): `add_digest`."""
+    digest_batch: int = 0
     log_bytes: int = 0
     api_requests: int = 1
 
@@ -81,7 +90,9 @@ class Bill:
             "retention_driven": round(self.retention_driven, 4),
             "total": round(self.total, 4),
             "billed_ms": self.billed_ms,
-            "billed_ms_cpu_model": self.billed_ms_cpu_model,
+            "billed_ms_wall_model": self.billed_ms_wall_model,
+            "digest_wru": round(self.digest_wru, 4),
+            "digest_batch": self.digest_batch,
             "log_bytes": self.log_bytes,
             "api_requests": self.api_requests,
         }
@@ -92,7 +103,7 @@ def cpu_share(memory_mb: int) -> float:
 
 
 def billed_duration_ms(own_ms: float, memory_mb: int, aws_wait_ms: float) -> int:
-    """Lambda's billed ms: the handler's own time at the memory's CPU share plus its wait for AWS."""
+    """Lambda's billed ms: the handler's own CPU time at the memory's CPU share plus its wait for AWS."""
     return max(1, math.ceil(own_ms / cpu_share(memory_mb) + aws_wait_ms))
 
 
@@ -103,29 +114,29 @@ def api_requests(request_bytes: int) -> int:
 
 def per_million(
     aws: dict[str, Any],
-    own_ms: float,
+    cpu_ms: float,
     occurrences: int,
     memory_mb: int,
     retention_days: int,
     *,
-    cpu_ms: float | None = None,
+    wall_ms: float | None = None,
     platform_logs: bool = True,
 ) -> Bill:
     """Cost of one million occurrences arriving `occurrences` per request. `aws`: one metered request
-    (bench.meter's summary plus `request_bytes`); `own_ms`: the handler's wall time with AWS answered
-    at once (`cpu_ms`, its CPU time, gives the older CPU-only figure beside it). `platform_logs`:
-    whether Lambda writes its START/END/REPORT lines (not at SystemLogLevel WARN)."""
+    (bench.meter's summary plus `request_bytes`); `cpu_ms`: the handler's CPU time with AWS answered
+    at once (`wall_ms`, its wall time, gives the diagnostic wall-time figure beside it).
+    `platform_logs`: whether Lambda writes its START/END/REPORT lines (not at SystemLogLevel WARN)."""
     requests = 1e6 / occurrences
     months = retention_days / prices.DAYS_PER_MONTH
     wait = float(aws.get("aws_wait_ms", 0.0))
-    billed = billed_duration_ms(own_ms, memory_mb, wait)
+    billed = billed_duration_ms(cpu_ms, memory_mb, wait)
     log_bytes = int(aws["log_bytes"]) + (PLATFORM_LOG_BYTES if platform_logs else 0)
     record = aws["record_bytes"] + ITEM_OVERHEAD_BYTES if aws["record_bytes"] else 0
     index = aws["record_gsi_bytes"] + ITEM_OVERHEAD_BYTES if aws["record_gsi_bytes"] else 0
     metered = api_requests(int(aws.get("request_bytes", 0)))
     bill = Bill(
         billed_ms=billed,
-        billed_ms_cpu_model=billed_duration_ms(cpu_ms, memory_mb, wait) if cpu_ms is not None else 0,
+        billed_ms_wall_model=billed_duration_ms(wall_ms, memory_mb, wait) if wall_ms is not None else 0,
         log_bytes=log_bytes,
         api_requests=metered,
     )
@@ -138,7 +149,7 @@ def per_million(
     bill.add("lambda_requests", "Lambda requests", requests * prices.LAMBDA_PER_REQUEST)
     bill.add(
         "lambda_duration",
-        "Lambda duration (arm64 GB-s, wall incl. AWS waits)",
+        "Lambda duration (arm64 GB-s, CPU / CPU share + AWS waits)",
         requests * billed / 1000 * memory_mb / 1024 * prices.LAMBDA_ARM64_PER_GB_SECOND,
     )
     bill.add("dynamodb_writes", "DynamoDB write units", requests * aws["wru"] * prices.DYNAMODB_PER_WRU)
@@ -170,6 +181,37 @@ def per_million(
         RETENTION,
     )
     return bill
+
+
+def add_digest(bill: Bill, digest: dict[str, Any], memory_mb: int, platform_logs: bool = False) -> None:
+    """The digest's request-driven lines, per million occurrences: `digest` is
+    bench.digest_run.per_occurrence at the template's BatchSize (what one occurrence costs the
+    digest: write units, invocations, billed ms, log bytes, S3 GETs of offloaded detail)."""
+    m = 1e6
+    batch = int(digest["batch"])
+    bill.digest_wru = float(digest["wru"])
+    bill.digest_batch = batch
+    bill.add(
+        "digest_writes",
+        "Digest: DynamoDB writes (listing + issue updates + keep-first, a full batch)",
+        m * digest["wru"] * prices.DYNAMODB_PER_WRU,
+    )
+    bill.add("digest_stream_reads", "Digest: stream reads by Lambda's event source mapping (free)", 0.0)
+    bill.add(
+        "digest_requests",
+        "Digest: Lambda requests (1 per batch)",
+        m * digest["invocations"] * prices.LAMBDA_PER_REQUEST,
+    )
+    bill.add(
+        "digest_duration",
+        "Digest: Lambda duration (CPU / CPU share + AWS waits)",
+        m * digest["billed_ms"] / 1000 * memory_mb / 1024 * prices.LAMBDA_ARM64_PER_GB_SECOND,
+    )
+    log_bytes = digest["log_bytes"] + (PLATFORM_LOG_BYTES * digest["invocations"] if platform_logs else 0)
+    bill.add(
+        "digest_logs", "Digest: CloudWatch Logs ingestion", m * log_bytes / prices.GB * prices.CLOUDWATCH_LOGS_PER_GB
+    )
+    bill.add("digest_s3_gets", "Digest: S3 GETs of offloaded detail", m * digest["s3_gets"] * prices.S3_PER_GET)
 
 
 def floor_per_million(occurrences: int = 1) -> float:

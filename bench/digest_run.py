@@ -1,41 +1,96 @@
 """The digest's share of the bill, measured on the reference workloads (issue 16).
 
-    PYTHONPATH=devtools:layers/lodge/python .venv/bin/python -m bench.digest_run [N]
+    PYTHONPATH=devtools:layers/lodge/python .venv/bin/python -m bench.digest_run [N] [--out FILE]
 
-Replays N single-event requests (the Rollbar and CrashLog workloads, fresh ids) through their
-handlers into moto, then digests the stream in batches and measures, from the items written:
-the record's write units, the listing bytes per event, the issue update's write units, and the
-digest's CPU per event. The workloads hold few distinct errors, so the number of distinct issues
-per batch is modelled: ISSUES active issues, events spread uniformly (the worst case for a batch:
-a skewed mix has fewer distinct issues per batch). Printed for several batch sizes.
+Replays N single-event requests (the Rollbar and CrashLog workloads, fresh ids) and N/20 AppSignal
+batches of 20 through their handlers into moto, then digests the stream as Lambda's event source
+mapping would (lodge_devtools.streams) and measures, from the items written and the calls made:
+the record's write units, the listing bytes per record, the issue update's write units, the
+keep-first write (REMOVE ttl of an issue's first record), the digest's CPU per record with moto's
+backend taken out, its log bytes per invocation and the Lambda event's bytes per record.
+
+The workloads hold few distinct errors, so what depends on the mix is modelled (`per_occurrence`):
+ISSUES active issues, events spread uniformly over them (the worst case for a batch: a skewed mix
+has fewer distinct issues per batch), and a new issue (one keep-first) per MIX_EVENTS / ISSUES
+events, as in the issue's realistic mix of 10,000 events over 200 issues. `make bench` adds the
+figures at the template's BatchSize to every workload's bill (bench.cost.add_digest).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 import time
+import zlib
+from pathlib import Path
 from typing import Any
 
-from bench import env
+from bench import env, prices
+from bench.meter import OTHER_LATENCY_MS, SIMULATED_LATENCY_MS
 from bench.units import item_size, value_size, write_units
 from bench.workload import FakeContext, load, load_handler
 
 SINGLE_EVENT = ("rollbar_python_chained", "rollbar_node_error", "rollbar_message", "crashlog_ruby")
+BATCH_WORKLOAD = "appsignal_batch20"
+MIXES = {"single": SINGLE_EVENT, "batch20": (BATCH_WORKLOAD,)}
+"""Which measured mix a workload's digest figures come from (`mix_of`)."""
 ISSUES = 200
-BATCH_SIZES = (1, 10, 100, 300, 1000)
-PRICE_WRU = 0.625 / 1e6
+MIX_EVENTS = 10_000
+"""The issue's realistic mix: 10,000 events over 200 issues, so one new issue per 50 events."""
+SIDE_BATCHES = (1, 10, 100, 1000, 10_000)
+EVENTS = 1000
+"""Single-event requests `make bench` digests (and EVENTS / 20 AppSignal batches)."""
+PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+"""Lambda's invocation payload limit: a stream batch is cut when its event would pass it."""
 
 
-def distinct_issues(batch: int, issues: int = ISSUES) -> float:
-    """Expected distinct issues among `batch` events spread uniformly over `issues`."""
-    return issues * (1 - (1 - 1 / issues) ** batch)
+def mix_of(workload: str) -> str:
+    return "batch20" if workload == BATCH_WORKLOAD else "single"
 
 
-def run(n: int) -> dict[str, Any]:
+def distinct_issues(events: float, issues: int = ISSUES) -> float:
+    """Expected distinct issues among `events` events spread uniformly over `issues`."""
+    return issues * (1 - (1 - 1 / issues) ** events)
+
+
+class _Moto:
+    """CPU spent between a request's signing and its parsed answer: moto's backend (and botocore's
+    response parsing), which on Lambda is AWS's time, not the function's."""
+
+    def __init__(self, clients: list[Any]) -> None:
+        self.cpu = 0.0
+        self.calls: dict[str, int] = {}
+        self._start = 0.0
+        for client in clients:
+            prefix = client.meta.service_model.endpoint_prefix
+            client.meta.events.register(f"request-created.{prefix}", self._begin)
+            client.meta.events.register(f"needs-retry.{prefix}", self._end)
+            client.meta.events.register(f"before-call.{prefix}", self._count)
+
+    def _begin(self, **_: Any) -> None:
+        self._start = time.process_time()
+
+    def _end(self, **_: Any) -> None:
+        if self._start:
+            self.cpu += time.process_time() - self._start
+            self._start = 0.0
+
+    def _count(self, model: Any, **_: Any) -> None:
+        key = f"{model.service_model.endpoint_prefix}:{model.name}"
+        self.calls[key] = self.calls.get(key, 0) + 1
+
+
+def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
+    """Digest `requests` requests of the named workloads (round robin) under moto."""
     from moto import mock_aws
+
+    from bench.capture import output
 
     with mock_aws():
         from lodge import auth, aws, config
+        from lodge.digest import new_records
+        from lodge.dynamo import from_item
         from lodge.storage import Store
         from lodge_devtools import emulation
         from lodge_devtools.streams import StreamPoller, in_process_invoke
@@ -48,7 +103,9 @@ def run(n: int) -> dict[str, Any]:
         _, credentials = auth.create_project(store, "bench")
         record_wru: list[int] = []
         listing_bytes: list[int] = []
+        listing_zlib: list[int] = []
         update_keys: list[dict[str, Any]] = []
+        keep_keys: list[dict[str, Any]] = []
 
         def on_put(params: dict[str, Any], **_: Any) -> None:
             sk = params["Item"]["sk"]["S"]
@@ -56,87 +113,195 @@ def run(n: int) -> dict[str, Any]:
                 record_wru.append(write_units(item_size(params["Item"])))
             elif sk.startswith("LST#"):
                 listing_bytes.append(item_size(params["Item"]))
+                packed = zlib.compress(json.dumps(from_item(params["Item"])["rs"], default=str).encode(), 6)
+                listing_zlib.append(item_size({k: v for k, v in params["Item"].items() if k != "rs"}) + len(packed))
 
         def on_update(params: dict[str, Any], **_: Any) -> None:
-            if params["Key"]["sk"]["S"].startswith("GRP#"):
+            sk = params["Key"]["sk"]["S"]
+            if sk.startswith("GRP#"):
                 update_keys.append(params["Key"])
+            elif sk.startswith("REC#"):
+                keep_keys.append(params["Key"])
 
         events = aws.dynamodb().meta.events
         events.register("before-parameter-build.dynamodb.PutItem", on_put)
         events.register("before-parameter-build.dynamodb.UpdateItem", on_update)
-        workloads = [load(name) for name in SINGLE_EVENT]
+        workloads = [load(name) for name in names]
         handlers = {w.function: load_handler(w.function) for w in workloads}
-        for i in range(n):
-            workload = workloads[i % len(workloads)]
-            response = handlers[workload.function].lambda_handler(workload.request(credentials).event(), FakeContext())
-            assert response["statusCode"] == 200, response
-        poller = StreamPoller(aws.dynamodb(), env.TABLE_NAME, in_process_invoke())
-        cpu = time.process_time()
-        wall = time.perf_counter()
+        with output():
+            for i in range(requests):
+                workload = workloads[i % len(workloads)]
+                event = workload.request(credentials).event()
+                response = handlers[workload.function].lambda_handler(event, FakeContext())
+                assert response["statusCode"] == 200, response
+        digest = in_process_invoke()
+        moto = _Moto([aws.dynamodb(), aws.s3(), aws.sqs()])
+        spent = {"cpu": 0.0, "wall": 0.0, "log_bytes": 0, "event_bytes": 0, "invocations": 0, "records": 0}
+        spent.update(grouped=0, occurrences=0)
+
+        def invoke(event: dict[str, Any]) -> Any:
+            spent["event_bytes"] += len(json.dumps(event))
+            spent["records"] += len(event["Records"])
+            spent["invocations"] += 1
+            for _, record in new_records(event):  # occurrences the request grouped into an issue
+                spent["grouped"] += sum(1 for entry in record.index if entry.get("g") is not None)
+                spent["occurrences"] += len(record.index)
+            with output() as logged:
+                cpu, wall = time.process_time(), time.perf_counter()
+                result = digest(event)
+                spent["cpu"] += time.process_time() - cpu
+                spent["wall"] += time.perf_counter() - wall
+            spent["log_bytes"] += logged.size
+            return result
+
+        poller = StreamPoller(aws.dynamodb(), env.TABLE_NAME, invoke)
         poller.drain()
-        cpu = time.process_time() - cpu
-        wall = time.perf_counter() - wall
+        keep_wru = [
+            write_units(item_size(aws.dynamodb().get_item(TableName=env.TABLE_NAME, Key=k)["Item"])) for k in keep_keys
+        ]
         issue_wru = [
             write_units(item_size(aws.dynamodb().get_item(TableName=env.TABLE_NAME, Key=k)["Item"]))
             for k in update_keys[-20:]
         ]
         last = aws.dynamodb().get_item(TableName=env.TABLE_NAME, Key=update_keys[-1])["Item"] if update_keys else {}
-        mark_bytes = sum(len(k) + value_size(v) for k, v in last.items() if k.startswith("q"))
-        events_digested = sum(r["occurrences"] for r in poller.results)
-        listing_per_event = sum(listing_bytes) / max(1, events_digested)
-        record = sum(record_wru) / len(record_wru)
-        issue = max(issue_wru) if issue_wru else 1
-        rows = []
-        for batch in BATCH_SIZES:
-            listing = -(-listing_per_event * batch // 1024) / batch
-            updates = distinct_issues(batch) * issue / batch
-            rows.append(
-                {
-                    "batch": batch,
-                    "record": record,
-                    "listing": listing,
-                    "issues": updates,
-                    "total": record + listing + updates,
-                }
-            )
+        records = max(1, spent["records"])
+        occurrences = sum(r["occurrences"] for r in poller.results)
+        new_issues = sum(len(r["new_issue_ids"]) for r in poller.results)
         return {
-            "events": n,
-            "record_wru": record,
-            "listing_bytes_per_event": listing_per_event,
-            "issue_update_wru": issue,
+            "workloads": list(names),
+            "records": spent["records"],
+            "invocations": spent["invocations"],
+            "occurrences_per_record": occurrences / records,
+            "record_wru": sum(record_wru) / max(1, len(record_wru)),
+            "listing_bytes_per_record": sum(listing_bytes) / records,
+            "listing_items": len(listing_bytes),
+            "listing_zlib_bytes_per_record": sum(listing_zlib) / records,
+            "issue_update_wru": max(issue_wru) if issue_wru else 1,
             "issue_item_bytes": item_size(last),
-            "issue_mark_bytes": mark_bytes,
-            "digest_cpu_ms_per_event": 1000 * cpu / max(1, events_digested),
-            "digest_wall_ms_per_event_moto": 1000 * wall / max(1, events_digested),
-            "rows": rows,
+            "issue_mark_bytes": sum(len(k) + value_size(v) for k, v in last.items() if k.startswith("q")),
+            "issues_counted_per_invocation": sum(r["issues"] for r in poller.results) / max(1, spent["invocations"]),
+            "grouped_per_occurrence": spent["grouped"] / max(1, spent["occurrences"]),
+            "keep_wru": sum(keep_wru) / len(keep_wru) if keep_wru else 1.0,
+            "keeps_per_new_issue": len(keep_keys) / max(1, new_issues),
+            "cpu_ms_per_record": 1000 * max(0.0, spent["cpu"] - moto.cpu) / records,
+            "cpu_ms_per_record_with_moto": 1000 * spent["cpu"] / records,
+            "wall_ms_per_record_moto": 1000 * spent["wall"] / records,
+            "log_bytes_per_invocation": spent["log_bytes"] / max(1, spent["invocations"]),
+            "event_bytes_per_record": spent["event_bytes"] / records,
+            "calls": moto.calls,
         }
 
 
-def report(figures: dict[str, Any]) -> str:
+def effective_batch(figures: dict[str, Any], batch_size: int) -> int:
+    """Records per invocation at a BatchSize, cut by Lambda's 6 MB payload limit."""
+    by_payload = int(PAYLOAD_LIMIT_BYTES // max(1.0, figures["event_bytes_per_record"]))
+    return max(1, min(batch_size, by_payload))
+
+
+def per_occurrence(
+    figures: dict[str, Any], batch_size: int, memory_mb: int, *, s3_gets_per_record: float = 0.0
+) -> dict[str, Any]:
+    """The digest's work per occurrence at `batch_size` records per invocation (full batches: a busy
+    project; at low rates the batching window cuts batches shorter, see the side table)."""
+    from bench.cost import cpu_share
+
+    batch = effective_batch(figures, batch_size)
+    k = figures["occurrences_per_record"]
+    occurrences = batch * k
+    grouped = occurrences * figures["grouped_per_occurrence"]
+    issues = distinct_issues(grouped)
+    listing_items = max(1, math.ceil(figures["listing_bytes_per_record"] * batch / 400_000))
+    listing_wru = math.ceil(figures["listing_bytes_per_record"] * batch / 1024)
+    new_issues = grouped * ISSUES / MIX_EVENTS
+    keeps = new_issues * figures["keeps_per_new_issue"]
+    s3_gets = s3_gets_per_record * batch
+    # The digest's calls are sequential: the listing put(s), one UpdateItem per issue, the keeps,
+    # and the S3 GETs of offloaded detail.
+    dynamodb = SIMULATED_LATENCY_MS.get("dynamodb", OTHER_LATENCY_MS)
+    wait_ms = (listing_items + issues + keeps) * dynamodb + s3_gets * SIMULATED_LATENCY_MS.get("s3", OTHER_LATENCY_MS)
+    cpu_ms = figures["cpu_ms_per_record"] * batch
+    billed_ms = max(1, math.ceil(cpu_ms / cpu_share(memory_mb) + wait_ms))
+    return {
+        "batch": batch,
+        "listing_wru": listing_wru / occurrences,
+        "issue_wru": issues * figures["issue_update_wru"] / occurrences,
+        "keep_wru": keeps * figures["keep_wru"] / occurrences,
+        "wru": (listing_wru + issues * figures["issue_update_wru"] + keeps * figures["keep_wru"]) / occurrences,
+        "invocations": 1 / occurrences,
+        "billed_ms_per_invocation": billed_ms,
+        "wait_ms_per_invocation": wait_ms,
+        "billed_ms": billed_ms / occurrences,
+        "log_bytes": figures["log_bytes_per_invocation"] / occurrences,
+        "s3_gets": s3_gets / occurrences,
+    }
+
+
+def run(requests: int) -> dict[str, Any]:
+    return {
+        "single": measure(SINGLE_EVENT, requests),
+        "batch20": measure((BATCH_WORKLOAD,), max(1, requests // 20)),
+        "batch_size": env.digest_batch_size(),
+        "batching_window_s": env.digest_batching_window_s(),
+        "memory_mb": env.memory_mb("digest"),
+        "timeout_s": env.timeout_s("digest"),
+    }
+
+
+def report(results: dict[str, Any]) -> str:
+    single, memory = results["single"], results["memory_mb"]
     lines = [
-        f"Digest (issue 16), {figures['events']} real single-event requests "
-        f"({', '.join(SINGLE_EVENT)}), {ISSUES} issues modelled uniformly:",
-        f"  record put {figures['record_wru']:.2f} WRU/event; "
-        f"listing {figures['listing_bytes_per_event']:.0f} B/event; "
-        f"issue update {figures['issue_update_wru']} WRU "
-        f"(item {figures['issue_item_bytes']} B, of which stream marks {figures['issue_mark_bytes']} B);\n"
-        f"  digest CPU {figures['digest_cpu_ms_per_event']:.2f} ms/event "
-        f"(moto wall {figures['digest_wall_ms_per_event_moto']:.2f} ms/event)",
-        "  batch  record  listing  issues   WRU/event   $/M writes   (target <= 1.3 WRU/event)",
+        f"Digest (issue 16), {single['records']} real single-event requests ({', '.join(SINGLE_EVENT)}) "
+        f"and {results['batch20']['records']} {BATCH_WORKLOAD} requests; {ISSUES} issues modelled uniformly, "
+        f"a new issue per {MIX_EVENTS // ISSUES} events:",
+        f"  record put {single['record_wru']:.2f} WRU/event; listing {single['listing_bytes_per_record']:.0f} B/event; "
+        f"issue update {single['issue_update_wru']} WRU (item {single['issue_item_bytes']} B, of which stream marks "
+        f"{single['issue_mark_bytes']} B); keep-first {single['keep_wru']:.2f} WRU per new issue;",
+        f"  digest CPU {single['cpu_ms_per_record']:.2f} ms/event without moto's backend "
+        f"({single['cpu_ms_per_record_with_moto']:.2f} with it; moto wall {single['wall_ms_per_record_moto']:.2f}); "
+        f"log {single['log_bytes_per_invocation']:.0f} B/invocation; "
+        f"Lambda event {single['event_bytes_per_record']:.0f} B/record, "
+        f"so at most {effective_batch(single, 10**9)} records fit a 6 MB invocation",
+        f"  listing page entries zlib-compressed would be {single['listing_zlib_bytes_per_record']:.0f} B/event "
+        f"(a storage change, not made here)",
+        f"  template: BatchSize {results['batch_size']}, "
+        f"MaximumBatchingWindowInSeconds {results['batching_window_s']}, "
+        f"digest {memory} MB, Timeout {results['timeout_s']} s",
+        "  batch  record  listing  issues  keep-first  WRU/event  $/M writes  digest Lambda $/M  ms/invocation"
+        "   (target <= 1.3 WRU/event; records/invocation, full batches)",
     ]
-    for row in figures["rows"]:
-        lines.append(
-            f"  {row['batch']:>5}  {row['record']:.2f}    {row['listing']:.3f}    {row['issues']:.3f}    "
-            f"{row['total']:.2f}        ${row['total'] * PRICE_WRU * 1e6:.2f}"
+    sizes = SIDE_BATCHES if results["batch_size"] in SIDE_BATCHES else (*SIDE_BATCHES, results["batch_size"])
+    for size in sizes:
+        row = per_occurrence(single, size, memory)
+        total = single["record_wru"] + row["wru"]
+        lam = (
+            row["invocations"] * 1e6 * prices.LAMBDA_PER_REQUEST
+            + row["billed_ms"] * 1e6 / 1000 * memory / 1024 * prices.LAMBDA_ARM64_PER_GB_SECOND
         )
+        over = " > Timeout" if row["billed_ms_per_invocation"] > results["timeout_s"] * 1000 else ""
+        mark = " (template)" if size == results["batch_size"] else ""
+        lines.append(
+            f"  {row['batch']:>5}  {single['record_wru']:.2f}    {row['listing_wru']:.3f}    {row['issue_wru']:.3f}   "
+            f"{row['keep_wru']:.3f}       {total:.2f}       ${total * prices.DYNAMODB_PER_WRU * 1e6:.2f}       "
+            f"${lam:.3f}            {row['billed_ms_per_invocation']}{over}{mark}"
+        )
+    window = results["batching_window_s"]
+    lines.append(
+        f"  a batch fills only when the shard receives BatchSize records within the {window} s window: "
+        f"at r events/s per stream shard the batch is about min(BatchSize, {window} x r)"
+    )
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
     import os
 
-    n = int(argv[0]) if argv else 400
-    for function in {"rollbar_item", "crashlog_events"}:
+    out = None
+    if "--out" in argv:
+        at = argv.index("--out")
+        out = Path(argv[at + 1])
+        argv = argv[:at] + argv[at + 2 :]
+    n = int(argv[0]) if argv else EVENTS
+    for function in {"rollbar_item", "crashlog_events", "appsignal_push"}:
         os.environ.update(env.function_environment(function))
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
@@ -146,7 +311,11 @@ def main(argv: list[str]) -> int:
         BUCKET_NAME=env.BUCKET_NAME,
         POWERTOOLS_METRICS_NAMESPACE="LodgeBench",
     )
-    print(report(run(n)))
+    results = run(n)
+    if out is not None:
+        out.write_text(json.dumps(results, indent=1))
+    else:
+        print(report(results))
     return 0
 
 

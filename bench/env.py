@@ -121,3 +121,24 @@ def table_keys() -> tuple[tuple[str, ...], units.Index]:
 
 
 PYTHON = sys.executable
+
+
+def _digest_stream_mapping() -> dict[str, Any]:
+    """The digest's DynamoDB stream event source (template.yaml, DigestFunction's Events)."""
+    events = _function_resource("digest").get("Events", {})
+    (mapping,) = [e["Properties"] for e in events.values() if e.get("Type") == "DynamoDB"]
+    return dict(mapping)
+
+
+def digest_batch_size() -> int:
+    """Records per digest invocation at most (the stream mapping's BatchSize; Lambda's default 100)."""
+    return int(_digest_stream_mapping().get("BatchSize", 100))
+
+
+def digest_batching_window_s() -> int:
+    return int(_digest_stream_mapping().get("MaximumBatchingWindowInSeconds", 0))
+
+
+def timeout_s(function: str) -> int:
+    globals_ = template().get("Globals", {}).get("Function", {})
+    return int(_function_resource(function).get("Timeout") or globals_.get("Timeout", 3))

@@ -37,11 +37,15 @@ def test_http_api_requests_are_metered_in_512_kb_increments() -> None:
     assert lines(big)["api_gateway"] == pytest.approx(2.00)
 
 
-def test_duration_is_the_handlers_own_time_at_its_cpu_share_plus_the_wait_for_aws() -> None:
-    bill = cost.per_million(metered(aws_wait_ms=5.0), 1.0, 1, 256, 90, cpu_ms=0.5)
-    assert bill.billed_ms == 12  # 1 ms x 1769/256 = 6.9 ms, + 5 ms
-    assert bill.billed_ms_cpu_model == 9
+def test_duration_is_the_handlers_cpu_time_at_its_cpu_share_plus_the_wait_for_aws() -> None:
+    bill = cost.per_million(metered(aws_wait_ms=5.0), 1.0, 1, 256, 90, wall_ms=3.0)
+    assert bill.billed_ms == 12  # 1 ms CPU x 1769/256 = 6.9 ms, + 5 ms
+    assert bill.billed_ms_wall_model == 26  # diagnostic only: 3 ms wall x 6.9 = 20.7 ms, + 5 ms
     assert lines(bill)["lambda_duration"] == pytest.approx(12 / 1000 * 0.25 * prices.LAMBDA_ARM64_PER_GB_SECOND * 1e6)
+
+
+def test_the_cpu_share_is_capped_at_one_vcpu() -> None:
+    assert cost.billed_duration_ms(10.0, 3538, 5.0) == 15
 
 
 def test_point_in_time_recovery_is_billed_on_the_table_size_for_the_retention_period() -> None:
@@ -88,3 +92,43 @@ def test_custom_metrics_every_request_publishes_are_full_months_and_rare_ones_at
     assert metrics["rare"] == ["Lodge/D{service=f}", "Lodge/R{service=f}"]
     assert metrics["usd_per_month"] == 0.30
     assert metrics["usd_per_month_rare_at_most"] == 0.60
+
+
+DIGEST = {"batch": 1000, "wru": 0.4, "invocations": 1e-3, "billed_ms": 4.0, "log_bytes": 0.5, "s3_gets": 1.0}
+
+
+def test_the_digests_lines_are_request_driven_and_part_of_the_total() -> None:
+    bill = cost.per_million(metered(), 1.0, 1, 256, 90)
+    before = bill.request_driven
+    cost.add_digest(bill, DIGEST, 256)
+    digest = {k: v for k, v in lines(bill).items() if k.startswith("digest_")}
+    assert digest["digest_writes"] == pytest.approx(0.4 * 0.625)
+    assert digest["digest_stream_reads"] == 0.0  # Lambda's reads of the stream are free
+    assert digest["digest_requests"] == pytest.approx(1e3 * prices.LAMBDA_PER_REQUEST)
+    assert digest["digest_duration"] == pytest.approx(4e3 * 0.25 * prices.LAMBDA_ARM64_PER_GB_SECOND)
+    assert digest["digest_s3_gets"] == pytest.approx(1e6 * prices.S3_PER_GET)
+    assert all(line.kind == cost.REQUEST for line in bill.lines if line.key.startswith("digest_"))
+    assert bill.request_driven == pytest.approx(before + sum(digest.values()))
+    assert bill.as_dict()["request_driven"] == pytest.approx(before + sum(digest.values()), abs=1e-4)
+    assert bill.digest_wru == 0.4
+
+
+def test_the_single_event_targets_count_the_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import report
+
+    bill = cost.per_million(metered(wru=1), 0.1, 1, 256, 90)
+    cost.add_digest(bill, {**DIGEST, "wru": 0.38, "s3_gets": 0.0}, 256)
+    results = {
+        "workloads": {
+            "w": {"state": "ok", "occurrences": 1, "cost": bill.as_dict(), "aws": {"warm": metered(round_trips=1)}}
+        },
+        "cold_start": {},
+        "functions": {},
+        "assumptions": {"retention_days": 90},
+    }
+    found = {t["target"]: t for t in report.targets(results)}
+    wru = next(t for k, t in found.items() if "WRU" in k)
+    assert wru["pass"] is False  # 1 + 0.38 > 1.3: the request path alone would pass
+    assert "1.38 WRU" in wru["figure"]
+    dollars = next(t for k, t in found.items() if "request-driven bill" in k)
+    assert f"${bill.request_driven:.2f}" in dollars["figure"]
