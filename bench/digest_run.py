@@ -31,6 +31,34 @@ def distinct_issues(batch: int, issues: int = ISSUES) -> float:
     return issues * (1 - (1 - 1 / issues) ** batch)
 
 
+def hour_item_model(ddb: Any, actions: int) -> dict[str, float]:
+    """The hourly bucket item as measured (bytes per series, from the items the run wrote) and as
+    modelled for ISSUES active issues in one hour (its size when the hour is full: the worst case)."""
+    items = ddb.scan(
+        TableName=env.TABLE_NAME, FilterExpression="begins_with(sk, :h)", ExpressionAttributeValues={":h": {"S": "HR#"}}
+    )["Items"]
+    if not items:
+        return {"series_bytes": 0.0, "item_bytes": 0.0, "fixed_bytes": 0.0}
+    item = max(items, key=item_size)
+    fixed = sum(len(k) + value_size(v) for k, v in item.items() if k in ("pk", "sk", "ttl") or k.startswith("q"))
+    series = len(item.get("ix", {}).get("SS", [])) + 1
+    per_series = (item_size(item) - fixed) / series
+    return {
+        "series_bytes": per_series,
+        "fixed_bytes": fixed,
+        "item_bytes": fixed + per_series * (ISSUES + 2 * actions + 1),
+    }
+
+
+def hour_write_units(hours: dict[str, float], batch: int, actions: int = len(SINGLE_EVENT)) -> float:
+    """Write units of one batch's hour update, worst case (the hour item already full):
+    ceil(series / CHUNK) UpdateItems, each paying for the whole item."""
+    from lodge.storage.buckets import CHUNK
+
+    series = distinct_issues(batch) + min(batch, 2 * actions) + 1
+    return -(-series // CHUNK) * write_units(int(hours["item_bytes"]))
+
+
 def run(n: int) -> dict[str, Any]:
     from moto import mock_aws
 
@@ -86,17 +114,20 @@ def run(n: int) -> dict[str, Any]:
         listing_per_event = sum(listing_bytes) / max(1, events_digested)
         record = sum(record_wru) / len(record_wru)
         issue = max(issue_wru) if issue_wru else 1
+        hours = hour_item_model(aws.dynamodb(), len(SINGLE_EVENT))
         rows = []
         for batch in BATCH_SIZES:
             listing = -(-listing_per_event * batch // 1024) / batch
             updates = distinct_issues(batch) * issue / batch
+            hour_wru = hour_write_units(hours, batch) / batch
             rows.append(
                 {
                     "batch": batch,
                     "record": record,
                     "listing": listing,
                     "issues": updates,
-                    "total": record + listing + updates,
+                    "hours": hour_wru,
+                    "total": record + listing + updates + hour_wru,
                 }
             )
         return {
@@ -106,6 +137,8 @@ def run(n: int) -> dict[str, Any]:
             "issue_update_wru": issue,
             "issue_item_bytes": item_size(last),
             "issue_mark_bytes": mark_bytes,
+            "hour_series_bytes": hours["series_bytes"],
+            "hour_item_bytes_modelled": hours["item_bytes"],
             "digest_cpu_ms_per_event": 1000 * cpu / max(1, events_digested),
             "digest_wall_ms_per_event_moto": 1000 * wall / max(1, events_digested),
             "rows": rows,
@@ -122,11 +155,14 @@ def report(figures: dict[str, Any]) -> str:
         f"(item {figures['issue_item_bytes']} B, of which stream marks {figures['issue_mark_bytes']} B);\n"
         f"  digest CPU {figures['digest_cpu_ms_per_event']:.2f} ms/event "
         f"(moto wall {figures['digest_wall_ms_per_event_moto']:.2f} ms/event)",
-        "  batch  record  listing  issues   WRU/event   $/M writes   (target <= 1.3 WRU/event)",
+        f"  hourly buckets: {figures['hour_series_bytes']:.0f} B per series, an hour item of {ISSUES} issues "
+        f"~{figures['hour_item_bytes_modelled']:.0f} B (one UpdateItem per 50 series per batch)",
+        "  batch  record  listing  issues  hours   WRU/event   $/M writes   (target <= 1.3 WRU/event)",
     ]
     for row in figures["rows"]:
         lines.append(
-            f"  {row['batch']:>5}  {row['record']:.2f}    {row['listing']:.3f}    {row['issues']:.3f}    "
+            f"  {row['batch']:>5}  {row['record']:.2f}    {row['listing']:.3f}    {row['issues']:.3f}   "
+            f"{row['hours']:.3f}   "
             f"{row['total']:.2f}        ${row['total'] * PRICE_WRU * 1e6:.2f}"
         )
     return "\n".join(lines)
