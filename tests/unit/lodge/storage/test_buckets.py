@@ -64,3 +64,19 @@ def test_an_hour_holds_at_most_the_cap_of_series_and_folds_the_rest(store: Store
     assert stored["a0000000000c"]["N"] == "2"
     (known,) = store.hour_points("p1", "b0000000000", HOUR, HOUR)
     assert known.count == 2
+
+
+def test_a_batch_that_fails_after_its_hour_count_is_retried_and_counted_once(
+    store: Store, digest: StreamPoller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.unit.lodge.test_digest import _fail_once_at, _store_events
+
+    stored = _store_events(store)  # 40 events within one hour
+    calls = _fail_once_at(monkeypatch, 3)  # the hour is counted, two issues, then the batch fails
+    digest.drain()  # bisected and retried, as the event source mapping does
+    assert len(calls) > 3 and not digest.failed
+    (total,) = store.hour_points("p1", buckets.TOTAL, HOUR, HOUR)
+    assert total.count == sum(stored.values()) == 40
+    for issue_id, count in stored.items():
+        (point,) = store.hour_points("p1", issue_series(issue_id), HOUR, HOUR)
+        assert point.count == count
