@@ -189,7 +189,42 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
             "log_bytes_per_invocation": spent["log_bytes"] / max(1, spent["invocations"]),
             "event_bytes_per_record": spent["event_bytes"] / records,
             "calls": moto.calls,
+            "hours": hour_item_model(aws.dynamodb(), len(names)),
         }
+
+
+def hour_item_model(ddb: Any, actions: int) -> dict[str, float]:
+    """The hourly bucket item as measured (bytes per series, from the items the run wrote) and as
+    modelled for ISSUES active issues in one hour (its size when the hour is full: the worst case)."""
+    items = ddb.scan(
+        TableName=env.TABLE_NAME, FilterExpression="begins_with(sk, :h)", ExpressionAttributeValues={":h": {"S": "HR#"}}
+    )["Items"]
+    if not items:
+        return {"series_bytes": 0.0, "item_bytes": 0.0, "fixed_bytes": 0.0}
+    item = max(items, key=item_size)
+    fixed = sum(len(k) + value_size(v) for k, v in item.items() if k in ("pk", "sk", "ttl") or k.startswith("q"))
+    series = len(item.get("ix", {}).get("SS", [])) + 1
+    per_series = (item_size(item) - fixed) / series
+    return {
+        "series_bytes": per_series,
+        "fixed_bytes": fixed,
+        "item_bytes": fixed + per_series * (ISSUES + 2 * actions + 1),
+    }
+
+
+def hour_write_units(hours: dict[str, float], batch: int, actions: int = len(SINGLE_EVENT)) -> float:
+    """Write units of one batch's hour update, worst case (the hour item already full):
+    ceil(series / CHUNK) UpdateItems, each paying for the whole item."""
+    from lodge.storage.buckets import CHUNK
+
+    series = distinct_issues(batch) + min(batch, 2 * actions) + 1  # issues, actions (and with exceptions), total
+    return -(-series // CHUNK) * write_units(int(hours["item_bytes"]))
+
+
+def _chunk() -> int:
+    from lodge.storage.buckets import CHUNK
+
+    return int(CHUNK)
 
 
 def effective_batch(figures: dict[str, Any], batch_size: int) -> int:
@@ -215,10 +250,15 @@ def per_occurrence(
     new_issues = grouped * ISSUES / MIX_EVENTS
     keeps = new_issues * figures["keeps_per_new_issue"]
     s3_gets = s3_gets_per_record * batch
+    hours = figures.get("hours") or {}  # measured hourly-bucket item (absent: no bucket writes modelled)
+    hour_wru = hour_write_units(hours, batch) if hours.get("item_bytes") else 0.0
+    hour_updates = -(-(distinct_issues(batch) + 1) // _chunk()) if hour_wru else 0
     # The digest's calls are sequential: the listing put(s), one UpdateItem per issue, the keeps,
     # and the S3 GETs of offloaded detail.
     dynamodb = SIMULATED_LATENCY_MS.get("dynamodb", OTHER_LATENCY_MS)
-    wait_ms = (listing_items + issues + keeps) * dynamodb + s3_gets * SIMULATED_LATENCY_MS.get("s3", OTHER_LATENCY_MS)
+    wait_ms = (listing_items + issues + keeps + hour_updates) * dynamodb + s3_gets * SIMULATED_LATENCY_MS.get(
+        "s3", OTHER_LATENCY_MS
+    )
     cpu_ms = figures["cpu_ms_per_record"] * batch
     billed_ms = max(1, math.ceil(cpu_ms / cpu_share(memory_mb) + wait_ms))
     return {
@@ -226,7 +266,9 @@ def per_occurrence(
         "listing_wru": listing_wru / occurrences,
         "issue_wru": issues * figures["issue_update_wru"] / occurrences,
         "keep_wru": keeps * figures["keep_wru"] / occurrences,
-        "wru": (listing_wru + issues * figures["issue_update_wru"] + keeps * figures["keep_wru"]) / occurrences,
+        "hour_wru": hour_wru / occurrences,
+        "wru": (listing_wru + issues * figures["issue_update_wru"] + keeps * figures["keep_wru"] + hour_wru)
+        / occurrences,
         "invocations": 1 / occurrences,
         "billed_ms_per_invocation": billed_ms,
         "wait_ms_per_invocation": wait_ms,
@@ -266,7 +308,7 @@ def report(results: dict[str, Any]) -> str:
         f"  template: BatchSize {results['batch_size']}, "
         f"MaximumBatchingWindowInSeconds {results['batching_window_s']}, "
         f"digest {memory} MB, Timeout {results['timeout_s']} s",
-        "  batch  record  listing  issues  keep-first  WRU/event  $/M writes  digest Lambda $/M  ms/invocation"
+        "  batch  record  listing  issues  keep-first  hours  WRU/event  $/M writes  digest Lambda $/M  ms/invocation"
         "   (target <= 1.3 WRU/event; records/invocation, full batches)",
     ]
     sizes = SIDE_BATCHES if results["batch_size"] in SIDE_BATCHES else (*SIDE_BATCHES, results["batch_size"])
@@ -281,7 +323,8 @@ def report(results: dict[str, Any]) -> str:
         mark = " (template)" if size == results["batch_size"] else ""
         lines.append(
             f"  {row['batch']:>5}  {single['record_wru']:.2f}    {row['listing_wru']:.3f}    {row['issue_wru']:.3f}   "
-            f"{row['keep_wru']:.3f}       {total:.2f}       ${total * prices.DYNAMODB_PER_WRU * 1e6:.2f}       "
+            f"{row['keep_wru']:.3f}       {row['hour_wru']:.3f}  "
+            f"{total:.2f}       ${total * prices.DYNAMODB_PER_WRU * 1e6:.2f}       "
             f"${lam:.3f}            {row['billed_ms_per_invocation']}{over}{mark}"
         )
     window = results["batching_window_s"]

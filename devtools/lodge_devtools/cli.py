@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common(True)],
     )
     parser.add_argument("--state-file", type=Path, default=None, help=argparse.SUPPRESS)
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{project,token,issue,sentry,alert}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{project,token,issue,sentry,alert,digest}")
     common = _common(False)
 
     project = groups.add_parser("project", help="create and list projects").add_subparsers(
@@ -446,6 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
     from lodge_devtools.cli_alerts import register as register_alerts  # alerts (issue 11)
 
     register_alerts(groups, common)
+
+    from lodge_devtools.cli_digest import register as register_digest  # the digest's backlog and DLQ (issue 16)
+
+    register_digest(groups, common)
     return parser
 
 

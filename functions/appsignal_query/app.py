@@ -1,24 +1,25 @@
-"""AppSignal query API: /api/{app_id}/samples*.json, samples/{id}.json, markers.json (GET, POST) and
-markers/{id}.json (GET, PUT, DELETE).
+"""AppSignal query API: /api/{app_id}/samples*.json, samples/{id}.json, markers.json (GET, POST),
+markers/{id}.json (GET, PUT, DELETE) and graphs.json (GET).
 
 Auth is the `token` query parameter (a personal token: `read` scope, and `write` to create
 markers). A wrong or missing token is 401; an `app_id` other than the token's project is 404, and
 nothing of that project is read. GET endpoints answer JSONP when `callback` is given.
-Routing is by path (five routes; the Powertools resolver would add ~40 ms of cold start).
+Routing is by path (six routes; the Powertools resolver would add ~40 ms of cold start).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lodge import auth, http
+from lodge.protocols.appsignal import graphs, query
 from lodge.protocols.appsignal import markers as marker_views
-from lodge.protocols.appsignal import query
 from lodge.queries import markers, occurrences
 from lodge.storage import Store
 from lodge.storage.errors import relabelled
@@ -26,7 +27,9 @@ from lodge.storage.errors import relabelled
 logger = Logger()
 metrics = Metrics()
 
-_PATH = re.compile(r"^/api/(?P<app_id>[^/]+)/(?P<rest>samples\.json|samples/[^/]+|markers\.json|markers/[^/]+)$")
+_PATH = re.compile(
+    r"^/api/(?P<app_id>[^/]+)/(?P<rest>samples\.json|samples/[^/]+|markers\.json|markers/[^/]+|graphs\.json)$"
+)
 _LISTS: dict[str, query.SampleKind] = {
     "samples.json": "all",
     "samples/errors.json": "errors",
@@ -76,6 +79,9 @@ def route(request: http.Request) -> dict[str, Any]:
         return _answer(query.list_samples(store, project_id, _LISTS[rest], request.query), callback)
     if rest == "markers.json":
         return _answer(marker_views.list_markers(store, project_id, request.query), callback)
+    if rest == "graphs.json":  # issue 16: from the digest's hourly buckets
+        fields = [v for k, v in parse_qsl(request.raw_query, keep_blank_values=True) if k in ("fields[]", "fields")]
+        return _answer(graphs.graph(store, project_id, request.query, fields), callback)
     ref = query.sample_ref(rest.split("/", 1)[1])
     detail = query.read("the sample", lambda: occurrences.occurrence(store, project_id, ref))
     if detail is None:

@@ -132,3 +132,35 @@ def test_refusals_over_http(runner: RunnerHandle, app: tuple[str, dict[str, str]
     # the demo project's personal token cannot see this project, and vice versa: 404, never data
     assert query(runner, app_id, runner.credentials["personal"], "samples.json").status_code == 404
     assert query(runner, runner.project_id, credentials["personal"], "samples.json").status_code == 404
+
+
+def test_graphs_count_what_the_gem_pushed(runner: RunnerHandle) -> None:
+    """graphs.json (issue 16): the digest's hourly buckets agree with the samples of the same push."""
+    app_id, credentials = runner.new_project("AppSignal graphs over HTTP")
+    key, token = credentials["appsignal_push"], credentials["personal"]
+    body = zlib.compress(text("gem_0_11_18_batch.json").encode(), 1)
+    response = requests.post(
+        f"{runner.url}/1/log_entries?api_key={key}&{GEM}0.11.18",
+        data=body,
+        headers={"Content-Type": "application/json; charset=UTF-8", "Content-Encoding": "gzip", "User-Agent": "Ruby"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    samples = query(runner, app_id, token, "samples.json", limit=100).json()["log_entries"]
+    assert len(samples) == 3
+    whole = query(runner, app_id, token, "graphs.json", kind="web", timeframe="day").json()
+    assert whole["resolution"] == "hourly" and len(whole["data"]) >= 24
+    assert sum(p["count"] for p in whole["data"]) == len(samples)
+    assert sum(p["ex_count"] for p in whole["data"]) == sum(s["is_exception"] for s in samples)
+    action = samples[0]["action"]
+    escaped = action.replace("#", "-hash-").replace("/", "-slash-").replace(".", "-dot-")
+    mine = [s for s in samples if s["action"] == action]
+    timed = [s["duration"] for s in mine if s["duration"] is not None]
+    graph = query(
+        runner, app_id, token, "graphs.json", action_name=escaped, timeframe="hour", **{"fields[]": ["count", "mean"]}
+    ).json()
+    (point,) = [p for p in graph["data"] if p["count"]]
+    assert point["count"] == len(mine) and set(point) == {"timestamp", "count", "mean"}
+    assert point["mean"] == pytest.approx(sum(timed) / len(timed))
+    jsonp = query(runner, app_id, token, "graphs.json", kind="web", callback="draw")
+    assert jsonp.text.startswith("draw(")

@@ -266,7 +266,7 @@ def test_bad_token_is_401(project: Project, which: str) -> None:
 
 
 def test_unknown_route_is_404(project: Project) -> None:
-    assert get(project, "graphs.json")["statusCode"] == 404
+    assert get(project, "incidents.json")["statusCode"] == 404  # graphs.json exists since issue 16
     assert get(project, "samples/a/b.json")["statusCode"] == 404
 
 

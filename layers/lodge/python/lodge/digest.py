@@ -10,6 +10,8 @@ Per batch of new records (docs/storage.md has the write units):
    (`lodge.alerts.hook.counted`). A count that a retry skips (its mark is not newer) decides
    nothing again, and the alerts of the counts made before a failure are handed off before the
    batch fails, so a retry neither loses nor repeats an alert (their ids are deterministic too).
+5. the hourly buckets (`lodge.storage.buckets`: trends and AppSignal's graphs.json), one UpdateItem
+   per project and hour of the batch, marked like the issue counts (`_count_hours`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from lodge.dynamo import from_item
 from lodge.ingest import deltas
 from lodge.occurrence import Occurrence
 from lodge.storage import DigestMark, GroupDelta, IssueCount, Store, occurrence_ref, parse_ref
+from lodge.storage.buckets import Tally, entry_tallies
 from lodge.storage.records import NewRecord, new_record
 
 
@@ -43,6 +46,8 @@ class DigestResult:
     records: int = 0
     occurrences: int = 0
     listing_items: int = 0
+    hour_items: int = 0
+    """Hourly bucket items written (one per project and hour of the batch)."""
     counts: list[Counted] = field(default_factory=list)
     kept: int = 0
     alerts: int = 0
@@ -155,6 +160,7 @@ def digest(store: Store, batch: Sequence[tuple[str, NewRecord]]) -> DigestResult
                 groupings.append(group)
                 positions.setdefault(issue_id, []).append((record.bucket, sequence))
             result.occurrences += len(details)
+        result.hour_items += _count_hours(store, project_id, records)
         found = _sorted(deltas(occurrences, refs, groupings))
         counted: list[tuple[GroupDelta, IssueCount]] = []
         try:
@@ -169,6 +175,23 @@ def digest(store: Store, batch: Sequence[tuple[str, NewRecord]]) -> DigestResult
             if counted:
                 result.alerts += alert_hook.counted(project_id, [d for d, _ in counted], [c for _, c in counted])
     return result
+
+
+def _count_hours(store: Store, project_id: str, records: Sequence[tuple[str, NewRecord]]) -> int:
+    """The batch's hourly tallies (by receive hour, from the index entries alone), one UpdateItem per hour."""
+    hours: dict[int, dict[str, Tally]] = {}
+    positions: dict[int, list[tuple[str, str]]] = {}
+    for sequence, record in records:
+        hour = record.received_ms // 3_600_000
+        positions.setdefault(hour, []).append((record.bucket, sequence))
+        series = hours.setdefault(hour, {})
+        for entry in record.index:
+            for name, tally in entry_tallies(entry):
+                series.setdefault(name, Tally()).add(tally)
+    written = 0
+    for hour in sorted(hours):
+        written += store.count_hour(project_id, hour, hours[hour], marks=_marks(positions[hour]))
+    return written
 
 
 def _sorted(found: list[GroupDelta]) -> list[GroupDelta]:

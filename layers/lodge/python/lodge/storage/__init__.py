@@ -8,6 +8,7 @@
 | record     | PRJ#<project>#<xx> | REC#<record id>           | records (xx: from the id) |
 | listing    | PRJ#<project>      | LST#<newest ms>#<tag>     | records (digest-written) |
 | issue      | PRJ#<project>      | GRP#<issue id>            | issues          |
+| hour bucket| PRJ#<project>      | HR#<hours since epoch>    | buckets (digest-written) |
 | marker     | PRJ#<project>      | MRK#<marker id>           | markers         |
 | rate limit | RL#<token hash>    | <window start>            | rate_limits     |
 | discards   | PRJ#<project>      | SENTRY_DISCARDS#<day>     | client_reports  |
@@ -26,6 +27,7 @@ for this package's tests and for migrations. Code outside reads and writes model
 from __future__ import annotations
 
 from lodge.storage.alerts import Alerts
+from lodge.storage.buckets import Buckets
 from lodge.storage.client_reports import ClientReports
 from lodge.storage.console import Console
 from lodge.storage.credentials import Credentials
@@ -67,5 +69,5 @@ __all__ = [
 ]
 
 
-class Store(Records, Issues, Markers, Credentials, RateLimits, ClientReports, Console, Alerts, Settings):
+class Store(Records, Issues, Markers, Credentials, RateLimits, ClientReports, Console, Alerts, Settings, Buckets):
     """All reads and writes of Lodge's table and bucket. One instance per process is enough."""

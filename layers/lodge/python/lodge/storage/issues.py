@@ -286,14 +286,7 @@ def counter_update(project_id: str, delta: GroupDelta, marks: Sequence[DigestMar
         names["#cv"] = "cv"
         values[":cv"] = last.code_version
         sets.append("#cv = :cv")
-    clauses = []
-    for i, mark in enumerate(marks):  # the digest's idempotency: count each stream record once
-        names[f"#q{i}"], values[f":q{i}"], values[f":ql{i}"] = mark.attribute, mark.sequence, len(mark.sequence)
-        sets.append(f"#q{i} = :q{i}")
-        # Sequence numbers are decimal strings of varying length: compare lengths, then text.
-        clauses.append(
-            f"(attribute_not_exists(#q{i}) OR size(#q{i}) < :ql{i} OR (size(#q{i}) = :ql{i} AND #q{i} < :q{i}))"
-        )
+    clauses = mark_clauses(marks, names, values, sets)
     condition: dict[str, str] = {}
     if clauses:
         condition["ConditionExpression"] = " AND ".join(clauses)
@@ -306,6 +299,31 @@ def counter_update(project_id: str, delta: GroupDelta, marks: Sequence[DigestMar
         "ReturnValues": "ALL_NEW",
         **condition,
     }
+
+
+def mark_clauses(
+    marks: Sequence[DigestMark], names: dict[str, str], values: dict[str, Any], sets: list[str]
+) -> list[str]:
+    """The digest's idempotency on any item it counts into: SET every mark, on the condition that
+    each is newer than the stored one (a retried or bisected batch counts nothing twice)."""
+    clauses = []
+    for i, mark in enumerate(marks):
+        names[f"#q{i}"], values[f":q{i}"], values[f":ql{i}"] = mark.attribute, mark.sequence, len(mark.sequence)
+        sets.append(f"#q{i} = :q{i}")
+        # Sequence numbers are decimal strings of varying length: compare lengths, then text.
+        clauses.append(
+            f"(attribute_not_exists(#q{i}) OR size(#q{i}) < :ql{i} OR (size(#q{i}) = :ql{i} AND #q{i} < :q{i}))"
+        )
+    return clauses
+
+
+def already_counted(item: dict[str, Any], marks: Sequence[DigestMark]) -> bool:
+    """Whether a stored item's marks show that some of `marks` were counted into it already."""
+    for mark in marks:
+        stored = item.get(mark.attribute)
+        if isinstance(stored, str) and (len(stored), stored) >= (len(mark.sequence), mark.sequence):
+            return True
+    return False
 
 
 class Issues(Table):
