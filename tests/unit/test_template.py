@@ -6,6 +6,7 @@ API Gateway can create (no trailing slash), one owner per route, storage setting
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -668,3 +669,89 @@ def test_string_like(value: str, pattern: str, expected: bool) -> None:
 
 
 # ---- end issue 15, point 9
+
+
+# ---- issue 15, point 9: reserved concurrency as a cost guard; API access logs on by default -------
+CONCURRENCY_GROUPS = {
+    "IngestReservedConcurrency": INGEST,
+    "DigestReservedConcurrency": {"digest"},
+    "OtherReservedConcurrency": set(FUNCTION_DIRS) - INGEST - {"digest", "alert_deliver"},
+}
+
+
+@pytest.mark.parametrize("parameter", sorted(CONCURRENCY_GROUPS))
+def test_reserved_concurrency_is_a_parameter_reserving_none_by_default(parameter: str) -> None:
+    spec = TEMPLATE["Parameters"][parameter]
+    assert spec["Type"] == "Number" and spec["Default"] == -1 and spec["MinValue"] == -1
+    condition = parameter.replace("ReservedConcurrency", "ConcurrencyReserved")
+    assert TEMPLATE["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, -1]}]}
+    for directory in CONCURRENCY_GROUPS[parameter]:
+        value = FUNCTIONS[BY_DIR[directory]]["Properties"]["ReservedConcurrentExecutions"]
+        assert value == {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}, directory
+
+
+def test_alert_delivery_is_capped_by_its_queue_not_by_reserved_concurrency() -> None:
+    props = FUNCTIONS[BY_DIR["alert_deliver"]]["Properties"]
+    assert "ReservedConcurrentExecutions" not in props
+    assert props["Events"]["Alerts"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] >= 2
+
+
+ACCESS_LOG_VARIABLES = re.compile(r"\$context\.[A-Za-z.]+")
+# Never: the query string (api_key=, access_token=, sentry_key= travel there), headers, bodies, the
+# caller's identity beyond its address.
+SAFE_ACCESS_LOG_VARIABLES = {
+    "$context.requestId",
+    "$context.identity.sourceIp",
+    "$context.requestTime",
+    "$context.routeKey",
+    "$context.path",
+    "$context.status",
+    "$context.responseLength",
+    "$context.responseLatency",
+    "$context.integrationErrorMessage",
+}
+
+
+def _access_log_settings() -> dict[str, Any]:
+    props = resources(TEMPLATE, "AWS::Serverless::HttpApi")["LodgeApi"]["Properties"]
+    condition, enabled, disabled = props["AccessLogSettings"]["Fn::If"]
+    assert condition == "AccessLogsEnabled" and disabled == {"Ref": "AWS::NoValue"}
+    settings: dict[str, Any] = enabled
+    return settings
+
+
+def test_access_logs_are_on_by_default_with_retention() -> None:
+    assert TEMPLATE["Parameters"]["AccessLogs"]["Default"] == "Enabled"
+    assert TEMPLATE["Conditions"]["AccessLogsEnabled"] == {"Fn::Equals": [{"Ref": "AccessLogs"}, "Enabled"]}
+    group = TEMPLATE["Resources"]["ApiAccessLogGroup"]
+    assert group["Condition"] == "AccessLogsEnabled"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert _access_log_settings()["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+
+
+def test_access_log_lines_are_json_without_query_strings_headers_or_bodies() -> None:
+    line_format = _access_log_settings()["Format"]
+    used = set(ACCESS_LOG_VARIABLES.findall(line_format))
+    assert used == SAFE_ACCESS_LOG_VARIABLES, used ^ SAFE_ACCESS_LOG_VARIABLES
+    assert "$input" not in line_format and "$request" not in line_format
+    # A typical line, as docs/deploy.md prices it (CloudWatch Logs bills ingested bytes).
+    sample = {
+        "$context.requestId": "JZrQ3iJ2IAMEbvA=",
+        "$context.identity.sourceIp": "203.0.113.10",
+        "$context.requestTime": "01/Dec/2026:15:16:05 +0000",
+        "$context.routeKey": "POST /api/1/item/{proxy+}",
+        "$context.path": "/api/1/item/",
+        "$context.status": "200",
+        "$context.responseLength": "83",
+        "$context.responseLatency": "21",
+        "$context.integrationErrorMessage": "",
+    }
+    line = line_format
+    for variable in sorted(sample, key=len, reverse=True):
+        line = line.replace(variable, sample[variable])
+    fields = json.loads(line)
+    assert fields["path"] == "/api/1/item/" and "?" not in fields["path"]
+    assert 200 <= len(line.encode()) <= 300, len(line.encode())  # 233 B, plus 26 B CloudWatch counts per event
+
+
+# ---- end issue 15, point 9 (cost guards)
