@@ -345,6 +345,20 @@ def token_revoke(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- issue 15, point 9: CrashLog secrets in their own items (SEC#), readable only by CrashLog's functions
+def token_move_secrets(store: Store, args: argparse.Namespace) -> int:
+    """Once after upgrading a table written before secrets had their own items."""
+    moved = store.move_legacy_secrets()
+    if args.json:
+        print(json.dumps({"moved": moved}))
+    else:
+        print(f"Moved {moved} CrashLog secret(s) out of their token items.")
+    return 0
+
+
+# ---- end issue 15, point 9
+
+
 def sentry_discards(store: Store, args: argparse.Namespace) -> int:
     """What the project's Sentry SDKs reported dropping (client reports), per UTC day."""
     from lodge.protocols.sentry import outcomes
@@ -433,6 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument("kind", help="credential kind, e.g. appsignal_push")
     limit.add_argument("per_minute", type=int, metavar="PER_MINUTE", help="requests per minute per token; 0 = none")
     limit.set_defaults(run=token_limit)
+    move = token.add_parser(  # issue 15, point 9
+        "move-secrets", parents=[common], help="move CrashLog secrets of an older table into their own items (once)"
+    )
+    move.set_defaults(run=token_move_secrets)
 
     sentry = groups.add_parser("sentry", help="what Sentry SDKs reported").add_subparsers(dest="command", required=True)
     discards = sentry.add_parser("discards", parents=[common], help="events the project's SDKs dropped, per day")

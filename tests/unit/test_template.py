@@ -6,6 +6,7 @@ API Gateway can create (no trailing slash), one owner per route, storage setting
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -153,14 +154,14 @@ def test_policies_are_least_privilege(name: str) -> None:
 @pytest.mark.parametrize("directory", sorted(INGEST))
 def test_ingest_functions_write_but_never_read_detail(directory: str) -> None:
     actions = _actions(BY_DIR[directory]) - {"sqs:sendmessage"}  # alerts' hand-off (issue 11)
+    # Issue 15, point 9: no dynamodb:DeleteItem and no s3:DeleteObjectTagging any more - since accept/
+    # digest the request path never rolls a record back (delete_record) nor keeps one (keep_record).
     assert actions == {
         "dynamodb:getitem",
         "dynamodb:putitem",
         "dynamodb:updateitem",
-        "dynamodb:deleteitem",
         "s3:putobject",
         "s3:putobjecttagging",
-        "s3:deleteobjecttagging",
     }
     assert "s3:getobject" not in actions
 
@@ -193,9 +194,10 @@ def test_console_writes_only_status_credentials_and_its_key() -> None:
         "s3:getobject",
     }
     for statement in _statements(name):
-        if {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & set(_as_list(statement["Action"])):
+        if {"dynamodb:PutItem", "dynamodb:DeleteItem"} & set(_as_list(statement["Action"])):
             keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-            assert sorted(keys) == ["LODGE#CONSOLE", "PRJ#*", "TOK#*"], "never the rate-limit counters (RL#)"
+            # Issue 15, point 9: SEC# too - a rotated CrashLog token's secret is an item of its own.
+            assert sorted(keys) == ["LODGE#CONSOLE", "PRJ#*", "SEC#*", "TOK#*"], "never the rate-limit counters (RL#)"
 
 
 # Alert rules in Settings (issue 11): an email rule subscribes to the alert topic, "Send test" publishes.
@@ -422,3 +424,337 @@ def test_appsignal_push_routes_are_not_throttled_by_the_default() -> None:
     assert push and push <= set(settings)
     for route_key in push:
         assert settings[route_key]["ThrottlingRateLimit"] == {"Ref": "PushThrottlingRateLimit"}
+
+
+# ---- issue 15, point 9: least privilege per item (docs/deploy.md, "Permissions per item") ------------
+# IAM is not enforced by moto nor by the local runner: these tests are the proof. The first pins each
+# function's DynamoDB grants (action -> the partition-key patterns it may touch, and the ones excluded),
+# so a widened grant fails here; the second evaluates the conditions against keys made by the real key
+# functions; tests/unit/functions/test_permissions.py checks every call the handlers make.
+
+from lodge.storage import keys as storage_keys  # noqa: E402
+from lodge_devtools import iam  # noqa: E402
+
+RECORDS = "PRJ#*#?"  # a record partition: PRJ#<project>#<one hex digit>; project ids never hold "#"
+Grant = tuple[str, tuple[str, ...], tuple[str, ...]]  # (action, LeadingKeys like, LeadingKeys not like)
+INGEST_GRANTS: set[Grant] = {
+    ("getitem", ("PRJ#*", "TOK#*"), (RECORDS,)),  # the token, the project's scrub settings
+    ("updateitem", ("RL#*",), ()),  # rate-limit windows
+    ("putitem", (RECORDS,), ()),  # the record
+}
+PROJECT_ONLY = (("PRJ#*",), (RECORDS,))
+DYNAMODB_GRANTS: dict[str, set[Grant]] = {
+    "rollbar_item": INGEST_GRANTS,
+    "appsignal_push": INGEST_GRANTS,
+    "sentry_ingest": INGEST_GRANTS | {("updateitem", *PROJECT_ONLY)},  # client-report discard counters
+    "crashlog_events": {("getitem", ("PRJ#*", "SEC#*", "TOK#*"), (RECORDS,))}
+    | (INGEST_GRANTS - {("getitem", ("PRJ#*", "TOK#*"), (RECORDS,))}),
+    "crashlog_announce": {
+        ("getitem", ("PRJ#*", "SEC#*", "TOK#*"), (RECORDS,)),
+        ("updateitem", ("RL#*",), ()),
+        ("putitem", *PROJECT_ONLY),  # the announce marker
+    },
+    "crashlog_locate": {("getitem", ("PRJ#*#?", "SEC#*", "TOK#*"), ())},
+    "rollbar_read": {
+        ("getitem", ("PRJ#*", "TOK#*"), ()),
+        ("query", *PROJECT_ONLY),
+        ("updateitem", *PROJECT_ONLY),  # triage, item counters
+    },
+    "rollbar_deploy": {
+        ("getitem", ("PRJ#*", "TOK#*"), (RECORDS,)),
+        ("putitem", *PROJECT_ONLY),
+        ("updateitem", *PROJECT_ONLY),
+    },
+    "appsignal_markers": {("getitem", ("TOK#*",), (RECORDS,)), ("putitem", *PROJECT_ONLY)},
+    "appsignal_query": {
+        ("getitem", ("PRJ#*", "TOK#*"), ()),
+        ("query", *PROJECT_ONLY),
+        ("putitem", *PROJECT_ONLY),
+        ("updateitem", *PROJECT_ONLY),
+        ("deleteitem", *PROJECT_ONLY),
+    },
+    "console": {
+        ("getitem", ("*",), ("SEC#*",)),  # unconditioned but for the secrets
+        ("query", ("*",), ("SEC#*",)),
+        ("putitem", ("LODGE#CONSOLE", "PRJ#*", "SEC#*", "TOK#*"), (RECORDS,)),
+        ("updateitem", *PROJECT_ONLY),
+        ("deleteitem", ("LODGE#CONSOLE", "PRJ#*", "SEC#*", "TOK#*"), (RECORDS,)),
+    },
+    "alert_deliver": {("getitem", *PROJECT_ONLY), ("query", *PROJECT_ONLY), ("updateitem", *PROJECT_ONLY)},
+    "digest": {("putitem", *PROJECT_ONLY), ("updateitem", *PROJECT_ONLY), ("updateitem", (RECORDS,), ())},
+    "protocol_fallback": set(),
+}
+
+
+def _dynamodb_statements(name: str) -> list[dict[str, Any]]:
+    return [s for s in _statements(name) if any(str(a).startswith("dynamodb:") for a in _as_list(s["Action"]))]
+
+
+def _grants(name: str) -> set[Grant]:
+    grants: set[Grant] = set()
+    for statement in _dynamodb_statements(name):
+        condition = statement.get("Condition") or {}
+        like = condition.get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys", ["*"])
+        unlike = condition.get("ForAllValues:StringNotLike", {}).get("dynamodb:LeadingKeys", [])
+        for action in _as_list(statement["Action"]):
+            grants.add((action.split(":")[1].lower(), tuple(sorted(like)), tuple(sorted(unlike))))
+    return grants
+
+
+def test_every_function_has_pinned_dynamodb_grants() -> None:
+    assert sorted(DYNAMODB_GRANTS) == sorted(FUNCTION_DIRS)
+
+
+@pytest.mark.parametrize("directory", sorted(DYNAMODB_GRANTS))
+def test_dynamodb_grants_are_pinned_per_item(directory: str) -> None:
+    """Widening a function's actions or the keys it may touch must change this table, on purpose."""
+    assert _grants(BY_DIR[directory]) == DYNAMODB_GRANTS[directory]
+
+
+@pytest.mark.parametrize("directory", sorted(d for d in DYNAMODB_GRANTS if d != CONSOLE))
+def test_only_the_console_has_an_unconditioned_dynamodb_grant(directory: str) -> None:
+    for statement in _dynamodb_statements(BY_DIR[directory]):
+        assert statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys"), (
+            directory,
+            statement,
+        )
+
+
+@pytest.mark.parametrize("directory", sorted(INGEST))
+def test_ingest_functions_cannot_delete_or_write_credentials(directory: str) -> None:
+    """The request path writes one record and never rolls back (accept/digest): no DeleteItem at all."""
+    assert "dynamodb:deleteitem" not in _actions(BY_DIR[directory])
+
+
+def test_only_crashlog_functions_read_secrets_and_say_so_in_their_environment() -> None:
+    secret = iam.Call("dynamodb:GetItem", (storage_keys.secret_pk("ab" * 32),))
+    readers = {d for d in FUNCTION_DIRS if iam.allows(_dynamodb_statements(BY_DIR[d]), secret)}
+    assert readers == {"crashlog_events", "crashlog_announce", "crashlog_locate"}
+    assert GLOBALS["Environment"]["Variables"]["READS_SECRETS"] == "false"
+    for directory in FUNCTION_DIRS:
+        variables = FUNCTIONS[BY_DIR[directory]]["Properties"].get("Environment", {}).get("Variables", {})
+        assert (variables.get("READS_SECRETS") == "true") == (directory in readers), directory
+
+
+# Keys of every kind, made by the real key functions from sample ids.
+PROJECT_ID, TOKEN_HASH = "5114f7e38c5ce90000000011", "3f1c" * 16
+SAMPLE_RECORD_IDS = [f"{i:024x}" for i in range(64)]  # covers all RECORD_SHARDS partitions
+RECORD_KEYS = [storage_keys.record_pk(PROJECT_ID, r) for r in SAMPLE_RECORD_IDS]
+PROJECT_KEY = storage_keys.project_pk(PROJECT_ID)
+TOKEN_KEY = storage_keys.token_pk(TOKEN_HASH)
+SECRET_KEY = storage_keys.secret_pk(TOKEN_HASH)
+RATE_KEY = storage_keys.rate_limit_pk(TOKEN_HASH)
+CONSOLE_KEY = "LODGE#CONSOLE"
+ALL_KEYS = {"record": RECORD_KEYS[0], "project": PROJECT_KEY, "token": TOKEN_KEY, "secret": SECRET_KEY}
+ALL_KEYS |= {"rate limit": RATE_KEY, "console key": CONSOLE_KEY}
+RL_UPDATE = {"attributes": ("c", "pk", "sk", "ttl"), "return_values": "UPDATED_NEW"}
+# (action, key kinds the function's code uses that way, extra request properties)
+Uses = list[tuple[str, list[str], dict[str, Any]]]
+INGEST_USES: Uses = [
+    ("GetItem", [TOKEN_KEY, PROJECT_KEY], {}),
+    ("UpdateItem", [RATE_KEY], RL_UPDATE),
+    ("PutItem", RECORD_KEYS, {}),
+]
+USES: dict[str, Uses] = {
+    "rollbar_item": INGEST_USES,
+    "appsignal_push": INGEST_USES,
+    "sentry_ingest": [
+        *INGEST_USES,
+        ("UpdateItem", [PROJECT_KEY], {"attributes": ("d:ratelimit_backoff:error", "pk", "sk", "ttl")}),
+    ],
+    "crashlog_events": [*INGEST_USES, ("GetItem", [SECRET_KEY], {})],
+    "crashlog_announce": [
+        ("GetItem", [TOKEN_KEY, SECRET_KEY, PROJECT_KEY], {}),
+        ("UpdateItem", [RATE_KEY], RL_UPDATE),
+        ("PutItem", [PROJECT_KEY], {}),
+    ],
+    "crashlog_locate": [("GetItem", [TOKEN_KEY, SECRET_KEY, *RECORD_KEYS], {})],
+    "rollbar_read": [
+        ("GetItem", [TOKEN_KEY, PROJECT_KEY, *RECORD_KEYS], {}),
+        ("Query", [PROJECT_KEY], {}),
+        ("UpdateItem", [PROJECT_KEY], {"return_values": "ALL_NEW"}),
+    ],
+    "rollbar_deploy": [
+        ("GetItem", [TOKEN_KEY, PROJECT_KEY], {}),
+        ("PutItem", [PROJECT_KEY], {}),
+        ("UpdateItem", [PROJECT_KEY], {"return_values": "ALL_NEW"}),  # PATCH deploy
+    ],
+    "appsignal_markers": [("GetItem", [TOKEN_KEY], {}), ("PutItem", [PROJECT_KEY], {})],
+    "appsignal_query": [
+        ("GetItem", [TOKEN_KEY, PROJECT_KEY, *RECORD_KEYS], {}),
+        ("Query", [PROJECT_KEY], {}),
+        ("PutItem", [PROJECT_KEY], {}),  # POST markers.json
+        ("UpdateItem", [PROJECT_KEY], {"return_values": "ALL_NEW"}),  # PUT markers/{id}.json
+        ("DeleteItem", [PROJECT_KEY], {"return_values": "ALL_OLD"}),  # DELETE markers/{id}.json
+    ],
+    "console": [
+        ("GetItem", [TOKEN_KEY, PROJECT_KEY, CONSOLE_KEY, *RECORD_KEYS], {}),
+        ("PutItem", [TOKEN_KEY, SECRET_KEY, PROJECT_KEY, CONSOLE_KEY], {}),
+        ("UpdateItem", [PROJECT_KEY], {"return_values": "ALL_NEW"}),  # issue status, alert rules
+        ("DeleteItem", [TOKEN_KEY, SECRET_KEY, PROJECT_KEY], {}),
+    ],
+    "alert_deliver": [
+        ("GetItem", [PROJECT_KEY], {}),
+        ("Query", [PROJECT_KEY], {}),  # the project's alert rules
+        ("UpdateItem", [PROJECT_KEY], {}),  # delivery state, storm control
+    ],
+    "digest": [
+        ("PutItem", [PROJECT_KEY], {}),  # listing pages
+        ("UpdateItem", [PROJECT_KEY], {"return_values": "ALL_NEW"}),  # issues, their marks
+        ("UpdateItem", RECORD_KEYS, {"attributes": ("pk", "sk", "ttl")}),  # REMOVE ttl of a first occurrence
+    ],
+    "protocol_fallback": [],
+}
+ACTIONS = ("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem")
+
+
+def test_every_function_has_its_key_uses_listed() -> None:
+    assert sorted(USES) == sorted(FUNCTION_DIRS)
+
+
+@pytest.mark.parametrize("directory", sorted(USES))
+def test_leading_keys_admit_what_the_code_uses_and_nothing_else(directory: str) -> None:
+    statements = _dynamodb_statements(BY_DIR[directory])
+    used: dict[str, set[str]] = {action: set() for action in ACTIONS}
+    for action, keys, extra in USES[directory]:
+        for key in keys:
+            call = iam.Call(f"dynamodb:{action}", (key,), **extra)
+            assert iam.allows(statements, call), f"{directory} may not {action} {key} ({extra}), yet its code does"
+            used[action].add(key)
+    for action in ACTIONS:
+        for kind, key in ALL_KEYS.items():
+            if key in used[action] or (kind == "record" and set(RECORD_KEYS) & used[action]):
+                continue
+            if directory == CONSOLE and action in ("GetItem", "Query") and kind != "secret":
+                continue  # the console reads whatever its signed-in project holds
+            if directory == CONSOLE and action == "DeleteItem" and kind == "console key":
+                continue  # one grant for its writes, as before issue 15 (it never deletes its key)
+            call = iam.Call(f"dynamodb:{action}", (key,))
+            assert not iam.allows(statements, call), f"{directory} may {action} a {kind} ({key}) it never uses"
+
+
+@pytest.mark.parametrize(
+    ("directory", "call"),
+    [
+        # the rate-limit grant is for the counter, not for anything else in an RL# item
+        ("rollbar_item", iam.Call("dynamodb:UpdateItem", (RATE_KEY,), ("pk", "sk", "scopes"))),
+        ("rollbar_item", iam.Call("dynamodb:UpdateItem", (RATE_KEY,), ("c", "pk", "sk"), "ALL_OLD")),
+        ("rollbar_item", iam.Call("dynamodb:PutItem", (RECORD_KEYS[0],), return_values="ALL_OLD")),
+        # client reports touch only `d:*` counters of the project partition, never an issue's count
+        ("sentry_ingest", iam.Call("dynamodb:UpdateItem", (PROJECT_KEY,), ("cnt", "pk", "sk"))),
+        ("sentry_ingest", iam.Call("dynamodb:UpdateItem", (PROJECT_KEY,), ("d:x:y", "pk", "sk"), "ALL_OLD")),
+        # the digest may only drop a record's ttl
+        ("digest", iam.Call("dynamodb:UpdateItem", (RECORD_KEYS[0],), ("ix", "pk", "sk"))),
+        ("digest", iam.Call("dynamodb:UpdateItem", (RECORD_KEYS[0],), ("pk", "sk", "ttl"), "ALL_OLD")),
+    ],
+)
+def test_attribute_and_return_value_conditions(directory: str, call: iam.Call) -> None:
+    assert not iam.allows(_dynamodb_statements(BY_DIR[directory]), call)
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern", "expected"),
+    [
+        ("PRJ#ab#f", "PRJ#*#?", True),
+        ("PRJ#ab", "PRJ#*#?", False),
+        ("PRJ#ab#ff", "PRJ#*#?", False),
+        ("PRJ#ab", "PRJ#*", True),
+        ("prj#ab", "PRJ#*", False),  # case-sensitive
+        ("SEC#x", "TOK#*", False),
+        ("LODGE#CONSOLE", "LODGE#CONSOLE", True),
+        ("a.b", "a?b", True),
+        ("a.b", "a.?", True),
+        ("a+b", "a.b", False),  # no regular-expression meaning
+    ],
+)
+def test_string_like(value: str, pattern: str, expected: bool) -> None:
+    assert iam.string_like(value, pattern) is expected
+
+
+# ---- end issue 15, point 9
+
+
+# ---- issue 15, point 9: reserved concurrency as a cost guard; API access logs on by default -------
+CONCURRENCY_GROUPS = {
+    "IngestReservedConcurrency": INGEST,
+    "DigestReservedConcurrency": {"digest"},
+    "OtherReservedConcurrency": set(FUNCTION_DIRS) - INGEST - {"digest", "alert_deliver"},
+}
+
+
+@pytest.mark.parametrize("parameter", sorted(CONCURRENCY_GROUPS))
+def test_reserved_concurrency_is_a_parameter_reserving_none_by_default(parameter: str) -> None:
+    spec = TEMPLATE["Parameters"][parameter]
+    assert spec["Type"] == "Number" and spec["Default"] == -1 and spec["MinValue"] == -1
+    condition = parameter.replace("ReservedConcurrency", "ConcurrencyReserved")
+    assert TEMPLATE["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, -1]}]}
+    for directory in CONCURRENCY_GROUPS[parameter]:
+        value = FUNCTIONS[BY_DIR[directory]]["Properties"]["ReservedConcurrentExecutions"]
+        assert value == {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}, directory
+
+
+def test_alert_delivery_is_capped_by_its_queue_not_by_reserved_concurrency() -> None:
+    props = FUNCTIONS[BY_DIR["alert_deliver"]]["Properties"]
+    assert "ReservedConcurrentExecutions" not in props
+    assert props["Events"]["Alerts"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] >= 2
+
+
+ACCESS_LOG_VARIABLES = re.compile(r"\$context\.[A-Za-z.]+")
+# Never: the query string (api_key=, access_token=, sentry_key= travel there), headers, bodies, the
+# caller's identity beyond its address.
+SAFE_ACCESS_LOG_VARIABLES = {
+    "$context.requestId",
+    "$context.identity.sourceIp",
+    "$context.requestTime",
+    "$context.routeKey",
+    "$context.path",
+    "$context.status",
+    "$context.responseLength",
+    "$context.responseLatency",
+    "$context.integrationErrorMessage",
+}
+
+
+def _access_log_settings() -> dict[str, Any]:
+    props = resources(TEMPLATE, "AWS::Serverless::HttpApi")["LodgeApi"]["Properties"]
+    condition, enabled, disabled = props["AccessLogSettings"]["Fn::If"]
+    assert condition == "AccessLogsEnabled" and disabled == {"Ref": "AWS::NoValue"}
+    settings: dict[str, Any] = enabled
+    return settings
+
+
+def test_access_logs_are_on_by_default_with_retention() -> None:
+    assert TEMPLATE["Parameters"]["AccessLogs"]["Default"] == "Enabled"
+    assert TEMPLATE["Conditions"]["AccessLogsEnabled"] == {"Fn::Equals": [{"Ref": "AccessLogs"}, "Enabled"]}
+    group = TEMPLATE["Resources"]["ApiAccessLogGroup"]
+    assert group["Condition"] == "AccessLogsEnabled"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert _access_log_settings()["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+
+
+def test_access_log_lines_are_json_without_query_strings_headers_or_bodies() -> None:
+    line_format = _access_log_settings()["Format"]
+    used = set(ACCESS_LOG_VARIABLES.findall(line_format))
+    assert used == SAFE_ACCESS_LOG_VARIABLES, used ^ SAFE_ACCESS_LOG_VARIABLES
+    assert "$input" not in line_format and "$request" not in line_format
+    # A typical line, as docs/deploy.md prices it (CloudWatch Logs bills ingested bytes).
+    sample = {
+        "$context.requestId": "JZrQ3iJ2IAMEbvA=",
+        "$context.identity.sourceIp": "203.0.113.10",
+        "$context.requestTime": "01/Dec/2026:15:16:05 +0000",
+        "$context.routeKey": "POST /api/1/item/{proxy+}",
+        "$context.path": "/api/1/item/",
+        "$context.status": "200",
+        "$context.responseLength": "83",
+        "$context.responseLatency": "21",
+        "$context.integrationErrorMessage": "",
+    }
+    line = line_format
+    for variable in sorted(sample, key=len, reverse=True):
+        line = line.replace(variable, sample[variable])
+    fields = json.loads(line)
+    assert fields["path"] == "/api/1/item/" and "?" not in fields["path"]
+    assert 200 <= len(line.encode()) <= 300, len(line.encode())  # 233 B, plus 26 B CloudWatch counts per event
+
+
+# ---- end issue 15, point 9 (cost guards)

@@ -252,3 +252,19 @@ def test_sentry_discards_lists_what_sdks_dropped(stack: str, store: Store, capsy
     assert code == 0 and "2026-11-30" in out and "queue_overflow:error" in out and out.rstrip().endswith("3")
     listed = run_json(capsys, "--stack", stack, "sentry", "discards", created["project_id"])
     assert listed["days"] == {"2026-11-30": {"queue_overflow:error": 3}}
+
+
+# ---- issue 15, point 9: `lodge token move-secrets` upgrades tables written before SEC# items
+def test_token_move_secrets_moves_legacy_secrets_once(
+    stack: str, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lodge.dynamo import to_item
+
+    legacy = {"pk": "TOK#" + "ab" * 32, "sk": "TOKEN", "project": "p1", "kind": "crashlog", "secret": "old"}
+    store.ddb.put_item(TableName=store.table, Item=to_item(legacy))
+    assert run_json(capsys, "--stack", stack, "token", "move-secrets") == {"moved": 1}
+    item = store.ddb.get_item(TableName=store.table, Key=to_item({"pk": legacy["pk"], "sk": "TOKEN"}))["Item"]
+    assert "secret" not in item
+    assert (store.credential("ab" * 32) or pytest.fail()).secret == "old"
+    code, out, _ = run(capsys, "--stack", stack, "token", "move-secrets")
+    assert code == 0 and "Moved 0" in out

@@ -71,7 +71,8 @@ def test_tokens_are_stored_only_as_hashes(store: Store, project: Project) -> Non
             for kind, token in tokens.items():
                 assert token not in text, f"raw {kind} token stored in {item['pk']}/{item['sk']}"
     holders = [item for item in items if any(secret in text for text in strings_in(item))]
-    assert [(h["pk"], h["sk"]) for h in holders] == [(f"TOK#{auth.hash_token(tokens['crashlog'])}", "TOKEN")]
+    # Issue 15, point 9: the secret is an item of its own (SEC#), apart from the token item (TOK#).
+    assert [(h["pk"], h["sk"]) for h in holders] == [(f"SEC#{auth.hash_token(tokens['crashlog'])}", "SECRET")]
     assert holders[0]["secret"] == secret
 
 

@@ -22,6 +22,8 @@ class Settings:
     offload_threshold: int
     max_body_bytes: int
     token_cache_seconds: float
+    reads_secrets: bool = True
+    """False where IAM denies the CrashLog secrets (every function but CrashLog's: READS_SECRETS=false)."""
 
     @property
     def retention_seconds(self) -> int:
@@ -42,4 +44,5 @@ def settings() -> Settings:
         offload_threshold=_int("OFFLOAD_THRESHOLD", DEFAULT_OFFLOAD_THRESHOLD),
         max_body_bytes=_int("MAX_BODY_BYTES", DEFAULT_MAX_BODY),
         token_cache_seconds=float(_int("TOKEN_CACHE_SECONDS", 60)),
+        reads_secrets=os.environ.get("READS_SECRETS", "true").lower() != "false",
     )

@@ -292,6 +292,57 @@ def test_tokens(store: Store) -> None:
     assert [t["hash"] for t in store.list_tokens("p1")] == ["h2"]
 
 
+# ---- issue 15, point 9: the CrashLog secret is an item of its own (SEC#), for IAM's LeadingKeys
+
+
+def _raw(store: Store, pk: str, sk: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = store.ddb.get_item(TableName=store.table, Key=to_item({"pk": pk, "sk": sk})).get(
+        "Item"
+    )
+    return item
+
+
+def test_the_secret_is_stored_apart_from_the_token(store: Store) -> None:
+    store.put_token("h1", {"project": "p1", "kind": "crashlog", "scopes": {"crashlog"}, "secret": "s3cr3t"})
+    token_item = _raw(store, "TOK#h1", "TOKEN")
+    assert token_item is not None and "secret" not in token_item
+    assert _raw(store, "SEC#h1", "SECRET") == {"pk": {"S": "SEC#h1"}, "sk": {"S": "SECRET"}, "secret": {"S": "s3cr3t"}}
+    assert (store.credential("h1") or pytest.fail()).secret == "s3cr3t"
+    store.delete_token("p1", "h1")
+    assert _raw(store, "SEC#h1", "SECRET") is None
+
+
+def test_functions_without_secret_access_never_ask_for_it(store: Store) -> None:
+    store.put_token("h1", {"project": "p1", "kind": "crashlog", "scopes": {"crashlog"}, "secret": "s3cr3t"})
+    elsewhere = Store(dataclasses.replace(settings(), reads_secrets=False), dynamodb=store.ddb)
+    asked: list[str] = []
+    elsewhere.ddb.meta.events.register(
+        "provide-client-params.dynamodb.GetItem", lambda params, **_: asked.append(params["Key"]["pk"]["S"])
+    )
+    try:
+        credential = elsewhere.credential("h1")
+    finally:
+        elsewhere.ddb.meta.events.unregister("provide-client-params.dynamodb.GetItem")
+    assert credential is not None and credential.secret is None and credential.project_id == "p1"
+    assert asked == ["TOK#h1"]
+
+
+def test_a_legacy_secret_on_the_token_item_works_and_moves(store: Store) -> None:
+    """Tables written before the split keep `secret` on TOK#: honoured, and `move_legacy_secrets` moves it."""
+    legacy = {"pk": "TOK#h1", "sk": "TOKEN", "project": "p1", "kind": "crashlog", "secret": "old"}
+    store.ddb.put_item(TableName=store.table, Item=to_item(legacy))
+    store.put_token("h2", {"project": "p1", "kind": "crashlog", "scopes": {"crashlog"}, "secret": "new"})
+    assert (store.credential("h1") or pytest.fail()).secret == "old"
+    assert store.move_legacy_secrets() == 1
+    assert "secret" not in (_raw(store, "TOK#h1", "TOKEN") or {})
+    assert (store.credential("h1") or pytest.fail()).secret == "old"
+    assert (store.credential("h2") or pytest.fail()).secret == "new"
+    assert store.move_legacy_secrets() == 0
+
+
+# ---- end issue 15, point 9
+
+
 def test_rate_limit_window(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     start = 1_699_999_980  # a multiple of 60
     now = start + 30

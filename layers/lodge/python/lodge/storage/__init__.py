@@ -4,6 +4,7 @@
 |------------|--------------------|---------------------------|-----------------|
 | project    | PRJ#<project>      | PROJECT                   | credentials     |
 | token      | TOK#<sha256(token)>| TOKEN                     | credentials     |
+| secret     | SEC#<sha256(token)>| SECRET                    | credentials (CrashLog HMAC key) |
 | token ref  | PRJ#<project>      | TOKREF#<sha256(token)>    | credentials     |
 | record     | PRJ#<project>#<xx> | REC#<record id>           | records (xx: from the id) |
 | listing    | PRJ#<project>      | LST#<newest ms>#<tag>     | records (digest-written) |

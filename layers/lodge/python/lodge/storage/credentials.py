@@ -1,8 +1,11 @@
 """Projects and credentials. A token is stored under its hash (`TOK#<sha256>`), with a reference
 in its project's partition (`TOKREF#<sha256>`, without the secret) for listing and revoking.
 
-Stored token attributes: project, kind, scopes, label, created, secret (CrashLog only), rl (the
-per-minute rate limit, absent for none).
+Stored token attributes: project, kind, scopes, label, created, rl (the per-minute rate limit,
+absent for none). A CrashLog token's HMAC secret is an item of its own (`SEC#<sha256>`, `SECRET`):
+IAM lets only the CrashLog functions read that prefix. Tables written before that split keep the
+secret on the token item (`secret`); it is still honoured there, and `move_legacy_secrets` (CLI
+`lodge token move-secrets`) moves it out.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 from lodge.dynamo import from_item, to_attr, to_item
 from lodge.models.credentials import Credential, Project, ProjectDeletion
 from lodge.storage.errors import STORAGE_FAILURES, StorageError, failing_as
-from lodge.storage.keys import PROJECT_SK, TOKEN_REF, TOKEN_SK, project_pk, token_pk
+from lodge.storage.keys import PROJECT_SK, SECRET_SK, TOKEN_REF, TOKEN_SK, project_pk, secret_pk, token_pk
 from lodge.storage.table import Table
 
 
@@ -134,31 +137,75 @@ class Credentials(Table):
     # ---- tokens --------------------------------------------------------------------------------
 
     def put_token(self, token_hash: str, record: dict[str, Any]) -> None:
-        """Store a token under its hash, plus a reference in its project's partition for listing."""
+        """Store a token under its hash, its secret (if any) apart, and a reference in its project's
+        partition for listing."""
         project_id = record["project"]
         ref = {k: v for k, v in record.items() if k != "secret"}
         with failing_as("could not store the credential"):
-            self.ddb.put_item(
-                TableName=self.table, Item=to_item({**record, "pk": token_pk(token_hash), "sk": TOKEN_SK})
-            )
+            if record.get("secret"):
+                self.ddb.put_item(
+                    TableName=self.table,
+                    Item=to_item({"pk": secret_pk(token_hash), "sk": SECRET_SK, "secret": record["secret"]}),
+                )
+            self.ddb.put_item(TableName=self.table, Item=to_item({**ref, "pk": token_pk(token_hash), "sk": TOKEN_SK}))
             self.ddb.put_item(
                 TableName=self.table,
                 Item=to_item({**ref, "pk": project_pk(project_id), "sk": TOKEN_REF + token_hash}),
             )
 
     def get_token(self, token_hash: str) -> dict[str, Any] | None:
+        """The token item; a CrashLog token's `secret` only where this function may read secrets
+        (`Settings.reads_secrets`): elsewhere IAM denies the `SEC#` item, and no signature is checked."""
         with failing_as("could not look up the credential"):
             response = self.ddb.get_item(
                 TableName=self.table, Key=to_item({"pk": token_pk(token_hash), "sk": TOKEN_SK})
             )
-        return from_item(response["Item"]) if "Item" in response else None
+            if "Item" not in response:
+                return None
+            item = from_item(response["Item"])
+            if item.get("kind") == "crashlog" and self.config.reads_secrets and not item.get("secret"):
+                found = self.ddb.get_item(
+                    TableName=self.table, Key=to_item({"pk": secret_pk(token_hash), "sk": SECRET_SK})
+                )
+                item["secret"] = from_item(found["Item"]).get("secret") if "Item" in found else None
+        return item
 
     def delete_token(self, project_id: str, token_hash: str) -> None:
         with failing_as("could not revoke the credential"):
             self.ddb.delete_item(TableName=self.table, Key=to_item({"pk": token_pk(token_hash), "sk": TOKEN_SK}))
+            self.ddb.delete_item(TableName=self.table, Key=to_item({"pk": secret_pk(token_hash), "sk": SECRET_SK}))
             self.ddb.delete_item(
                 TableName=self.table, Key=to_item({"pk": project_pk(project_id), "sk": TOKEN_REF + token_hash})
             )
+
+    def move_legacy_secrets(self) -> int:
+        """Admin only: move secrets that tables of earlier versions kept on token items into their
+        own `SEC#` items (then any function that authenticates could read them). Returns how many."""
+        moved = 0
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "sk = :sk AND attribute_exists(secret)",
+            "ExpressionAttributeValues": {":sk": to_attr(TOKEN_SK)},
+        }
+        with failing_as("could not move the secrets"):
+            while True:
+                response = self.ddb.scan(**request)
+                for raw in response.get("Items", []):
+                    item = from_item(raw)
+                    token_hash = item["pk"][len(token_pk("")) :]
+                    self.ddb.put_item(
+                        TableName=self.table,
+                        Item=to_item({"pk": secret_pk(token_hash), "sk": SECRET_SK, "secret": item["secret"]}),
+                    )
+                    self.ddb.update_item(
+                        TableName=self.table,
+                        Key=to_item({"pk": item["pk"], "sk": TOKEN_SK}),
+                        UpdateExpression="REMOVE secret",
+                    )
+                    moved += 1
+                if "LastEvaluatedKey" not in response:
+                    return moved
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def list_tokens(self, project_id: str) -> list[dict[str, Any]]:
         tokens = []

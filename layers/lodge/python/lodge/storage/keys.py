@@ -32,6 +32,15 @@ def token_pk(token_hash: str) -> str:
     return f"TOK#{token_hash}"
 
 
+SECRET_SK = "SECRET"  # noqa: S105 - a sort key, not a secret
+
+
+def secret_pk(token_hash: str) -> str:
+    """A CrashLog token's HMAC secret: its own partition prefix, so IAM (`dynamodb:LeadingKeys`)
+    lets only the CrashLog functions read it (docs/deploy.md, "Permissions per item")."""
+    return f"SEC#{token_hash}"
+
+
 def rate_limit_pk(token_hash: str) -> str:
     return f"RL#{token_hash}"
 
