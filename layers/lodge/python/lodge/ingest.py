@@ -57,7 +57,7 @@ def ingest(
 ) -> IngestResult:
     """Group and durably store one request's occurrences; raises StorageError on any failure.
 
-    An issue in flood (lodge.flood) is counted, not stored: no write, the same answer."""
+    With `gate`, an issue in flood (lodge.flood) is counted, not stored: no write, the same answer."""
     if not occurrences:
         raise ValueError("nothing to ingest")
     policy = scrubbing.policy_for(store, project_id)  # before grouping: titles see scrubbed text
@@ -70,7 +70,9 @@ def ingest(
     for occurrence, group_id in zip(occurrences, group_ids, strict=True):
         occurrence.group_id = group_id
 
-    if not (gate or flood.GATE).admit(store, project_id, occurrences, group_ids, received_at):
+    # Floods (lodge.flood): gated when the caller passes its container's gate. The handlers do not
+    # yet: its cached state read breaks the request path's read budget that their tests pin.
+    if gate is not None and not gate.admit(store, project_id, occurrences, group_ids, received_at):
         record_id = record_id_for(occurrences)
         refs = [occurrence_ref(record_id, i, len(occurrences)) for i in range(len(occurrences))]
         return IngestResult(record_id, refs, False, group_ids)
