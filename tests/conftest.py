@@ -24,7 +24,7 @@ os.environ.update(
     POWERTOOLS_SERVICE_NAME="lodge-test",
 )
 
-from lodge import auth, aws, config, scrubbing  # noqa: E402
+from lodge import auth, aws, config, flood, scrubbing  # noqa: E402
 from lodge.storage import PutOutcome, Store  # noqa: E402
 from lodge.storage.records import Records  # noqa: E402
 from lodge_devtools import emulation  # noqa: E402
@@ -50,6 +50,7 @@ def aws_mock() -> Iterator[None]:
         aws.reset()
         auth.clear_cache()
         scrubbing.clear_cache()
+        flood.clear_cache()  # issue 15 point 8: the container's flood view and pending counts
         config.settings.cache_clear()
         emulation.provision(aws.dynamodb(), aws.s3(), os.environ["TABLE_NAME"], os.environ["BUCKET_NAME"])
         yield

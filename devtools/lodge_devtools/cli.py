@@ -47,6 +47,7 @@ examples:
   lodge token rotate "My app" rollbar_post_server_item
   lodge token revoke "My app" sha256:3f1c...   (or the token itself)
   lodge token limit "My app" appsignal_push 600   (requests per minute per token; 0 = unlimited)
+  lodge project limit "My app" 600              (occurrences stored per issue per minute; 0 = no limit)
   lodge sentry discards "My app"   (what its Sentry SDKs reported dropping)
 """
 
@@ -427,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lodge_devtools import cli_scrub  # issue 15: project scrub
 
     cli_scrub.add_parser(project, common)
+    from lodge_devtools import cli_flood  # issue 15 point 8: project limit
+
+    cli_flood.add_parser(project, common)
 
     token = groups.add_parser("token", help="list, rotate and revoke credentials").add_subparsers(
         dest="command", required=True

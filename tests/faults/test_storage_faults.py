@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from lodge import auth, aws, config, scrubbing
+from lodge import auth, aws, config, flood, scrubbing
 from lodge.storage import Store
 from lodge_devtools import emulation
 from lodge_devtools.apigw import build_event
@@ -38,6 +38,7 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
         aws.reset()
         auth.clear_cache()
         scrubbing.clear_cache()
+        flood.clear_cache()
         config.settings.cache_clear()
         emulation.provision(aws.dynamodb(), aws.s3(), os.environ["TABLE_NAME"], os.environ["BUCKET_NAME"])
         yield running

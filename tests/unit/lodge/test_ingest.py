@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lodge import grouping, scrubbing
+from lodge import flood, grouping, scrubbing
 from lodge.dynamo import to_item
 from lodge.ingest import IngestResult, ingest
 from lodge.occurrence import Occurrence
@@ -82,6 +82,7 @@ def test_the_request_path_is_one_put(store: Store, monkeypatch: pytest.MonkeyPat
     a request makes exactly one DynamoDB call, the conditional put (once the project's scrubbing
     settings are cached, like its token)."""
     scrubbing.policy_for(store, "p1")
+    flood.GATE.view(store, "p1", T0)  # the flood state, cached for a few seconds likewise (lodge.flood)
     calls: list[str] = []
     for name in ("put_item", "update_item", "delete_item", "get_item", "query", "batch_write_item"):
         original = getattr(store.ddb, name)

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lodge import grouping
+from lodge import flood, grouping
 from lodge.alerts import hook as alert_hook
 from lodge.dynamo import from_item
 from lodge.ingest import deltas
@@ -52,6 +52,8 @@ class DigestResult:
     kept: int = 0
     alerts: int = 0
     """Alerts handed off to the alert queue."""
+    floods: int = 0
+    """Issues this batch found over their flood limit (lodge.flood)."""
 
     @property
     def new_issues(self) -> list[Counted]:
@@ -142,6 +144,7 @@ def digest(store: Store, batch: Sequence[tuple[str, NewRecord]]) -> DigestResult
         refs: list[str] = []
         groupings: list[grouping.Grouping | None] = []
         positions: dict[str, list[tuple[str, str]]] = {}
+        received: dict[str, list[int]] = {}  # receive times per issue: the flood check's rate
         records_by_id = {r.record_id: r for _, r in records}
         for sequence, record in records:
             details = store.details_of(record)
@@ -159,6 +162,7 @@ def digest(store: Store, batch: Sequence[tuple[str, NewRecord]]) -> DigestResult
                 refs.append(occurrence_ref(record.record_id, i, len(details)))
                 groupings.append(group)
                 positions.setdefault(issue_id, []).append((record.bucket, sequence))
+                received.setdefault(issue_id, []).append(record.received_ms)
             result.occurrences += len(details)
         result.hour_items += _count_hours(store, project_id, records)
         found = _sorted(deltas(occurrences, refs, groupings))
@@ -170,6 +174,7 @@ def digest(store: Store, batch: Sequence[tuple[str, NewRecord]]) -> DigestResult
                 if count.applied:
                     counted.append((delta, count))
                 result.kept += _keep_first(store, project_id, count, records_by_id)
+                result.floods += _flood_check(store, project_id, count, received[delta.grouping.group_id])
         finally:
             # Also when a later count failed: the retry skips these counts, so their alerts go now.
             if counted:
@@ -192,6 +197,14 @@ def _count_hours(store: Store, project_id: str, records: Sequence[tuple[str, New
     for hour in sorted(hours):
         written += store.count_hour(project_id, hour, hours[hour], marks=_marks(positions[hour]))
     return written
+
+
+def _flood_check(store: Store, project_id: str, count: IssueCount, received_ms: list[int]) -> int:
+    """Floods of one issue (lodge.flood): the batch's newest minute of the issue and its count there."""
+    newest = max(received_ms)
+    minute = flood.minute_of(newest / 1000)
+    in_minute = sum(1 for ms in received_ms if flood.minute_of(ms / 1000) == minute)
+    return int(flood.observe(store, project_id, count, newest, in_minute))
 
 
 def _sorted(found: list[GroupDelta]) -> list[GroupDelta]:

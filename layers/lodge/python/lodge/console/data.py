@@ -97,6 +97,8 @@ class IssueRow:
     trend: Trend | None = None
     regression: Regression | None = None
     """Set by the triage model when a resolved issue came back (docs/triage.md)."""
+    stored: int | None = None
+    """Occurrences stored in full, when a flood left some unstored (lodge.flood): "N occurrences, M stored"."""
 
     @property
     def is_new(self) -> bool:
@@ -295,6 +297,7 @@ def _issue_row(issue: Issue) -> IssueRow:
         exception_class=issue.exception_class,
         status_changed=issue.status_changed_at,
         regression=issue.regression,
+        stored=issue.stored_occurrences if issue.dropped_occurrences else None,
     )
 
 

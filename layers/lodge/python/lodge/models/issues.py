@@ -77,3 +77,13 @@ class Issue(NamedTuple):
     """Set when a resolved issue came back (kept until it is resolved again)."""
     history: tuple[StatusChange, ...] = ()
     last_code_version: str | None = None
+    # ---- floods of one issue (issue 15 point 8; lodge.flood) ----
+    dropped_occurrences: int = 0
+    """Occurrences counted in `total_occurrences` whose detail was not stored (over the flood limit)."""
+    rate_window: tuple[int, int] | None = None
+    """The digest's flood detection: (minute its rate window began, the issue's total then)."""
+
+    @property
+    def stored_occurrences(self) -> int:
+        """Occurrences stored in full ("N occurrences, M stored": N is total_occurrences)."""
+        return self.total_occurrences - self.dropped_occurrences

@@ -16,6 +16,7 @@
 | console key| LODGE#CONSOLE      | SESSION_KEY               | console         |
 | alert rule | PRJ#<project>      | ALR#<rule id>             | alerts          |
 | alert state| PRJ#<project>      | ALD#/ALC#/ALT#...         | alerts          |
+| flood      | PRJ#<project>      | FLOOD                     | floods (limit and state) |
 
 Storage attribute names (`st`, `fs`, `ix`, `rl`, ...) appear only in this package: everything
 else reads the models of `lodge.models` (and an occurrence's detail, the Occurrence's JSON form).
@@ -33,6 +34,7 @@ from lodge.storage.client_reports import ClientReports
 from lodge.storage.console import Console
 from lodge.storage.credentials import Credentials
 from lodge.storage.errors import STORAGE_FAILURES, StorageError
+from lodge.storage.floods import Floods
 from lodge.storage.issues import DigestMark, GroupDelta, IssueCount, Issues
 from lodge.storage.keys import new_marker_id, occurrence_ref, parse_ref, record_id_for
 from lodge.storage.markers import Markers
@@ -70,5 +72,7 @@ __all__ = [
 ]
 
 
-class Store(Records, Issues, Markers, Credentials, RateLimits, ClientReports, Console, Alerts, Settings, Buckets):
+class Store(
+    Records, Issues, Markers, Credentials, RateLimits, ClientReports, Console, Alerts, Settings, Buckets, Floods
+):
     """All reads and writes of Lodge's table and bucket. One instance per process is enough."""

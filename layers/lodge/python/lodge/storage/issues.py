@@ -102,7 +102,6 @@ def to_issue(project_id: str, item: dict[str, Any]) -> Issue:
         last_level=item.get("llvl"),
         status=item.get("st") or "active",
         status_changed_at=_number(item.get("stt")),
-        total_occurrences=int(item.get("cnt", 0)),
         first_seen=_number(item.get("fs")),
         first_occurrence_id=item.get("fo"),
         last_seen=_number(item.get("ls")),
@@ -122,7 +121,19 @@ def to_issue(project_id: str, item: dict[str, Any]) -> Issue:
         regression=_regression(item.get("rg")),
         history=tuple(_change(entry) for entry in item.get("sh") or () if isinstance(entry, dict)),
         last_code_version=item.get("cv"),
+        **_flood_fields(item),
     )
+
+
+def _flood_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """Floods (lodge.storage.floods): `cnt` counts stored occurrences, `dr` those not stored."""
+    dropped = item.get("dr")
+    dropped = int(dropped) if isinstance(dropped, (int, float)) and dropped > 0 else 0
+    window = (item.get("fwm"), item.get("fwc"))
+    fields: dict[str, Any] = {"dropped_occurrences": dropped, "total_occurrences": int(item.get("cnt", 0)) + dropped}
+    if all(isinstance(v, (int, float)) for v in window):
+        fields["rate_window"] = (int(window[0]), int(window[1]))  # type: ignore[arg-type]
+    return fields
 
 
 def _regression(raw: Any) -> Regression | None:

@@ -128,3 +128,10 @@ def discards_sk(day: str) -> str:
 
 ISSUE_COUNTER_SK = "ISSUECOUNTER"
 """The item (in the project's partition) whose `n` hands out item counters (issues.assign_counters)."""
+
+
+# ---- issue 15 point 8: floods of one issue (lodge.storage.floods) ----------------------------------
+FLOOD_SK = "FLOOD"
+"""The project's flood item (pk PRJ#<project>): its per-issue limit (set by the CLI) and which issues
+are in flood (written by the digest at most once per flooding issue per minute); the request path
+reads it every few seconds. Ingest functions need GetItem on it and UpdateItem (ADD dr) on issues."""

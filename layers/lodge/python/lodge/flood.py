@@ -1,0 +1,215 @@
+"""Floods of one issue contained (docs/storage.md "Floods"; issue 15 point 8).
+
+Beyond a per-issue limit (per project, default 600 occurrences per issue per minute) Lodge stops
+storing detail but still answers 200 — so the client does not back off and lose other issues'
+reports — and counts what it did not store: the issue shows "N occurrences, M stored".
+
+- The digest (`observe`) knows each issue's rate from its batches. When an issue passes the limit
+  in a minute it records the issue in the project's flood state with a 1-in-S sample, S chosen so
+  that about `limit` occurrences a minute are still stored.
+- The request path (`Gate`, one per container) reads the flood state with the limit every
+  VIEW_SECONDS (one BatchGetItem, amortized ~0 round trips). An occurrence of an issue in flood
+  (this minute or the one after the digest saw it) is stored only when its id falls in the sample;
+  otherwise no PutItem: it is added to an in-container pending count, flushed with one
+  `ADD dr :n` per issue at most once per FLUSH_SECONDS per container, synchronously, in the request
+  that crosses the interval or the minute. A container also stops storing an issue by itself once
+  it alone stored `limit` of it this minute (a flood the digest has not seen yet).
+
+The edge, honestly: counts pending in a container that dies are lost (at most FLUSH_SECONDS of
+that container's flood), and a client's retry of an occurrence that was not stored is counted
+again unless it reaches the same container (which remembers RECENT_DROPPED ids).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lodge.storage.errors import StorageError
+from lodge.storage.floods import FloodView
+
+if TYPE_CHECKING:
+    from lodge.occurrence import Occurrence
+    from lodge.storage import IssueCount, Store
+
+VIEW_SECONDS = 5.0
+FLUSH_SECONDS = 1.0
+RECENT_DROPPED = 10_000
+logger = logging.getLogger(__name__)
+
+
+def minute_of(epoch_seconds: float) -> int:
+    return int(epoch_seconds // 60)
+
+
+def in_sample(occurrence_id: str, sample: int) -> bool:
+    """Deterministic per occurrence id, so a client's retry of a stored one is a duplicate again."""
+    if sample <= 1:
+        return True
+    digest = hashlib.sha256(occurrence_id.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % sample == 0
+
+
+@dataclass
+class Gate:
+    """One container's view of its projects' floods, and its pending counts."""
+
+    views: dict[str, tuple[float, FloodView]] = field(default_factory=dict)
+    stored: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    """(project, issue) -> (minute, occurrences this container stored that minute)."""
+    pending: dict[tuple[str, str], int] = field(default_factory=dict)
+    recent: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
+    last_flush: float = 0.0
+
+    def view(self, store: Store, project_id: str, now: float) -> FloodView:
+        cached = self.views.get(project_id)
+        if cached and cached[0] > now:
+            return cached[1]
+        try:
+            view = store.flood_view(project_id)
+        except StorageError:
+            view = cached[1] if cached else FloodView()  # store rather than guess: the record write decides
+        self.views[project_id] = (now + VIEW_SECONDS, view)
+        return view
+
+    def _flooded(self, view: FloodView, project_id: str, occurrence: Occurrence, issue_id: str, minute: int) -> bool:
+        entry = view.flooding.get(issue_id)
+        in_flood = entry is not None and minute in (entry[0], entry[0] + 1)
+        if in_flood and entry is not None and not in_sample(occurrence.occurrence_id, entry[1]):
+            return True
+        seen_minute, count = self.stored.get((project_id, issue_id), (minute, 0))
+        return seen_minute == minute and count >= view.limit
+
+    def admit(
+        self,
+        store: Store,
+        project_id: str,
+        occurrences: Sequence[Occurrence],
+        issue_ids: Sequence[str | None],
+        received_at: float,
+    ) -> bool:
+        """True: store the request. False: every occurrence is of an issue in flood; they are counted
+        (pending), not stored. A request mixing issues is stored whole."""
+        view = self.view(store, project_id, received_at)
+        minute = minute_of(received_at)
+        admitted = True
+        if view.limit > 0 and all(issue_ids):
+            admitted = not all(
+                self._flooded(view, project_id, o, str(g), minute) for o, g in zip(occurrences, issue_ids, strict=True)
+            )
+        if admitted:
+            for issue_id in issue_ids:
+                if issue_id is not None:
+                    key = (project_id, issue_id)
+                    seen_minute, count = self.stored.get(key, (minute, 0))
+                    self.stored[key] = (minute, count + 1 if seen_minute == minute else 1)
+        else:
+            for occurrence, issue_id in zip(occurrences, issue_ids, strict=True):
+                seen = (project_id, occurrence.occurrence_id)
+                if seen in self.recent:
+                    continue  # a retry this container already counted
+                self.recent[seen] = None
+                if len(self.recent) > RECENT_DROPPED:
+                    self.recent.popitem(last=False)
+                key = (project_id, str(issue_id))
+                self.pending[key] = self.pending.get(key, 0) + 1
+        self.flush(store, received_at)
+        return admitted
+
+    def flush(self, store: Store, now: float, force: bool = False) -> int:
+        """Write the pending counts when FLUSH_SECONDS passed or a minute ended; returns how many
+        issues were written. A failed write keeps its count pending (the next flush retries)."""
+        if not self.pending:
+            return 0
+        due = now - self.last_flush >= FLUSH_SECONDS or minute_of(now) != minute_of(self.last_flush)
+        if not (due or force):
+            return 0
+        self.last_flush = now
+        written = 0
+        for key, count in list(self.pending.items()):
+            try:
+                store.add_dropped(key[0], key[1], count)
+            except StorageError:
+                logger.warning("flood count not written yet; kept for the next flush", extra={"issue": key[1]})
+                continue
+            self.pending[key] -= count
+            if not self.pending[key]:
+                del self.pending[key]
+            written += 1
+        return written
+
+
+GATE = Gate()
+"""The container's gate (module state lives as long as the warm container)."""
+
+
+# ---- the digest's side ------------------------------------------------------------------------
+
+LIMIT_SECONDS = 60.0
+_limits: dict[str, tuple[float, int]] = {}
+_marked: set[tuple[str, str, int]] = set()
+
+
+def _limit(store: Store, project_id: str) -> int:
+    now = time.monotonic()
+    cached = _limits.get(project_id)
+    if cached and cached[0] > now:
+        return cached[1]
+    limit = store.flood_limit(project_id)
+    _limits[project_id] = (now + LIMIT_SECONDS, limit)
+    return limit
+
+
+def clear_cache() -> None:
+    _limits.clear()
+    _marked.clear()
+    GATE.views.clear()
+    GATE.stored.clear()
+    GATE.pending.clear()
+    GATE.recent.clear()
+    GATE.last_flush = 0.0
+
+
+def observe(store: Store, project_id: str, count: IssueCount, newest_ms: int, in_minute: int) -> bool:
+    """After a count: is the issue over its limit this minute? Then record the flood (once per
+    issue and minute per container). `newest_ms`: the newest receive time among the batch's
+    occurrences of the issue; `in_minute`: how many of them fall in that minute. True: marked.
+
+    The rate window (`Issue.rate_window`) starts lazily: only when the issue's total since the
+    window began reaches the limit, so an ordinary issue costs no write here."""
+    issue = count.issue
+    if not count.applied or issue is None:
+        return False
+    limit = _limit(store, project_id)
+    if limit <= 0:
+        return False
+    minute = minute_of(newest_ms / 1000)
+    total = issue.total_occurrences
+    window_minute, window_start = issue.rate_window or (None, 0)
+    if total - window_start < limit:
+        return False
+    if window_minute is None or minute > window_minute:
+        window_start = total - in_minute
+        if not store.move_rate_window(project_id, issue.id, minute, window_start, window_minute):
+            return False  # another digest moved it: it decides for this minute
+    elif minute < window_minute:
+        return False  # late records of an earlier minute
+    this_minute = total - window_start
+    if this_minute < limit or (project_id, issue.id, minute) in _marked:
+        return False
+    # Project this minute's rate from how far into it the newest occurrence is, and sample so
+    # that about `limit` a minute are still stored.
+    elapsed = max(1.0, (newest_ms / 1000) % 60)
+    projected = this_minute * 60 / elapsed
+    sample = max(2, math.ceil(projected / limit))
+    store.mark_flooding(project_id, issue.id, minute, sample)
+    _marked.add((project_id, issue.id, minute))
+    if len(_marked) > 10_000:
+        _marked.clear()
+    return True
