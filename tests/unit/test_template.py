@@ -481,7 +481,12 @@ DYNAMODB_GRANTS: dict[str, set[Grant]] = {
         ("deleteitem", ("LODGE#CONSOLE", "PRJ#*", "SEC#*", "TOK#*"), (RECORDS,)),
     },
     "alert_deliver": {("getitem", *PROJECT_ONLY), ("query", *PROJECT_ONLY), ("updateitem", *PROJECT_ONLY)},
-    "digest": {("putitem", *PROJECT_ONLY), ("updateitem", *PROJECT_ONLY), ("updateitem", (RECORDS,), ())},
+    "digest": {
+        ("getitem", *PROJECT_ONLY),  # the project's flood item (lodge.flood)
+        ("putitem", *PROJECT_ONLY),
+        ("updateitem", *PROJECT_ONLY),
+        ("updateitem", (RECORDS,), ()),
+    },
     "protocol_fallback": set(),
 }
 
@@ -599,6 +604,7 @@ USES: dict[str, Uses] = {
         ("UpdateItem", [PROJECT_KEY], {}),  # delivery state, storm control
     ],
     "digest": [
+        ("GetItem", [PROJECT_KEY], {}),  # the project's flood item (limit and state, lodge.flood)
         ("PutItem", [PROJECT_KEY], {}),  # listing pages
         ("UpdateItem", [PROJECT_KEY], {"return_values": "ALL_NEW"}),  # issues, their marks
         ("UpdateItem", RECORD_KEYS, {"attributes": ("pk", "sk", "ttl")}),  # REMOVE ttl of a first occurrence
