@@ -92,6 +92,7 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
         from lodge.digest import new_records
         from lodge.dynamo import from_item
         from lodge.storage import Store
+        from lodge.storage.keys import ISSUE, LISTING, RECORD
         from lodge_devtools import emulation
         from lodge_devtools.streams import StreamPoller, in_process_invoke
 
@@ -109,18 +110,18 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
 
         def on_put(params: dict[str, Any], **_: Any) -> None:
             sk = params["Item"]["sk"]["S"]
-            if sk.startswith("REC#"):
+            if sk.startswith(RECORD):
                 record_wru.append(write_units(item_size(params["Item"])))
-            elif sk.startswith("LST#"):
+            elif sk.startswith(LISTING):
                 listing_bytes.append(item_size(params["Item"]))
                 packed = zlib.compress(json.dumps(from_item(params["Item"])["rs"], default=str).encode(), 6)
                 listing_zlib.append(item_size({k: v for k, v in params["Item"].items() if k != "rs"}) + len(packed))
 
         def on_update(params: dict[str, Any], **_: Any) -> None:
             sk = params["Key"]["sk"]["S"]
-            if sk.startswith("GRP#"):
+            if sk.startswith(ISSUE):
                 update_keys.append(params["Key"])
-            elif sk.startswith("REC#"):
+            elif sk.startswith(RECORD):
                 keep_keys.append(params["Key"])
 
         events = aws.dynamodb().meta.events
@@ -196,14 +197,18 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
 def hour_item_model(ddb: Any, actions: int) -> dict[str, float]:
     """The hourly bucket item as measured (bytes per series, from the items the run wrote) and as
     modelled for ISSUES active issues in one hour (its size when the hour is full: the worst case)."""
+    from lodge.storage.buckets import HOUR_SK, SERIES_INDEX
+
     items = ddb.scan(
-        TableName=env.TABLE_NAME, FilterExpression="begins_with(sk, :h)", ExpressionAttributeValues={":h": {"S": "HR#"}}
+        TableName=env.TABLE_NAME,
+        FilterExpression="begins_with(sk, :h)",
+        ExpressionAttributeValues={":h": {"S": HOUR_SK}},
     )["Items"]
     if not items:
         return {"series_bytes": 0.0, "item_bytes": 0.0, "fixed_bytes": 0.0}
     item = max(items, key=item_size)
     fixed = sum(len(k) + value_size(v) for k, v in item.items() if k in ("pk", "sk", "ttl") or k.startswith("q"))
-    series = len(item.get("ix", {}).get("SS", [])) + 1
+    series = len(item.get(SERIES_INDEX, {}).get("SS", [])) + 1
     per_series = (item_size(item) - fixed) / series
     return {
         "series_bytes": per_series,
@@ -344,8 +349,9 @@ def main(argv: list[str]) -> int:
         out = Path(argv[at + 1])
         argv = argv[:at] + argv[at + 2 :]
     n = int(argv[0]) if argv else EVENTS
-    for function in {"rollbar_item", "crashlog_events", "appsignal_push"}:
+    for function in ("rollbar_item", "appsignal_push", "crashlog_events"):
         os.environ.update(env.function_environment(function))
+    os.environ["READS_SECRETS"] = "true"  # one process plays all three; CrashLog's verifies its HMAC secrets
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's dummy credentials

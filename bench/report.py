@@ -222,7 +222,9 @@ def record_table(results: dict[str, Any]) -> str:
             continue
         warm = w["aws"]["warm"]
         attrs = warm.get("record_attr_bytes", {})
-        d, ix = attrs.get("d", 0), attrs.get("ix", 0)
+        from lodge.storage.records import DETAIL_ATTR, INDEX_ATTR  # the names live in storage only
+
+        d, ix = attrs.get(DETAIL_ATTR, 0), attrs.get(INDEX_ATTR, 0)
         rows.append(
             [
                 name,

@@ -61,6 +61,7 @@ class Stub:
         s3.meta.events.register("before-send.s3", self._s3)
 
     def _dynamodb(self, request: Any, **kwargs: Any) -> AWSResponse:
+        from lodge.storage.issues import COUNT_ATTR
         from lodge.storage.keys import ISSUE, token_pk
 
         self.calls += 1
@@ -75,7 +76,7 @@ class Stub:
             item = self.tokens.get(key["pk"]["S"][len(token_prefix) :])
             answer = {"Item": item} if item else {}
         elif operation == "UpdateItem" and key.get("sk", {}).get("S", "").startswith(ISSUE):
-            answer = {"Attributes": {"cnt": {"N": "41"}}}  # an issue counted before (no storage constant names it)
+            answer = {"Attributes": {COUNT_ATTR: {"N": "41"}}}  # an issue counted before
         headers = {"x-amzn-RequestId": "stub", "Content-Type": "application/x-amz-json-1.0"}
         return _response(request.url, 200, json.dumps(answer).encode(), headers)
 

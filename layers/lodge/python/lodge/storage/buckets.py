@@ -31,6 +31,8 @@ from lodge.storage.keys import project_pk
 from lodge.storage.table import Table
 
 HOUR_SK = "HR#"
+SERIES_INDEX = "ix"
+"""The hour item's string set of the series it holds (the cap's condition reads it)."""
 SERIES_CAP = 400
 """Distinct series per hour item: 400 x (4 numbers ~ 16 B + its `ix` name ~ 12 B) ~ 30 KB, far
 under DynamoDB's 400 KB, and a month of hours (744 items) stays within ~23 pages of 1 MB."""
@@ -120,7 +122,7 @@ def _fold(series: dict[str, Tally], known: set[str] | None) -> tuple[dict[str, T
 def hour_update(
     project_id: str, hour: int, series: dict[str, Tally], new: int, marks: Sequence[DigestMark], expires: int
 ) -> dict[str, Any]:
-    names: dict[str, str] = {"#ttl": "ttl", "#ix": "ix"}
+    names: dict[str, str] = {"#ttl": "ttl", "#ix": SERIES_INDEX}
     values: dict[str, Any] = {":ttl": expires}
     sets = ["#ttl = if_not_exists(#ttl, :ttl)"]
     adds = []
@@ -181,7 +183,7 @@ class Buckets(Table):
                     old = from_item(failed.response.get("Item", {}))
             if already_counted(old, marks):
                 return False
-            known = set(old.get("ix") or ())  # the cap: fold what no longer fits, then try again
+            known = set(old.get(SERIES_INDEX) or ())  # the cap: fold what no longer fits, then try again
         with failing_as("could not update the hourly buckets"):
             raise RuntimeError("the hour item kept changing")
 

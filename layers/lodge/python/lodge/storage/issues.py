@@ -83,6 +83,10 @@ class IssueCount:
         return self.issue.first_occurrence_id if self.issue is not None else None
 
 
+COUNT_ATTR = "cnt"
+"""An issue's count of stored occurrences (the digest's `ADD`)."""
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 

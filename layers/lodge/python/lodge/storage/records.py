@@ -54,6 +54,12 @@ def clip_index_text(value: str | None) -> str | None:
     return _clip(value) if value else None
 
 
+DETAIL_ATTR = "d"
+"""A record's compressed detail (absent when offloaded to S3)."""
+INDEX_ATTR = "ix"
+"""A record's index entries, one per occurrence (what listings show without the detail)."""
+
+
 def index_entry(occurrence: Occurrence, issue_id: str | None = None) -> dict[str, Any]:
     """The few fields listings need without reading detail; kept small, it is paid for on the GSI."""
     entry = {
@@ -248,9 +254,9 @@ class Records(Table):
         item = {
             **record_key(project_id, record_id),
             "t": time_key(received_ms),
-            "ix": [index_entry(o, g) for o, g in zip(occurrences, groups, strict=True)],
+            INDEX_ATTR: [index_entry(o, g) for o, g in zip(occurrences, groups, strict=True)],
             "z": codec.CURRENT if codec.CURRENT != 1 else None,
-            "d": None if s3_key else blob,
+            DETAIL_ATTR: None if s3_key else blob,
             "s3": s3_key,
             "ttl": int(received_at) + self.config.retention_seconds,
         }
