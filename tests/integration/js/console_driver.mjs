@@ -27,6 +27,10 @@ async function observe(page, out, label) {
   out.pages.push({ label, url: page.url(), ...seen });
 }
 
+// The sign-in page's own URL (`/console/signin?next=/console/issues`) contains the target path:
+// a regex on the whole URL matches before the form's POST has navigated. Match the pathname.
+const at = (pathname) => (url) => url.pathname === pathname;
+
 async function rows(page) {
   return page.$$eval("tr.issue-row", (trs) => trs.map((tr) => ({
     id: tr.dataset.id,
@@ -93,7 +97,7 @@ try {
     await page.goto(`${base}/issues`);
     out.unsignedUrl = page.url();
     await page.fill("#token", opts.token);
-    await Promise.all([page.waitForURL(/\/console\/issues/), page.click("button[type=submit]")]);
+    await Promise.all([page.waitForURL(at("/console/issues")), page.click("button[type=submit]")]);
     out.signedInUrl = page.url();
     await observe(page, out, "issues");
     out.rows = await rows(page);
@@ -150,7 +154,7 @@ try {
     // the rules again, then "Send test" to it.
     await page.goto(`${base}/signin?next=/console/settings`);
     await page.fill("#token", opts.token);
-    await Promise.all([page.waitForURL(/\/console\/settings/), page.click("button[type=submit]")]);
+    await Promise.all([page.waitForURL(at("/console/settings")), page.click("button[type=submit]")]);
     await observe(page, out, "settings");
     await page.selectOption("#alert-destination", "webhook");
     await page.fill("#alert-url", opts.hookUrl);
@@ -187,7 +191,7 @@ try {
   } else if (phase === "xss") {
     await page.goto(`${base}/signin`);
     await page.fill("#token", opts.token);
-    await Promise.all([page.waitForURL(/\/console\/issues/), page.click("button[type=submit]")]);
+    await Promise.all([page.waitForURL(at("/console/issues")), page.click("button[type=submit]")]);
     await observe(page, out, "issues");
     out.rows = await rows(page);
     for (const id of opts.issues) {
