@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lodge import http
+from lodge import flood, http
 from lodge.config import settings
 from lodge.ingest import ingest
 from lodge.protocols.appsignal import auth, push, wire
@@ -39,7 +39,7 @@ def route(request: http.Request) -> dict[str, Any]:
     occurrences = push.parse_batch(body, project_id=info.project_id, query=query, received_at=received_at)
     stored = duplicates = 0
     for chunk in push.chunks(occurrences):
-        result = ingest(store, info.project_id, chunk, received_at)
+        result = ingest(store, info.project_id, chunk, received_at, flood.GATE)
         if result.duplicate:
             duplicates += len(chunk)
         else:

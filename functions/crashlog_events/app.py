@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lodge import http
+from lodge import flood, http
 from lodge.config import settings
 from lodge.ingest import ingest
 from lodge.protocols.crashlog import locate, mapping
@@ -32,7 +32,7 @@ def route(request: http.Request) -> dict[str, Any]:
     info, payload = signed_payload(store, request, settings().max_body_bytes)
     location_id = locate.new_location_id()
     occurrence = mapping.to_occurrence(info.project_id, payload, location_id, received_at)
-    result = ingest(store, info.project_id, [occurrence], received_at)
+    result = ingest(store, info.project_id, [occurrence], received_at, flood.GATE)
     # No metric or INFO line per stored event: each would add to every event's bill (bench/), and
     # the digest counts what is stored. LOG_LEVEL=DEBUG brings the line back.
     logger.debug(

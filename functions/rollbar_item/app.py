@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lodge import http
+from lodge import flood, http
 from lodge.config import settings
 from lodge.ingest import ingest
 from lodge.protocols.rollbar import answers, item
@@ -29,7 +29,7 @@ def route(request: http.Request) -> dict[str, Any]:
     store = Store()  # cheap: the botocore clients underneath are cached per process
     received_at = time.time()
     occurrence, headers = item.parse_item(request, store, settings().max_body_bytes, received_at)
-    result = ingest(store, occurrence.project_id, [occurrence], received_at)
+    result = ingest(store, occurrence.project_id, [occurrence], received_at, flood.GATE)
     if result.duplicate:
         metrics.add_metric(name="OccurrencesDuplicate", unit=MetricUnit.Count, value=1)
         metrics.flush_metrics()

@@ -438,9 +438,10 @@ from lodge_devtools import iam  # noqa: E402
 RECORDS = "PRJ#*#?"  # a record partition: PRJ#<project>#<one hex digit>; project ids never hold "#"
 Grant = tuple[str, tuple[str, ...], tuple[str, ...]]  # (action, LeadingKeys like, LeadingKeys not like)
 INGEST_GRANTS: set[Grant] = {
-    ("getitem", ("PRJ#*", "TOK#*"), (RECORDS,)),  # the token, the project's scrub settings
+    ("getitem", ("PRJ#*", "TOK#*"), (RECORDS,)),  # the token, the project's settings (scrubbing, floods)
     ("updateitem", ("RL#*",), ()),  # rate-limit windows
     ("putitem", (RECORDS,), ()),  # the record
+    ("updateitem", ("PRJ#*",), (RECORDS,)),  # floods: `ADD dr` on the issue (attribute-limited below)
 }
 PROJECT_ONLY = (("PRJ#*",), (RECORDS,))
 DYNAMODB_GRANTS: dict[str, set[Grant]] = {
@@ -559,6 +560,7 @@ INGEST_USES: Uses = [
     ("GetItem", [TOKEN_KEY, PROJECT_KEY], {}),
     ("UpdateItem", [RATE_KEY], RL_UPDATE),
     ("PutItem", RECORD_KEYS, {}),
+    ("UpdateItem", [PROJECT_KEY], {"attributes": ("dr", "pk", "sk"), "return_values": "NONE"}),  # floods
 ]
 USES: dict[str, Uses] = {
     "rollbar_item": INGEST_USES,
@@ -649,6 +651,11 @@ def test_leading_keys_admit_what_the_code_uses_and_nothing_else(directory: str) 
         # client reports touch only `d:*` counters of the project partition, never an issue's count
         ("sentry_ingest", iam.Call("dynamodb:UpdateItem", (PROJECT_KEY,), ("cnt", "pk", "sk"))),
         ("sentry_ingest", iam.Call("dynamodb:UpdateItem", (PROJECT_KEY,), ("d:x:y", "pk", "sk"), "ALL_OLD")),
+        # the flood count grant is `dr` only: never an issue's `cnt`, title or status
+        ("rollbar_item", iam.Call("dynamodb:UpdateItem", (PROJECT_KEY,), ("cnt", "pk", "sk"))),
+        ("appsignal_push", iam.Call("dynamodb:UpdateItem", (PROJECT_KEY,), ("dr", "pk", "sk", "st"))),
+        ("crashlog_events", iam.Call("dynamodb:UpdateItem", (PROJECT_KEY,), ("dr", "pk", "sk"), "ALL_NEW")),
+        ("sentry_ingest", iam.Call("dynamodb:UpdateItem", (RECORD_KEYS[0],), ("dr", "pk", "sk"))),
         # the digest may only drop a record's ttl
         ("digest", iam.Call("dynamodb:UpdateItem", (RECORD_KEYS[0],), ("ix", "pk", "sk"))),
         ("digest", iam.Call("dynamodb:UpdateItem", (RECORD_KEYS[0],), ("pk", "sk", "ttl"), "ALL_OLD")),

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lodge import auth, aws, config
+from lodge import auth, aws, config, flood
 from lodge.protocols.sentry.auth import dsn_project_number
 from lodge.storage import Store
 from lodge_devtools import iam
@@ -24,6 +24,7 @@ from lodge_devtools.apigw import build_event
 from lodge_devtools.demo import DEMO_CREDENTIALS, DEMO_PROJECT_ID, DEMO_PROJECT_NAME
 from lodge_devtools.streams import StreamPoller
 from lodge_devtools.template import load, resources
+from tests.conftest import Project
 from tests.helpers import invoke
 
 pytestmark = pytest.mark.manual_digest
@@ -173,3 +174,27 @@ def test_a_call_outside_the_grants_is_caught(store: Store, audit: Audit) -> None
     monkey_store = Store(config.Settings(**{**config.settings().__dict__, "reads_secrets": True}))
     monkey_store.credential("h1")
     assert [line.split(":")[0] for line in audit.denied()] == ["rollbar_item"]
+
+
+def test_the_flood_path_of_every_ingest_handler_is_granted(
+    store: Store, digest: StreamPoller, audit: Audit, project: Project
+) -> None:
+    """Past the per-issue limit (issue 15 point 8) an ingest function writes `ADD dr` to the issue:
+    every call of that path, for each protocol, is admitted by its grants."""
+    from tests.unit.functions.test_ingest_floods import FLOOD_KIND, PROTOCOLS
+
+    store.put_flood_limit(project.id, 1)
+    functions = {"rollbar": "rollbar_item", "appsignal": "appsignal_push", "crashlog": "crashlog_events"}
+    functions["sentry"] = "sentry_ingest"
+    for name, protocol in PROTOCOLS.items():
+        audit.as_function(functions[name])
+        flood.clear_cache()  # each function its own container: its first count not stored is written at once
+        for _ in range(3):
+            assert protocol.send(project, FLOOD_KIND)["statusCode"] == 200
+    flood_counts = [
+        who
+        for who, call in audit.calls
+        if call.action == "dynamodb:UpdateItem" and "dr" in call.attributes and who != "admin"
+    ]
+    assert sorted(set(flood_counts)) == sorted(functions.values()), flood_counts
+    assert not audit.denied(), "\n".join(audit.denied())

@@ -106,13 +106,13 @@ def test_a_project_can_turn_scrubbing_off_or_mark_keys(store: Store, project: Pr
 
 def test_the_policy_is_read_once_per_warm_process(store: Store, project: Project) -> None:
     calls = []
-    real = store.scrub_config
+    real = store.project_settings  # the one read of the project's settings (lodge.project_settings)
 
     def counting(project_id: str) -> Any:
         calls.append(project_id)
         return real(project_id)
 
-    store.scrub_config = counting  # type: ignore[method-assign]
+    store.project_settings = counting  # type: ignore[method-assign]
     scrubbing.clear_cache()
     for _ in range(3):
         scrubbing.policy_for(store, project.id)

@@ -7,17 +7,19 @@ reports — and counts what it did not store: the issue shows "N occurrences, M 
 - The digest (`observe`) knows each issue's rate from its batches. When an issue passes the limit
   in a minute it records the issue in the project's flood state with a 1-in-S sample, S chosen so
   that about `limit` occurrences a minute are still stored.
-- The request path (`Gate`, one per container) reads the flood state with the limit every
-  VIEW_SECONDS (one BatchGetItem, amortized ~0 round trips). An occurrence of an issue in flood
+- The request path (`Gate`, one per container) reads the flood state with the limit on the
+  project's settings read (lodge.project_settings: one GetItem with the scrubbing settings, every
+  few seconds, amortized ~0 round trips). An occurrence of an issue in flood
   (this minute or the one after the digest saw it) is stored only when its id falls in the sample;
   otherwise no PutItem: it is added to an in-container pending count, flushed with one
   `ADD dr :n` per issue at most once per FLUSH_SECONDS per container, synchronously, in the request
   that crosses the interval or the minute. A container also stops storing an issue by itself once
-  it alone stored `limit` of it this minute (a flood the digest has not seen yet).
+  it alone stored `limit` of it this minute (a flood the digest has not seen yet); only records it
+  actually wrote count (not a duplicate, not a failed write).
 
 The edge, honestly: counts pending in a container that dies are lost (at most FLUSH_SECONDS of
 that container's flood), and a client's retry of an occurrence that was not stored is counted
-again unless it reaches the same container (which remembers RECENT_DROPPED ids).
+again unless it reaches the same container (which remembers RECENT_DROPPED ids, dropped or stored).
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lodge import project_settings
 from lodge.storage.errors import StorageError
-from lodge.storage.floods import FloodView
 
 if TYPE_CHECKING:
     from lodge.occurrence import Occurrence
     from lodge.storage import IssueCount, Store
+    from lodge.storage.floods import FloodView
 
-VIEW_SECONDS = 5.0
+VIEW_SECONDS = project_settings.REFRESH_SECONDS
 FLUSH_SECONDS = 1.0
 RECENT_DROPPED = 10_000
 logger = logging.getLogger(__name__)
@@ -60,7 +63,8 @@ def in_sample(occurrence_id: str, sample: int) -> bool:
 class Gate:
     """One container's view of its projects' floods, and its pending counts."""
 
-    views: dict[str, tuple[float, FloodView]] = field(default_factory=dict)
+    settings: project_settings.SettingsCache = field(default_factory=project_settings.SettingsCache)
+    """The project settings read (flood state with the scrubbing policy), cached per container."""
     stored: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     """(project, issue) -> (minute, occurrences this container stored that minute)."""
     pending: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -68,15 +72,7 @@ class Gate:
     last_flush: float = 0.0
 
     def view(self, store: Store, project_id: str, now: float) -> FloodView:
-        cached = self.views.get(project_id)
-        if cached and cached[0] > now:
-            return cached[1]
-        try:
-            view = store.flood_view(project_id)
-        except StorageError:
-            view = cached[1] if cached else FloodView()  # store rather than guess: the record write decides
-        self.views[project_id] = (now + VIEW_SECONDS, view)
-        return view
+        return self.settings.read(store, project_id, now).flood
 
     def _flooded(self, view: FloodView, project_id: str, occurrence: Occurrence, issue_id: str, minute: int) -> bool:
         entry = view.flooding.get(issue_id)
@@ -103,24 +99,34 @@ class Gate:
             admitted = not all(
                 self._flooded(view, project_id, o, str(g), minute) for o, g in zip(occurrences, issue_ids, strict=True)
             )
-        if admitted:
-            for issue_id in issue_ids:
-                if issue_id is not None:
-                    key = (project_id, issue_id)
-                    seen_minute, count = self.stored.get(key, (minute, 0))
-                    self.stored[key] = (minute, count + 1 if seen_minute == minute else 1)
-        else:
+        if not admitted:
             for occurrence, issue_id in zip(occurrences, issue_ids, strict=True):
                 seen = (project_id, occurrence.occurrence_id)
                 if seen in self.recent:
-                    continue  # a retry this container already counted
-                self.recent[seen] = None
-                if len(self.recent) > RECENT_DROPPED:
-                    self.recent.popitem(last=False)
+                    continue  # a retry of one this container already counted or stored
+                self._remember(seen)
                 key = (project_id, str(issue_id))
                 self.pending[key] = self.pending.get(key, 0) + 1
         self.flush(store, received_at)
         return admitted
+
+    def stored_record(
+        self, project_id: str, occurrences: Sequence[Occurrence], issue_ids: Sequence[str | None], received_at: float
+    ) -> None:
+        """A record of these occurrences was written (not a duplicate): the container's own count. Their
+        ids are remembered with the dropped ones, so a retry of one, refused by the cap, is not counted."""
+        minute = minute_of(received_at)
+        for occurrence, issue_id in zip(occurrences, issue_ids, strict=True):
+            self._remember((project_id, occurrence.occurrence_id))
+            if issue_id is not None:
+                key = (project_id, issue_id)
+                seen_minute, count = self.stored.get(key, (minute, 0))
+                self.stored[key] = (minute, count + 1 if seen_minute == minute else 1)
+
+    def _remember(self, seen: tuple[str, str]) -> None:
+        self.recent[seen] = None
+        if len(self.recent) > RECENT_DROPPED:
+            self.recent.popitem(last=False)
 
     def flush(self, store: Store, now: float, force: bool = False) -> int:
         """Write the pending counts when FLUSH_SECONDS passed or a minute ended; returns how many
@@ -145,8 +151,9 @@ class Gate:
         return written
 
 
-GATE = Gate()
-"""The container's gate (module state lives as long as the warm container)."""
+GATE = Gate(settings=project_settings.CACHE)
+"""The container's gate (module state lives as long as the warm container); its settings cache is
+the one the scrubbing step reads, so a request reads the project's settings item once."""
 
 
 # ---- the digest's side ------------------------------------------------------------------------
@@ -169,7 +176,7 @@ def _limit(store: Store, project_id: str) -> int:
 def clear_cache() -> None:
     _limits.clear()
     _marked.clear()
-    GATE.views.clear()
+    GATE.settings.clear()
     GATE.stored.clear()
     GATE.pending.clear()
     GATE.recent.clear()

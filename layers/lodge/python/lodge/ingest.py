@@ -3,7 +3,8 @@
 A new adapter calls `ingest(store, project_id, occurrences, received_at)` with the Occurrences it mapped.
 
 Write path per request (docs/storage.md): ONE conditional PutItem of the record, which is the
-de-duplication; the issue ids are computed here and stored on the record. Counting, listing and
+de-duplication; the issue ids are computed here and stored on the record. The project's settings
+(scrubbing policy, flood limit and state) come from one cached read (lodge.project_settings). Counting, listing and
 retention exemption happen afterwards in the digest (`lodge.digest`), from the table's stream:
 a 2xx means durably stored, and counted within seconds.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lodge import flood, grouping, scrubbing
+from lodge import flood, grouping, project_settings, scrubbing
 from lodge.normalize import normalize
 from lodge.occurrence import Occurrence
 from lodge.storage import GroupDelta, Store, occurrence_ref, record_id_for
@@ -57,10 +58,12 @@ def ingest(
 ) -> IngestResult:
     """Group and durably store one request's occurrences; raises StorageError on any failure.
 
-    With `gate`, an issue in flood (lodge.flood) is counted, not stored: no write, the same answer."""
+    With `gate` (the handlers pass `flood.GATE`), an issue in flood (lodge.flood) is counted, not
+    stored: no write, the same answer."""
     if not occurrences:
         raise ValueError("nothing to ingest")
-    policy = scrubbing.policy_for(store, project_id)  # before grouping: titles see scrubbed text
+    cache = gate.settings if gate is not None else project_settings.CACHE  # one read for both steps
+    policy = scrubbing.policy_for(store, project_id, received_at, cache)  # before grouping: titles see scrubbed text
     for occurrence in occurrences:
         normalize(occurrence)  # the one post-mapping pass (lodge.normalize), for every protocol
         scrubbing.scrub_occurrence(occurrence, policy)
@@ -70,12 +73,14 @@ def ingest(
     for occurrence, group_id in zip(occurrences, group_ids, strict=True):
         occurrence.group_id = group_id
 
-    # Floods (lodge.flood): gated when the caller passes its container's gate. The handlers do not
-    # yet: its cached state read breaks the request path's read budget that their tests pin.
+    # Floods (lodge.flood): gated when the caller passes its container's gate; the flood state came
+    # with the settings read above, so a warm request still makes one call, the put.
     if gate is not None and not gate.admit(store, project_id, occurrences, group_ids, received_at):
         record_id = record_id_for(occurrences)
         refs = [occurrence_ref(record_id, i, len(occurrences)) for i in range(len(occurrences))]
         return IngestResult(record_id, refs, False, group_ids)
     outcome = store.put_record(project_id, occurrences, received_at, group_ids)
+    if gate is not None and outcome.stored:
+        gate.stored_record(project_id, occurrences, group_ids, received_at)  # only what this container wrote
     refs = [occurrence_ref(outcome.record_id, i, len(occurrences)) for i in range(len(occurrences))]
     return IngestResult(outcome.record_id, refs, not outcome.stored, group_ids)

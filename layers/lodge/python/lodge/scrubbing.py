@@ -2,7 +2,8 @@
 stored detail, the issue title and the grouping key all see scrubbed text (docs/scrubbing.md).
 
 It works on the `Occurrence` every adapter produces, so every protocol (and the next one) is scrubbed
-by the same step. The project's policy is read from storage and cached per warm process, like tokens.
+by the same step. The project's policy is read from its settings item and cached per warm process
+(lodge.project_settings, with the flood state: one read for both).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from lodge import scrub
-from lodge.config import settings
+from lodge import project_settings, scrub
 
 if TYPE_CHECKING:
     from lodge.occurrence import Occurrence
@@ -22,22 +22,17 @@ if TYPE_CHECKING:
 IDENTITY = frozenset({"project_id", "protocol", "client_id", "received_at", "timestamp", "kind", "level", "group_id"})
 """Fields Lodge itself derives or validated: never client secrets, and dedup/keys depend on them."""
 
-_policies: dict[str, tuple[float, scrub.Policy]] = {}
 
-
-def policy_for(store: Store, project_id: str) -> scrub.Policy:
-    """The project's policy, read once per `TOKEN_CACHE_SECONDS` per warm process."""
-    now = time.monotonic()
-    cached = _policies.get(project_id)
-    if cached and cached[0] > now:
-        return cached[1]
-    policy = scrub.policy_from_config(store.scrub_config(project_id))
-    _policies[project_id] = (now + settings().token_cache_seconds, policy)
-    return policy
+def policy_for(
+    store: Store, project_id: str, now: float | None = None, cache: project_settings.SettingsCache | None = None
+) -> scrub.Policy:
+    """The project's policy, read at most once per `project_settings.REFRESH_SECONDS` per warm process."""
+    current = (cache or project_settings.CACHE).read(store, project_id, time.time() if now is None else now)
+    return current.policy
 
 
 def clear_cache() -> None:
-    _policies.clear()
+    project_settings.CACHE.clear()
 
 
 def _scrub_model(model: BaseModel, policy: scrub.Policy, skip: frozenset[str] = frozenset()) -> None:

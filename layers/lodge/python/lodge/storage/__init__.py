@@ -16,7 +16,7 @@
 | console key| LODGE#CONSOLE      | SESSION_KEY               | console         |
 | alert rule | PRJ#<project>      | ALR#<rule id>             | alerts          |
 | alert state| PRJ#<project>      | ALD#/ALC#/ALT#...         | alerts          |
-| flood      | PRJ#<project>      | FLOOD                     | floods (limit and state) |
+| settings   | PRJ#<project>      | SET#scrub                 | settings (scrubbing; flood limit and state: floods) |
 
 Storage attribute names (`st`, `fs`, `ix`, `rl`, ...) appear only in this package: everything
 else reads the models of `lodge.models` (and an occurrence's detail, the Occurrence's JSON form).

@@ -3,13 +3,14 @@ and the counts of what was not stored.
 
 | item           | pk            | sk          | attributes                                            |
 |----------------|---------------|-------------|-------------------------------------------------------|
-| flood item     | PRJ#<project> | FLOOD       | `ipm` the limit; `f<issue id>` = [minute, sample]     |
+| settings item  | PRJ#<project> | SET#scrub   | `ipm` the limit; `f<issue id>` = [minute, sample]     |
 | issue (extra)  | PRJ#<project> | GRP#<issue> | `dr` occurrences not stored; `fwm`/`fwc` rate window  |
 
 `ipm`: occurrences per issue per minute (0: none; absent: 600). `f<issue id>`: in flood that
-minute, and the request path stores 1 in `sample` of its occurrences. One item holds the
-setting and the state, so the request path reads both with one GetItem (the setting is
-written by the CLI, the state by the digest; neither overwrites the other's attributes).
+minute, and the request path stores 1 in `sample` of its occurrences. The project's settings item
+(lodge.storage.settings) holds the limit and the state beside the scrubbing settings, so the
+request path reads all it obeys with one GetItem (the settings are written by the CLI, the state by
+the digest; none overwrites another's attributes).
 The state item holds at most FLOOD_STATE_CAP entries (~40 B each, so under 8 KB, read as 2 RRU
 eventually consistent), the oldest minutes dropped first. `dr` is added by the request path;
 `fwm`/`fwc` (the minute the digest's rate window began, and the issue's total then) by the digest.
@@ -22,7 +23,7 @@ from typing import Any
 
 from lodge.dynamo import from_item, to_attr, to_item
 from lodge.storage.errors import failing_as
-from lodge.storage.keys import FLOOD_SK, issue_sk, project_pk
+from lodge.storage.keys import SETTINGS_SK, issue_sk, project_pk
 from lodge.storage.table import Table
 
 DEFAULT_ISSUE_LIMIT = 600
@@ -56,25 +57,18 @@ def _limit(item: dict[str, Any] | None) -> int:
     return max(0, int(item["ipm"]))
 
 
+def flood_view_of(item: dict[str, Any]) -> FloodView:
+    """The limit and the flood state from the project's settings item (lodge.storage.settings reads it)."""
+    return FloodView(limit=_limit(item), flooding=_entries(item))
+
+
 class Floods(Table):
-    def flood_view(self, project_id: str) -> FloodView:
-        """The limit and the flood state: one GetItem (the request path, every few seconds)."""
-        with failing_as("could not read the project's flood state"):
-            response = self.ddb.get_item(
-                TableName=self.table, Key=to_item({"pk": project_pk(project_id), "sk": FLOOD_SK})
-            )
-        item = from_item(response["Item"]) if "Item" in response else {}
-        return FloodView(limit=_limit(item), flooding=_entries(item))
-
-    def flood_limit(self, project_id: str) -> int:
-        return self.flood_view(project_id).limit
-
     def put_flood_limit(self, project_id: str, limit: int) -> None:
         """Set the project's limit (0: none) on its flood item, beside the state it governs."""
         with failing_as("could not store the project's settings"):
             self.ddb.update_item(
                 TableName=self.table,
-                Key=to_item({"pk": project_pk(project_id), "sk": FLOOD_SK}),
+                Key=to_item({"pk": project_pk(project_id), "sk": SETTINGS_SK}),
                 UpdateExpression="SET #l = :l",
                 ExpressionAttributeNames={"#l": "ipm"},
                 ExpressionAttributeValues={":l": to_attr(max(0, int(limit)))},
@@ -83,7 +77,7 @@ class Floods(Table):
     def mark_flooding(self, project_id: str, issue_id: str, minute: int, sample: int) -> None:
         """Record an issue in flood for `minute` (the request path stores 1 in `sample` of its
         occurrences that minute and the next); stale and surplus entries are removed."""
-        key = to_item({"pk": project_pk(project_id), "sk": FLOOD_SK})
+        key = to_item({"pk": project_pk(project_id), "sk": SETTINGS_SK})
         with failing_as("could not record the flood"):
             response = self.ddb.update_item(
                 TableName=self.table,

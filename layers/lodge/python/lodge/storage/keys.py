@@ -131,7 +131,9 @@ ISSUE_COUNTER_SK = "ISSUECOUNTER"
 
 
 # ---- issue 15 point 8: floods of one issue (lodge.storage.floods) ----------------------------------
-FLOOD_SK = "FLOOD"
-"""The project's flood item (pk PRJ#<project>): its per-issue limit (set by the CLI) and which issues
-are in flood (written by the digest at most once per flooding issue per minute); the request path
-reads it every few seconds. Ingest functions need GetItem on it and UpdateItem (ADD dr) on issues."""
+SETTINGS_SK = "SET#scrub"
+"""The project's settings item (pk PRJ#<project>): everything the request path obeys, so that it is
+read with one GetItem (lodge.project_settings): the scrubbing settings, the per-issue flood limit
+(both set by the CLI) and which issues are in flood (written by the digest at most once per flooding
+issue per minute). Its sort key was named when scrubbing was its only setting; kept so that settings
+stored before stay read. Ingest functions need GetItem on it and UpdateItem (ADD dr) on issues."""

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lodge import flood
 from lodge.http import HttpError, Request, decompress
 from lodge.ingest import ingest
 from lodge.protocols.sentry import auth as sentry_auth
@@ -130,7 +131,7 @@ def _client_report(payload: bytes) -> Counter[str]:
 def _store(store: Store, project_id: str, occurrences: list[Occurrence], received_at: float, outcome: Outcome) -> None:
     if not occurrences:
         return
-    result = ingest(store, project_id, occurrences, received_at)
+    result = ingest(store, project_id, occurrences, received_at, flood.GATE)
     outcome.stored = 0 if result.duplicate else len(occurrences)
     outcome.duplicate = result.duplicate
 
