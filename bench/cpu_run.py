@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from bench.workload import FakeContext, Workload, load, load_handler, worker_main
+from bench.workload import FakeContext, Workload, load, load_handler, under_flood_limit, worker_main
 
 REPEATS = 5
 WARMUP = 10
@@ -41,6 +41,7 @@ def measure(handler: Any, workload: Workload, credentials: dict[str, str]) -> di
     def call(event: dict[str, Any]) -> None:
         statuses.add(int(handler.lambda_handler(event, context).get("statusCode", 0)))
 
+    under_flood_limit()
     for _ in range(WARMUP):
         call(workload.request(credentials).event())
     probe = [workload.request(credentials).event() for _ in range(10)]
@@ -49,6 +50,7 @@ def measure(handler: Any, workload: Workload, credentials: dict[str, str]) -> di
     cpu, wall = [], []
     for _ in range(REPEATS):
         events = [workload.request(credentials).event() for _ in range(batch)]
+        under_flood_limit()  # at most 400 a batch: under the default 600 a minute
         c, w = _time_batch(call, events)
         cpu.append(c)
         wall.append(w)

@@ -176,6 +176,15 @@ def load_handler(function: str) -> Any:
     return load_function(function)
 
 
+def under_flood_limit() -> None:
+    """Forget the container's per-issue counts of this minute (lodge.flood): a batch replays one
+    workload, one issue, hundreds of times a second, and the figure wanted is a request of an issue
+    under its limit (stored), not one counted in a flood. Call it before each measured batch."""
+    from lodge import flood
+
+    flood.GATE.stored.clear()
+
+
 def worker_main(run: Callable[[str, list[str]], dict[str, Any]], argv: list[str]) -> int:
     """Entry point of a worker process: `<function> <out.json> <workload>...`; figures go to the file
     (stdout belongs to the handler's logs)."""

@@ -483,7 +483,7 @@ DYNAMODB_GRANTS: dict[str, set[Grant]] = {
     },
     "alert_deliver": {("getitem", *PROJECT_ONLY), ("query", *PROJECT_ONLY), ("updateitem", *PROJECT_ONLY)},
     "digest": {
-        ("getitem", *PROJECT_ONLY),  # the project's flood item (lodge.flood)
+        ("getitem", *PROJECT_ONLY),  # the project's settings item: the flood limit (lodge.flood)
         ("putitem", *PROJECT_ONLY),
         ("updateitem", *PROJECT_ONLY),
         ("updateitem", (RECORDS,), ()),
@@ -606,7 +606,7 @@ USES: dict[str, Uses] = {
         ("UpdateItem", [PROJECT_KEY], {}),  # delivery state, storm control
     ],
     "digest": [
-        ("GetItem", [PROJECT_KEY], {}),  # the project's flood item (limit and state, lodge.flood)
+        ("GetItem", [PROJECT_KEY], {}),  # the project's settings item (the flood limit, lodge.flood)
         ("PutItem", [PROJECT_KEY], {}),  # listing pages
         ("UpdateItem", [PROJECT_KEY], {"return_values": "ALL_NEW"}),  # issues, their marks
         ("UpdateItem", RECORD_KEYS, {"attributes": ("pk", "sk", "ttl")}),  # REMOVE ttl of a first occurrence

@@ -64,7 +64,7 @@ def flood_view_of(item: dict[str, Any]) -> FloodView:
 
 class Floods(Table):
     def put_flood_limit(self, project_id: str, limit: int) -> None:
-        """Set the project's limit (0: none) on its flood item, beside the state it governs."""
+        """Set the project's limit (0: none) on its settings item, beside the state it governs."""
         with failing_as("could not store the project's settings"):
             self.ddb.update_item(
                 TableName=self.table,
