@@ -233,3 +233,36 @@ def test_the_read_models_show_n_occurrences_m_stored(store: Store, digest: Strea
     detail = data.get_issue(viewer, issue.id, store)
     assert detail is not None
     assert (detail.issue.count, detail.issue.stored) == (8, 3)  # the console: "8 occurrences, 3 stored"
+
+
+def test_the_settings_are_read_every_few_seconds_only_while_the_flood_state_matters(
+    store: Store, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm request of a quiet project reads nothing (the settings' 60 s cadence); a container busy
+    with the project (>= limit / BUSY_SHARE stored this minute) reads the flood state every 5 s."""
+    reads: list[float] = []
+    real = store.project_settings
+
+    def counting(project_id: str) -> Any:
+        reads.append(now)
+        return real(project_id)
+
+    monkeypatch.setattr(store, "project_settings", counting)
+    gate = flood.Gate()
+    now = T0 + 1
+    ingest(store, project.id, [flood_occurrence(project.id, "Quiet")], now, gate)
+    now = T0 + 1 + 2 * flood.VIEW_SECONDS
+    ingest(store, project.id, [flood_occurrence(project.id, "Quiet")], now, gate)
+    assert reads == [T0 + 1], "a quiet project: one read, then the cached settings"
+    busy = DEFAULT_ISSUE_LIMIT // flood.BUSY_SHARE
+    for i in range(busy):
+        now = T0 + 12 + i * 0.01
+        ingest(store, project.id, [flood_occurrence(project.id)], now, gate)
+    assert len(reads) == 2, "busy now: the 11 s old settings were read again"
+    became_busy = reads[-1]
+    now = became_busy + 1
+    ingest(store, project.id, [flood_occurrence(project.id)], now, gate)
+    assert len(reads) == 2
+    now = became_busy + flood.VIEW_SECONDS
+    ingest(store, project.id, [flood_occurrence(project.id)], now, gate)
+    assert reads[-1] == now and len(reads) == 3, "busy with the project: read again after 5 s"

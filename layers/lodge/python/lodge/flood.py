@@ -8,8 +8,10 @@ reports — and counts what it did not store: the issue shows "N occurrences, M 
   in a minute it records the issue in the project's flood state with a 1-in-S sample, S chosen so
   that about `limit` occurrences a minute are still stored.
 - The request path (`Gate`, one per container) reads the flood state with the limit on the
-  project's settings read (lodge.project_settings: one GetItem with the scrubbing settings, every
-  few seconds, amortized ~0 round trips). An occurrence of an issue in flood
+  project's settings read (lodge.project_settings: one GetItem with the scrubbing settings, cached;
+  amortized ~0 round trips). It reads every VIEW_SECONDS while the state can matter — this container
+  stored at least BUSY_SHARE of the limit of the project this minute or the last, or one of its
+  issues is in flood — and at the settings' cadence (60 s) otherwise. An occurrence of an issue in flood
   (this minute or the one after the digest saw it) is stored only when its id falls in the sample;
   otherwise no PutItem: it is added to an in-container pending count, flushed with one
   `ADD dr :n` per issue at most once per FLUSH_SECONDS per container, synchronously, in the request
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from lodge.storage.floods import FloodView
 
 VIEW_SECONDS = project_settings.REFRESH_SECONDS
+BUSY_SHARE = 10
+"""Busy with a project: this container stored >= limit / BUSY_SHARE of it in the minute (or the last)."""
 FLUSH_SECONDS = 1.0
 RECENT_DROPPED = 10_000
 logger = logging.getLogger(__name__)
@@ -70,9 +74,23 @@ class Gate:
     pending: dict[tuple[str, str], int] = field(default_factory=dict)
     recent: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
     last_flush: float = 0.0
+    busy: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    """project -> (minute, occurrences of issues this container stored that minute, and the minute before)."""
 
     def view(self, store: Store, project_id: str, now: float) -> FloodView:
-        return self.settings.read(store, project_id, now).flood
+        """The flood state: read every VIEW_SECONDS while it can matter here, else with the settings."""
+        return self.settings.read(store, project_id, now, self._max_age(project_id, now)).flood
+
+    def _max_age(self, project_id: str, now: float) -> float | None:
+        current = self.settings.cached(project_id)
+        if current is None or current.flood.limit <= 0:
+            return None
+        minute = minute_of(now)
+        if any(entry[0] >= minute - 1 for entry in current.flood.flooding.values()):
+            return VIEW_SECONDS  # a flood is on: follow its sample and its end
+        seen, count, before = self.busy.get(project_id, (minute, 0, 0))
+        recent = max(count, before) if seen == minute else count if seen == minute - 1 else 0
+        return VIEW_SECONDS if recent * BUSY_SHARE >= current.flood.limit else None
 
     def _flooded(self, view: FloodView, project_id: str, occurrence: Occurrence, issue_id: str, minute: int) -> bool:
         entry = view.flooding.get(issue_id)
@@ -116,6 +134,12 @@ class Gate:
         """A record of these occurrences was written (not a duplicate): the container's own count. Their
         ids are remembered with the dropped ones, so a retry of one, refused by the cap, is not counted."""
         minute = minute_of(received_at)
+        of_issues = sum(1 for issue_id in issue_ids if issue_id is not None)  # only those can flood
+        seen, count, before = self.busy.get(project_id, (minute, 0, 0))
+        if seen == minute:
+            self.busy[project_id] = (minute, count + of_issues, before)
+        else:
+            self.busy[project_id] = (minute, of_issues, count if seen == minute - 1 else 0)
         for occurrence, issue_id in zip(occurrences, issue_ids, strict=True):
             self._remember((project_id, occurrence.occurrence_id))
             if issue_id is not None:
@@ -180,6 +204,7 @@ def clear_cache() -> None:
     GATE.stored.clear()
     GATE.pending.clear()
     GATE.recent.clear()
+    GATE.busy.clear()
     GATE.last_flush = 0.0
 
 

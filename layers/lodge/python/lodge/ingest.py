@@ -63,6 +63,8 @@ def ingest(
     if not occurrences:
         raise ValueError("nothing to ingest")
     cache = gate.settings if gate is not None else project_settings.CACHE  # one read for both steps
+    if gate is not None:
+        gate.view(store, project_id, received_at)  # read sooner while the flood state matters here
     policy = scrubbing.policy_for(store, project_id, received_at, cache)  # before grouping: titles see scrubbed text
     for occurrence in occurrences:
         normalize(occurrence)  # the one post-mapping pass (lodge.normalize), for every protocol

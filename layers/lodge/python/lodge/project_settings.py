@@ -1,10 +1,11 @@
 """What the request path obeys of its project — the scrubbing policy, the per-issue flood limit and
-which issues are in flood — read from the project's settings item with one GetItem, at most once
-every REFRESH_SECONDS per container and project (docs/storage.md "Floods of one issue").
+which issues are in flood — read from the project's settings item with one GetItem, cached per
+container and project (docs/storage.md "Floods of one issue").
 
 One read for all of it keeps a warm request at one sequential AWS round trip (the record's PutItem):
-the settings read is amortized over the seconds it is cached. The flood state changes by the minute,
-so REFRESH_SECONDS is short; a scrubbing change reaches warm containers as fast.
+the read is amortized over the time it is cached, `TOKEN_CACHE_SECONDS` (60 s, like tokens) by
+default. The flood gate asks for REFRESH_SECONDS while the state can matter to the container (it is
+busy with the project, or a flood of it is on: lodge.flood.Gate.view).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lodge import scrub
+from lodge.config import settings
 from lodge.storage.errors import StorageError
 from lodge.storage.floods import FloodView
 
@@ -35,9 +37,11 @@ class SettingsCache:
     def __init__(self) -> None:
         self.entries: dict[str, tuple[float, Current]] = {}
 
-    def read(self, store: Store, project_id: str, now: float) -> Current:
+    def read(self, store: Store, project_id: str, now: float, max_age: float | None = None) -> Current:
+        """The project's settings, read again when older than `max_age` seconds (None: TOKEN_CACHE_SECONDS)."""
         cached = self.entries.get(project_id)
-        if cached and cached[0] <= now < cached[0] + REFRESH_SECONDS:
+        age = settings().token_cache_seconds if max_age is None else max_age
+        if cached and cached[0] <= now < cached[0] + age:
             return cached[1]
         try:
             found = store.project_settings(project_id)
@@ -50,6 +54,10 @@ class SettingsCache:
             self.entries.clear()
         self.entries[project_id] = (now, current)
         return current
+
+    def cached(self, project_id: str) -> Current | None:
+        entry = self.entries.get(project_id)
+        return entry[1] if entry else None
 
     def clear(self) -> None:
         self.entries.clear()
