@@ -1,7 +1,7 @@
 """`lodge project limit PROJECT [PER_MINUTE]`: a project's per-issue flood limit (docs/storage.md
 "Floods"): occurrences of one issue stored per minute; beyond it they are counted, not stored.
 0 turns the limit off. Without PER_MINUTE it prints the current limit. Warm functions pick a change
-up within a few seconds (the request path) or a minute (the digest)."""
+up within a minute (TOKEN_CACHE_SECONDS; within seconds where a container is busy with the project)."""
 
 from __future__ import annotations
 
