@@ -32,6 +32,7 @@ from lodge.storage.credentials import Credentials
 from lodge.storage.errors import STORAGE_FAILURES, StorageError
 from lodge.storage.issues import DigestMark, GroupDelta, IssueCount, Issues
 from lodge.storage.keys import new_marker_id, occurrence_ref, parse_ref, record_id_for
+from lodge.storage.listings import Listings
 from lodge.storage.markers import Markers
 from lodge.storage.rate_limits import RateLimits
 from lodge.storage.records import (
@@ -67,5 +68,5 @@ __all__ = [
 ]
 
 
-class Store(Records, Issues, Markers, Credentials, RateLimits, ClientReports, Console, Alerts, Settings):
+class Store(Records, Listings, Issues, Markers, Credentials, RateLimits, ClientReports, Console, Alerts, Settings):
     """All reads and writes of Lodge's table and bucket. One instance per process is enough."""
