@@ -133,7 +133,6 @@ def digest(store: Store, batch: Sequence[tuple[str, NewRecord]]) -> DigestResult
         by_project.setdefault(record.project_id, []).append((sequence, record))
     for project_id, records in by_project.items():
         result.listing_items += store.put_listing(project_id, [r.summary() for _, r in records])
-        result.listing_items += store.put_filtered_listings(project_id, [r.summary() for _, r in records])
         occurrences: list[Occurrence] = []
         refs: list[str] = []
         groupings: list[grouping.Grouping | None] = []

@@ -428,7 +428,7 @@ def issue_occurrences(
     """Older occurrences of an issue, newest first, `limit` a page; the second value is the next
     page's `before_ms` (None on the last page). Reads at most TREND_RECORD_CAP records a page."""
     found: list[OccurrenceSummary] = []
-    where = occurrence_queries.OccurrenceFilter(before_ms=before_ms, issue_id=issue_id)
+    where = occurrence_queries.OccurrenceFilter(before_ms=before_ms)
     listed = occurrence_queries.recent(_store(store), viewer.project_id, where, page_size=200)
     for scanned, members in enumerate(_by_record(listed), start=1):
         found.extend(

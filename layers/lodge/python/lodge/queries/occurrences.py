@@ -11,9 +11,6 @@ from lodge.storage.records import clip_index_text
 if TYPE_CHECKING:
     from lodge.storage import Store
 
-MAX_READS = 5
-"""Queries per capped listing call (docs/storage.md, "Listings")."""
-
 Kind = Literal["all", "errors", "performance"]
 """errors: everything that is not a performance sample (errors and messages)."""
 
@@ -40,51 +37,18 @@ class OccurrenceFilter(NamedTuple):
         return self.issue_id is None or summary.issue_id == self.issue_id
 
 
-def stream_for(where: OccurrenceFilter) -> str | None:
-    """The digest-written listing (`lodge.storage.listings`) that holds the fewest non-matches:
-    an issue's, an exception's, an action's, a kind's; None: the project's whole listing."""
-    from lodge.storage import listings
-
-    if where.issue_id is not None:
-        return listings.issue_stream(where.issue_id)
-    if where.exception_class is not None:
-        return listings.exception_stream(where.exception_class)
-    if where.action is not None:
-        return listings.action_stream(where.action)
-    if where.kind == "errors":
-        return listings.ERRORS
-    if where.kind == "performance":
-        return listings.PERFORMANCE
-    return None
-
-
-def recent(
-    store: Store, project_id: str, where: OccurrenceFilter, page_size: int = 100, max_reads: int | None = None
-) -> Iterator[OccurrenceSummary]:
-    """Matching occurrences, newest received first, read lazily page by page from the narrowest
-    listing; with `max_reads`, at most that many Queries (the iterator then ends early)."""
-    from lodge.storage import listings
-
-    stream = stream_for(where)
-    if stream is None:
-        summaries = store.occurrence_summaries(
-            project_id, since_ms=where.since_ms, before_ms=where.before_ms, page_size=page_size
-        )
-    else:
-        summaries = store.filtered_summaries(
-            project_id,
-            stream,
-            since_ms=where.since_ms,
-            before_ms=where.before_ms,
-            max_reads=max_reads if max_reads is not None else listings.UNCAPPED,
-        )
+def recent(store: Store, project_id: str, where: OccurrenceFilter, page_size: int = 100) -> Iterator[OccurrenceSummary]:
+    """Matching occurrences, newest received first, read lazily page by page."""
+    summaries = store.occurrence_summaries(
+        project_id, since_ms=where.since_ms, before_ms=where.before_ms, page_size=page_size
+    )
     return (summary for summary in summaries if where.matches(summary))
 
 
 def of_issue(store: Store, project_id: str, issue_id: str, limit: int = 100) -> list[OccurrenceSummary]:
     """The latest occurrences counted into an issue."""
     found: list[OccurrenceSummary] = []
-    for summary in recent(store, project_id, OccurrenceFilter(issue_id=issue_id), max_reads=MAX_READS):
+    for summary in recent(store, project_id, OccurrenceFilter(issue_id=issue_id)):
         found.append(summary)
         if len(found) >= limit:
             break

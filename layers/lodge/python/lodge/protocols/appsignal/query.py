@@ -164,14 +164,12 @@ def sample_view(summary: OccurrenceSummary, issue: Issue | None = None) -> dict[
     return view
 
 
-def _matching(
-    store: Store, project_id: str, where: OccurrenceFilter, page_size: int, max_reads: int | None = None
-) -> Iterator[OccurrenceSummary]:
+def _matching(store: Store, project_id: str, where: OccurrenceFilter, page_size: int) -> Iterator[OccurrenceSummary]:
     from lodge.queries import occurrences
     from lodge.storage.errors import relabelled
 
     with relabelled("could not read samples"):
-        yield from occurrences.recent(store, project_id, where, page_size, max_reads=max_reads)
+        yield from occurrences.recent(store, project_id, where, page_size)
 
 
 def _views(store: Store, project_id: str, kind: SampleKind, found: list[OccurrenceSummary]) -> list[dict[str, Any]]:
@@ -187,7 +185,7 @@ def _views(store: Store, project_id: str, kind: SampleKind, found: list[Occurren
 
 def list_samples(store: Store, project_id: str, kind: SampleKind, query: Mapping[str, str]) -> dict[str, Any]:
     """`samples.json`, `samples/errors.json`, `samples/performance.json`."""
-    from lodge.queries.occurrences import MAX_READS, OccurrenceFilter
+    from lodge.queries.occurrences import OccurrenceFilter
 
     raw_action = query.get("action_id") or query.get("action_name") or query.get("action")
     since = parse_timestamp("since", query.get("since"))
@@ -203,7 +201,7 @@ def list_samples(store: Store, project_id: str, kind: SampleKind, query: Mapping
         return {"count": sum(1 for _ in _matching(store, project_id, where, 100))}
     limit = parse_limit(query.get("limit"))
     found: list[OccurrenceSummary] = []
-    for summary in _matching(store, project_id, where, min(100, max(10, limit)), max_reads=MAX_READS):
+    for summary in _matching(store, project_id, where, min(100, max(10, limit))):
         found.append(summary)
         if len(found) >= limit:
             break
