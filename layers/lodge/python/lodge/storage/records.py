@@ -350,18 +350,11 @@ class Records(Table):
         as possible, each up to LISTING_PAGE_BYTES and spanning at most LISTING_SPAN_MS. Returns
         the number of items written. A page's key derives from its records, so a retried batch
         rewrites the same pages; readers drop the rare repeat a bisected retry leaves."""
-        pages = listing_pages(records)
+        items = listing_items(project_id, records)
         with failing_as("could not write the listing"):
-            for page in pages:
-                newest = max(r.received_ms for r in page)
-                tag = hashlib.sha256("\x00".join(r.record_id for r in page).encode()).hexdigest()[:12]
-                item = {
-                    "pk": project_pk(project_id),
-                    "sk": listing_sk(newest, tag),
-                    "rs": [{"r": r.record_id, "t": r.received_ms, "ix": r.index} for r in page],
-                }
+            for item in items:
                 self.ddb.put_item(TableName=self.table, Item=to_item(item))
-        return len(pages)
+        return len(items)
 
     def iter_records(
         self,
@@ -428,6 +421,22 @@ class Records(Table):
         """Every occurrence received in [since_ms, before_ms), newest record first."""
         for record in self.iter_records(project_id, since_ms=since_ms, before_ms=before_ms, page_size=page_size):
             yield from record.summaries()
+
+
+def listing_items(project_id: str, records: Sequence[RecordSummary]) -> list[dict[str, Any]]:
+    """The project listing's items for a batch of records (what `put_listing` writes)."""
+    items = []
+    for page in listing_pages(records):
+        newest = max(r.received_ms for r in page)
+        tag = hashlib.sha256("\x00".join(r.record_id for r in page).encode()).hexdigest()[:12]
+        items.append(
+            {
+                "pk": project_pk(project_id),
+                "sk": listing_sk(newest, tag),
+                "rs": [{"r": r.record_id, "t": r.received_ms, "ix": r.index} for r in page],
+            }
+        )
+    return items
 
 
 def listing_pages(records: Sequence[RecordSummary]) -> list[list[RecordSummary]]:

@@ -164,14 +164,23 @@ def sample_view(summary: OccurrenceSummary, issue: Issue | None = None) -> dict[
     return view
 
 
-def _matching(store: Store, project_id: str, where: OccurrenceFilter, page_size: int) -> Iterator[dict[str, Any]]:
+def _matching(store: Store, project_id: str, where: OccurrenceFilter, page_size: int) -> Iterator[OccurrenceSummary]:
     from lodge.queries import occurrences
     from lodge.storage.errors import relabelled
 
     with relabelled("could not read samples"):
-        by_id = {issue.id: issue for issue in store.issues(project_id)} if where.kind == "errors" else {}
-        for summary in occurrences.recent(store, project_id, where, page_size):
-            yield sample_view(summary, by_id.get(summary.issue_id or ""))
+        yield from occurrences.recent(store, project_id, where, page_size)
+
+
+def _views(store: Store, project_id: str, kind: SampleKind, found: list[OccurrenceSummary]) -> list[dict[str, Any]]:
+    """Sample views; errors carry their issue's triage state (one BatchGetItem for the page's issues)."""
+    from lodge.storage.errors import relabelled
+
+    by_id: dict[str, Issue] = {}
+    if kind == "errors":
+        with relabelled("could not read samples"):
+            by_id = store.issues_by_id(project_id, [s.issue_id for s in found if s.issue_id])
+    return [sample_view(summary, by_id.get(summary.issue_id or "")) for summary in found]
 
 
 def list_samples(store: Store, project_id: str, kind: SampleKind, query: Mapping[str, str]) -> dict[str, Any]:
@@ -191,11 +200,12 @@ def list_samples(store: Store, project_id: str, kind: SampleKind, query: Mapping
     if parse_bool(query.get("count_only")):
         return {"count": sum(1 for _ in _matching(store, project_id, where, 100))}
     limit = parse_limit(query.get("limit"))
-    entries: list[dict[str, Any]] = []
-    for view in _matching(store, project_id, where, min(100, max(10, limit))):
-        entries.append(view)
-        if len(entries) >= limit:
+    found: list[OccurrenceSummary] = []
+    for summary in _matching(store, project_id, where, min(100, max(10, limit))):
+        found.append(summary)
+        if len(found) >= limit:
             break
+    entries = _views(store, project_id, kind, found)
     return {"count": len(entries), "log_entries": entries}
 
 
