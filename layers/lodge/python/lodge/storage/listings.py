@@ -1,49 +1,77 @@
-"""Filtered listings: the digest's pages of one filter's matches, so a filter reads only its own.
+"""Listings read in a bounded number of Queries: the project's listing and the filtered ones.
 
-The project's listing (`Records.put_listing`) holds every record; a filter that rarely matches
-would walk all of it. So, in the same batch, the digest also writes, per filter value present in
-the batch, pages holding only the matching occurrences (docs/storage.md, "Listings"):
+The project's listing (`Records.put_listing`, `LST#…`) holds every occurrence. A filter that
+rarely matches would walk all of it, so in the same batch the digest also writes, per filter value
+present in the batch, pages holding only the matching occurrences (docs/storage.md, "Listings"):
 
-- `ke` / `kp`: errors (everything not a performance sample) / performance samples;
+- `kp`: performance samples (errors, the commonest kind, read the project's listing);
 - `g<issue id>`: an issue's occurrences (Rollbar instances, the console's issue page);
-- `a<hash>`: an action (AppSignal `action`), by a hash of its clipped name;
-- `x<hash>`: an exception class (AppSignal `exception`), likewise.
+- `a<bucket>`: the actions (AppSignal `action`) whose clipped name hashes to one of VALUE_BUCKETS;
+- `x<bucket>`: likewise the exception classes (AppSignal `exception`).
 
-A page is one item in the project partition (`keys.filtered_listing_sk`), up to 64 KB and 60 s
-like the project listing, holding for each record only its matching entries and their positions.
-Its key derives from its records, so a retried batch rewrites the same pages.
+Why buckets for actions and exceptions and not one listing per value: a page costs at least one
+write unit, so a batch over 200 distinct actions would pay 200 for its action pages alone; in
+VALUE_BUCKETS it pays at most 64, for the same bytes. A reader of one value reads its bucket (about
+1/64 of the listing) and keeps the matches. An issue gets its own listing: the console and
+Rollbar's instances list read it page after page.
 
-Reads are capped: at most `MAX_READS` Queries of up to ~1 MB each per listing call; a caller that
-needs more pages on with its API's own continuation (`before`, `page`, a cursor).
+A filtered page is one item in the project partition (`keys.filtered_listing_sk`), with the same
+caps as the project listing's (192 KB of entries before compression, 60 s) and compressed the
+same way (`records.pack_page`); it holds for each record only its matching entries and their
+positions. Its key derives from its records, so a retried batch rewrites the same pages.
+
+Reads are capped (`walk`): at most `MAX_READS` Queries of up to ~1 MB each per listing call. A
+walk yields occurrences newest first and, when the cap stopped it, returns a `Cursor` (a time and
+the last page key read) from which the next call yields every remaining entry exactly once.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lodge.dynamo import from_item, to_attr, to_item
 from lodge.models.occurrences import OccurrenceSummary
 from lodge.storage.errors import failing_as, iterate_failing_as
-from lodge.storage.keys import filtered_listing_bounds, filtered_listing_sk, occurrence_ref, project_pk
-from lodge.storage.records import INDEX_TEXT_LIMIT, LISTING_SPAN_MS, RecordSummary, listing_pages, summary
+from lodge.storage.keys import (
+    FILTERED_LISTING,
+    ISSUE,
+    LISTING,
+    filtered_listing_bounds,
+    filtered_listing_sk,
+    occurrence_ref,
+    project_pk,
+)
+from lodge.storage.records import (
+    INDEX_TEXT_LIMIT,
+    LISTING_SPAN_MS,
+    PAGE_ATTR,
+    RecordSummary,
+    listing_pages,
+    pack_page,
+    page_entries,
+    summary,
+)
 from lodge.storage.table import Table
 
 MAX_READS = 5
-"""Queries per listing call: the documented cap (docs/storage.md)."""
+"""Queries per listing call: the documented cap (docs/storage.md "Listings")."""
 UNCAPPED = 1 << 30
-"""`max_reads` for a reader that pages with its own cap (the console's record cap)."""
-PAGES_PER_READ = 16
-"""A Query returns at most 1 MB: about 16 pages of 64 KB (the emulation has no such limit)."""
-ERRORS = "ke"
+"""`max_reads` for a reader that pages with a cap of its own (the console's record cap)."""
+PAGES_PER_READ = 100
+"""Pages asked for per Query. DynamoDB cuts a Query at 1 MB (~20 of the project listing's pages, or
+hundreds of an issue's small ones); the emulation does not, so a walk also counts what it read in
+megabytes (`READ_BYTES`) and a call that returned 3 MB counts as 3 reads, as it would on DynamoDB."""
+READ_BYTES = 1024 * 1024
 PERFORMANCE = "kp"
+VALUE_BUCKETS = 64
 
 
-def _hashed(prefix: str, text: str) -> str:
+def _bucketed(prefix: str, text: str) -> str:
     clipped = text[:INDEX_TEXT_LIMIT]
-    return prefix + hashlib.sha256(clipped.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    digest = hashlib.sha256(clipped.encode("utf-8", "surrogatepass")).digest()
+    return f"{prefix}{int.from_bytes(digest[:4], 'big') % VALUE_BUCKETS:02x}"
 
 
 def issue_stream(issue_id: str) -> str:
@@ -51,16 +79,16 @@ def issue_stream(issue_id: str) -> str:
 
 
 def action_stream(action: str) -> str:
-    return _hashed("a", action)
+    return _bucketed("a", action)
 
 
 def exception_stream(exception_class: str) -> str:
-    return _hashed("x", exception_class)
+    return _bucketed("x", exception_class)
 
 
 def streams_of(entry: dict[str, Any]) -> list[str]:
     """Every filtered listing an index entry belongs to."""
-    found = [PERFORMANCE if entry.get("k") == "performance" else ERRORS]
+    found = [PERFORMANCE] if entry.get("k") == "performance" else []
     if entry.get("g"):
         found.append(issue_stream(str(entry["g"])))
     if entry.get("a"):
@@ -68,15 +96,6 @@ def streams_of(entry: dict[str, Any]) -> list[str]:
     if entry.get("x"):
         found.append(exception_stream(str(entry["x"])))
     return found
-
-
-@dataclass
-class Capped:
-    """What a capped read returned, and where the next call resumes (None: nothing older)."""
-
-    summaries: list[OccurrenceSummary]
-    reads: int
-    next_before_ms: int | None
 
 
 def page_tag(records: Sequence[RecordSummary]) -> str:
@@ -102,89 +121,127 @@ def filtered_listing_items(project_id: str, records: Sequence[RecordSummary]) ->
     items = []
     for stream, pending in sorted(by_stream.items()):
         for page in listing_pages(pending):
+            entries = [
+                {"r": r.record_id, "t": r.received_ms, "z": sizes[r.record_id], "p": positions[(stream, r.record_id)]}
+                | {"ix": r.index}
+                for r in page
+            ]
             items.append(
                 {
                     "pk": project_pk(project_id),
                     "sk": filtered_listing_sk(stream, max(r.received_ms for r in page), page_tag(page)),
-                    "n": sum(len(r.index) for r in page),
-                    "rs": [
-                        {
-                            "r": r.record_id,
-                            "t": r.received_ms,
-                            "z": sizes[r.record_id],
-                            "p": positions[(stream, r.record_id)],
-                            "ix": r.index,
-                        }
-                        for r in page
-                    ],
+                    PAGE_ATTR: pack_page(entries),
                 }
             )
     return items
 
 
-class Listings(Table):
-    def put_filtered_listings(self, project_id: str, records: Sequence[RecordSummary]) -> int:
-        """Write the batch's filtered pages (the digest does, after `put_listing`); returns the
-        number of items written: one per filter value present, more only past 64 KB or 60 s."""
-        items = filtered_listing_items(project_id, records)
-        with failing_as("could not write the listing"):
-            for item in items:
-                self.ddb.put_item(TableName=self.table, Item=to_item(item))
-        return len(items)
+def _page_summaries(page: dict[str, Any]) -> list[OccurrenceSummary]:
+    """The occurrences of one listing page (the project's: all positions; a filtered one: its `p`)."""
+    found = []
+    for entry in page_entries(page):
+        record_id = str(entry["r"])
+        received_ms = int(entry["t"])
+        index = entry.get("ix", [])
+        size = int(entry.get("z", len(index)))
+        for position, fields in zip(entry.get("p", range(len(index))), index, strict=False):
+            ref = occurrence_ref(record_id, int(position), size)
+            found.append(summary(ref, record_id, int(position), received_ms, fields))
+    return found
 
-    def filtered_summaries(
-        self,
-        project_id: str,
-        stream: str,
-        *,
-        since_ms: int | None = None,
-        before_ms: int | None = None,
-        max_reads: int = MAX_READS,
-    ) -> Iterator[OccurrenceSummary]:
-        """A filter's occurrences received in [since_ms, before_ms), newest first, reading at most
-        `max_reads` Queries (the iterator then simply ends: `read_filtered` says where to resume)."""
-        return iterate_failing_as(
-            "could not read occurrences", self._filtered(project_id, stream, since_ms, before_ms, max_reads, None)
-        )
 
-    def read_filtered(
-        self,
-        project_id: str,
-        stream: str,
-        *,
-        limit: int,
-        since_ms: int | None = None,
-        before_ms: int | None = None,
-        max_reads: int = MAX_READS,
-    ) -> Capped:
-        """Up to `limit` occurrences of a filter, newest first, in at most `max_reads` Queries."""
-        state: dict[str, Any] = {"reads": 0, "oldest": None, "more": False}
-        found: list[OccurrenceSummary] = []
-        with failing_as("could not read occurrences"):
-            for item in self._filtered(project_id, stream, since_ms, before_ms, max_reads, state):
-                found.append(item)
-                if len(found) >= limit:
-                    state["more"] = True
-                    break
-        resume = found[-1].received_ms if state["more"] else state["oldest"]
-        return Capped(found, state["reads"], resume)
+def _item_bytes(raw: dict[str, Any]) -> int:
+    """About what DynamoDB counts of a listing page (its keys and its packed entries)."""
+    return sum(len(name) + len(next(iter(value.values()))) for name, value in raw.items())
 
-    def _filtered(
+
+def _newest_of(sk: str) -> int:
+    """A page's newest receive time: the 13 digits before its tag."""
+    return int(sk.rsplit("#", 2)[-2])
+
+
+class Cursor(NamedTuple):
+    """Where a capped walk goes on: below `before_ms` (exclusive), after the page `after_sk`."""
+
+    before_ms: int
+    after_sk: str
+
+    def encode(self) -> str:
+        return f"{self.before_ms}.{self.after_sk}"
+
+    @classmethod
+    def decode(cls, text: str, stream: str | None) -> Cursor:
+        """ValueError unless `text` is a cursor of this listing (it only ever names a page key)."""
+        millis, _, after_sk = text.partition(".")
+        prefix = LISTING if stream is None else f"{FILTERED_LISTING}{stream}#"
+        if not (millis.isascii() and millis.isdigit() and len(millis) <= 13 and after_sk.isascii()):
+            raise ValueError("not a cursor")
+        if not after_sk.startswith(prefix) or len(after_sk) > len(prefix) + 40:
+            raise ValueError("not a cursor of this listing")
+        return cls(int(millis), after_sk)
+
+
+class Walk(Iterator[OccurrenceSummary]):
+    """One listing read newest first in at most `max_reads` Queries.
+
+    Ordered: pages are read by their newest time, so after reading down to a page whose newest
+    entry is at B, every entry newer than B has been read; entries at or before B wait until the
+    next read (or the end) releases them. A walk the cap stops releases what waits (the answer's
+    tail may then be older than the next call's head) and sets `cursor`: the next call, from after
+    the last page read and below B, yields every remaining entry exactly once. `complete`: the walk
+    reached the listing's end."""
+
+    def __init__(
         self,
+        table: Table,
         project_id: str,
-        stream: str,
+        stream: str | None,
         since_ms: int | None,
         before_ms: int | None,
         max_reads: int,
-        state: dict[str, Any] | None,
+        cursor: Cursor | None = None,
+    ) -> None:
+        self.reads = 0
+        self.complete = False
+        self.cursor: Cursor | None = None
+        if cursor is not None:
+            before_ms = cursor.before_ms if before_ms is None else min(before_ms, cursor.before_ms)
+        self._iterator = iterate_failing_as(
+            "could not read occurrences",
+            self._walk(table, project_id, stream, since_ms, before_ms, max_reads, cursor),
+        )
+
+    def __next__(self) -> OccurrenceSummary:
+        return next(self._iterator)
+
+    @property
+    def resume_before_ms(self) -> int | None:
+        """Where a capped walk stopped (exclusive); None when it reached the end."""
+        return self.cursor.before_ms if self.cursor is not None else None
+
+    def _walk(
+        self,
+        table: Table,
+        project_id: str,
+        stream: str | None,
+        since_ms: int | None,
+        before_ms: int | None,
+        max_reads: int,
+        cursor: Cursor | None,
     ) -> Iterator[OccurrenceSummary]:
         if since_ms is not None and before_ms is not None and since_ms >= before_ms:
+            self.complete = True
             return
-        low, high = filtered_listing_bounds(
-            stream, since_ms, before_ms + LISTING_SPAN_MS if before_ms is not None else None
-        )
+        # A page's key is its newest time and a page spans at most LISTING_SPAN_MS, so the pages that
+        # can hold [since, before) have their newest time in [since, before + span).
+        high_ms = before_ms + LISTING_SPAN_MS if before_ms is not None else None
+        if stream is None:
+            low = LISTING + (f"{since_ms:013d}" if since_ms is not None else "0")
+            high = LISTING + (f"{high_ms:013d}" if high_ms is not None else "9" * 13) + "#~"
+        else:
+            low, high = filtered_listing_bounds(stream, since_ms, high_ms)
         request: dict[str, Any] = {
-            "TableName": self.table,
+            "TableName": table.table,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
             "ExpressionAttributeValues": {
                 ":pk": to_attr(project_pk(project_id)),
@@ -194,40 +251,77 @@ class Listings(Table):
             "ScanIndexForward": False,
             "Limit": PAGES_PER_READ,
         }
+        if cursor is not None:
+            if not low <= cursor.after_sk <= high:
+                self.complete = True
+                return
+            request["ExclusiveStartKey"] = {"pk": to_attr(project_pk(project_id)), "sk": to_attr(cursor.after_sk)}
+        waiting: list[OccurrenceSummary] = []  # read, not yet released, oldest last
         seen: set[str] = set()
-        for read in range(max_reads):
-            response = self.ddb.query(**request)
-            if state is not None:
-                state["reads"] = read + 1
-            found: list[OccurrenceSummary] = []
-            oldest_page: int | None = None
+        calls = read_bytes = 0
+        while True:
+            response = table.ddb.query(**request)
+            calls += 1
+            boundary: int | None = None
+            last_sk: str | None = None
             for raw in response.get("Items", []):
+                read_bytes += _item_bytes(raw)
                 page = from_item(raw)
-                for entry in page.get("rs", []):
-                    received_ms = int(entry["t"])
-                    oldest_page = received_ms if oldest_page is None else min(oldest_page, received_ms)
-                    if before_ms is not None and received_ms >= before_ms:
+                last_sk = str(page["sk"])
+                boundary = _newest_of(last_sk)
+                for found in _page_summaries(page):
+                    if before_ms is not None and found.received_ms >= before_ms:
                         continue
-                    if since_ms is not None and received_ms < since_ms:
+                    if since_ms is not None and found.received_ms < since_ms:
                         continue
-                    size = int(entry.get("z", 1))
-                    for position, index in zip(entry.get("p", []), entry.get("ix", []), strict=False):
-                        ref = occurrence_ref(entry["r"], int(position), size)
-                        found.append(summary(ref, entry["r"], int(position), received_ms, index))
-            # Pages of parallel stream shards may overlap in time: order what one read returned.
-            found.sort(key=lambda s: (s.received_ms, s.record_id, s.position), reverse=True)
-            for occurrence in found:
-                if occurrence.id not in seen:
-                    seen.add(occurrence.id)
-                    yield occurrence
+                    if found.id in seen:  # a bisected retry's page may repeat an entry
+                        continue
+                    seen.add(found.id)
+                    waiting.append(found)
+            # The project listing's order: newest record first, a batch's occurrences in position order.
+            waiting.sort(key=lambda s: s.position)
+            waiting.sort(key=lambda s: (s.received_ms, s.record_id), reverse=True)
+            self.reads = max(calls, -(-read_bytes // READ_BYTES))
             if "LastEvaluatedKey" not in response:
-                if state is not None:
-                    state["oldest"] = None  # read to the end
+                yield from waiting
+                self.complete = True
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-            if state is not None and oldest_page is not None:
-                # Capped: everything newer than the oldest page read so far has been seen.
-                state["oldest"] = oldest_page
+            if boundary is None or last_sk is None:
+                continue  # an empty read (DynamoDB may return one): the cap still counts it
+            released = next((i for i, s in enumerate(waiting) if s.received_ms <= boundary), len(waiting))
+            yield from waiting[:released]
+            del waiting[:released]
+            if self.reads >= max_reads:
+                self.cursor = Cursor(boundary + 1, last_sk)
+                yield from waiting
+                return
+
+
+class Listings(Table):
+    def put_filtered_listings(self, project_id: str, records: Sequence[RecordSummary]) -> int:
+        """Write the batch's filtered pages (the digest does, after `put_listing`); returns the
+        number of items written: one per filter value present, more only past the page caps."""
+        items = filtered_listing_items(project_id, records)
+        with failing_as("could not write the listing"):
+            for item in items:
+                self.ddb.put_item(TableName=self.table, Item=to_item(item))
+        return len(items)
+
+    def walk(
+        self,
+        project_id: str,
+        stream: str | None = None,
+        *,
+        since_ms: int | None = None,
+        before_ms: int | None = None,
+        max_reads: int = MAX_READS,
+        cursor: Cursor | None = None,
+    ) -> Walk:
+        """A listing's occurrences received in [since_ms, before_ms), newest first, in at most
+        `max_reads` Queries: the project's listing (`stream` None) or a filtered one; `cursor`
+        continues a capped walk of the same listing."""
+        return Walk(self, project_id, stream, since_ms, before_ms, max_reads, cursor)
 
     def issues_by_id(self, project_id: str, issue_ids: Sequence[str]) -> dict[str, Any]:
         """The issues of a listing page (their triage state), in one BatchGetItem per 100 ids."""
@@ -244,7 +338,7 @@ class Listings(Table):
                     response = self.ddb.batch_get_item(RequestItems=request)
                     for raw in response.get("Responses", {}).get(self.table, []):
                         item = from_item(raw)
-                        item["id"] = item["sk"][len("GRP#") :]
+                        item["id"] = item["sk"][len(ISSUE) :]
                         found[item["id"]] = to_issue(project_id, item)
                     request = response.get("UnprocessedKeys") or {}
         return found
