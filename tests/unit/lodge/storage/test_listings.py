@@ -68,6 +68,7 @@ def test_an_issue_listing_is_newest_first_and_capped_with_a_continuation(
 ) -> None:
     seeded(store, records=400, batch=10, issues=10)  # issue 7: one page in each of 40 batches
     monkeypatch.setattr(listings, "PAGES_PER_READ", 16)
+    monkeypatch.setattr(listings, "FIRST_PAGES", 16)
     issue = issue_stream(f"{7:032x}")
     calls = queries(store)
     first = store.walk("p1", issue)
@@ -132,3 +133,35 @@ def test_performance_samples_have_their_own_listing(store: Store) -> None:
     store.put_filtered_listings("p1", records)
     assert [s.record_id for s in store.walk("p1", PERFORMANCE)] == [f"k{i:08d}" for i in range(90, -1, -10)]
     assert len(list(store.walk("p1"))) == 100
+
+
+def test_a_count_adds_whole_pages_from_their_tallies_and_decodes_only_the_edges(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lodge.queries import occurrences
+    from lodge.queries.occurrences import OccurrenceFilter
+
+    records = [
+        RecordSummary(f"n{i:08d}", T0_MS + i * 1_000, [{"k": "performance" if i % 4 == 0 else "error", "a": "A#b"}])
+        for i in range(400)
+    ]
+    for start in range(0, 400, 20):  # 20 pages of 20 records
+        store.put_listing("p1", records[start : start + 20])
+        store.put_filtered_listings("p1", records[start : start + 20])
+    decoded: list[int] = []
+    original = listings._page_summaries
+    monkeypatch.setattr(listings, "_page_summaries", lambda page: decoded.append(1) or original(page))
+    for kind in ("all", "errors", "performance"):
+        for since, before in ((None, None), (T0_MS + 30_500, T0_MS + 370_000), (T0_MS + 5_000, T0_MS + 6_000)):
+            decoded.clear()
+            where = OccurrenceFilter(kind=kind, since_ms=since, before_ms=before)  # type: ignore[arg-type]
+            expected = sum(
+                1
+                for r in records
+                if (since is None or r.received_ms >= since)
+                and (before is None or r.received_ms < before)
+                and (kind == "all" or (r.index[0]["k"] == "performance") == (kind == "performance"))
+            )
+            assert occurrences.count(store, "p1", where) == (expected, None)
+            if since is not None and before is not None and before - since > 100_000:
+                assert len(decoded) <= 4  # the two edge pages (and their neighbours' spans), not all 17

@@ -136,9 +136,22 @@ def page(store: Store, project_id: str, where: OccurrenceFilter, limit: int, cur
 def count(
     store: Store, project_id: str, where: OccurrenceFilter, cursor: Cursor | None = None
 ) -> tuple[int, Cursor | None]:
-    """How many match, within the read cap; the cursor (when capped) counts on from there."""
-    listed = recent(store, project_id, where, cursor=cursor)
-    return sum(1 for _ in listed), listed.cursor
+    """How many match, within the read cap; the cursor (when capped) counts on from there. A filter
+    of kind and time only counts whole pages from their stored tallies, decoding only the edges."""
+    from lodge.storage.listings import MAX_READS
+
+    by_kind_only = where.action is None and where.exception_class is None and where.issue_id is None
+    walk = store.walk(
+        project_id,
+        stream_of(where),
+        since_ms=where.since_ms,
+        before_ms=where.before_ms,
+        max_reads=MAX_READS,
+        cursor=cursor,
+        counting=("errors" if where.kind == "errors" else "all") if by_kind_only else None,
+    )
+    decoded = sum(1 for found in walk if where.matches(found))
+    return decoded + walk.counted, walk.cursor
 
 
 def of_issue(store: Store, project_id: str, issue_id: str, limit: int = 100) -> list[OccurrenceSummary]:
@@ -154,6 +167,11 @@ def of_issue(store: Store, project_id: str, issue_id: str, limit: int = 100) -> 
 def occurrence(store: Store, project_id: str, occurrence_id: str) -> dict[str, Any] | None:
     """One occurrence's detail (the Occurrence's JSON form), or None."""
     return store.get_occurrence(project_id, occurrence_id)
+
+
+def occurrences(store: Store, project_id: str, occurrence_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Many occurrences' details by id (a listing page's), in one batched read per 100 records."""
+    return store.get_occurrences(project_id, occurrence_ids)
 
 
 def is_stored(store: Store, project_id: str, record_id: str) -> bool:

@@ -5,15 +5,16 @@ rarely matches would walk all of it, so in the same batch the digest also writes
 present in the batch, pages holding only the matching occurrences (docs/storage.md, "Listings"):
 
 - `kp`: performance samples (errors, the commonest kind, read the project's listing);
-- `g<issue id>`: an issue's occurrences (Rollbar instances, the console's issue page);
+- `g<bucket>`: the occurrences of the issues whose id hashes to one of ISSUE_BUCKETS (Rollbar
+  instances, the console's issue page);
 - `a<bucket>`: the actions (AppSignal `action`) whose clipped name hashes to one of VALUE_BUCKETS;
 - `x<bucket>`: likewise the exception classes (AppSignal `exception`).
 
-Why buckets for actions and exceptions and not one listing per value: a page costs at least one
-write unit, so a batch over 200 distinct actions would pay 200 for its action pages alone; in
-VALUE_BUCKETS it pays at most 64, for the same bytes. A reader of one value reads its bucket (about
-1/64 of the listing) and keeps the matches. An issue gets its own listing: the console and
-Rollbar's instances list read it page after page.
+Why buckets and not one listing per value: a page costs at least one write unit, so a batch over
+3,000 distinct issues (a project with 50,000) would pay ~3,000 for its issue pages alone, about
+one per event; in 256 buckets it pays at most 256, for the same bytes. A reader of one value
+reads its bucket (1/256 or 1/64 of the listing: at a million occurrences ~4,000 or ~16,000
+entries, one Query) and keeps the matches.
 
 A filtered page is one item in the project partition (`keys.filtered_listing_sk`), with the same
 caps as the project listing's (192 KB of entries before compression, 60 s) and compressed the
@@ -44,8 +45,10 @@ from lodge.storage.keys import (
     project_pk,
 )
 from lodge.storage.records import (
+    COUNT_ATTR,
     INDEX_TEXT_LIMIT,
     LISTING_SPAN_MS,
+    OLDEST_ATTR,
     PAGE_ATTR,
     RecordSummary,
     listing_pages,
@@ -59,23 +62,27 @@ MAX_READS = 5
 """Queries per listing call: the documented cap (docs/storage.md "Listings")."""
 UNCAPPED = 1 << 30
 """`max_reads` for a reader that pages with a cap of its own (the console's record cap)."""
+FIRST_PAGES = 4
+"""Pages asked for by a walk's first Query (then twice as many each time, up to PAGES_PER_READ):
+a page of 10 samples should not fetch and decode a megabyte."""
 PAGES_PER_READ = 100
 """Pages asked for per Query. DynamoDB cuts a Query at 1 MB (~20 of the project listing's pages, or
 hundreds of an issue's small ones); the emulation does not, so a walk also counts what it read in
 megabytes (`READ_BYTES`) and a call that returned 3 MB counts as 3 reads, as it would on DynamoDB."""
 READ_BYTES = 1024 * 1024
 PERFORMANCE = "kp"
+ISSUE_BUCKETS = 256
 VALUE_BUCKETS = 64
 
 
-def _bucketed(prefix: str, text: str) -> str:
+def _bucketed(prefix: str, text: str, buckets: int = VALUE_BUCKETS) -> str:
     clipped = text[:INDEX_TEXT_LIMIT]
     digest = hashlib.sha256(clipped.encode("utf-8", "surrogatepass")).digest()
-    return f"{prefix}{int.from_bytes(digest[:4], 'big') % VALUE_BUCKETS:02x}"
+    return f"{prefix}{int.from_bytes(digest[:4], 'big') % buckets:02x}"
 
 
 def issue_stream(issue_id: str) -> str:
-    return "g" + issue_id
+    return _bucketed("g", issue_id, ISSUE_BUCKETS)
 
 
 def action_stream(action: str) -> str:
@@ -98,6 +105,17 @@ def streams_of(entry: dict[str, Any]) -> list[str]:
     return found
 
 
+FILTERED_OMITS = ("c", "ts")
+"""Fields a filtered page leaves out: no reader of a filtered listing shows the client's id or the
+time the client claims (the console's trends read the project's listing), and these two are the
+entry's least compressible ~20 bytes."""
+
+
+def filtered_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """An index entry as a filtered listing holds it."""
+    return {k: v for k, v in entry.items() if k not in FILTERED_OMITS}
+
+
 def page_tag(records: Sequence[RecordSummary]) -> str:
     return hashlib.sha256("\x00".join(r.record_id for r in records).encode()).hexdigest()[:12]
 
@@ -112,7 +130,7 @@ def filtered_listing_items(project_id: str, records: Sequence[RecordSummary]) ->
         matched: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         for position, entry in enumerate(record.index):
             for stream in streams_of(entry):
-                matched.setdefault(stream, []).append((position, entry))
+                matched.setdefault(stream, []).append((position, filtered_entry(entry)))
         for stream, members in matched.items():
             by_stream.setdefault(stream, []).append(
                 RecordSummary(record.record_id, record.received_ms, [e for _, e in members])
@@ -131,6 +149,11 @@ def filtered_listing_items(project_id: str, records: Sequence[RecordSummary]) ->
                     "pk": project_pk(project_id),
                     "sk": filtered_listing_sk(stream, max(r.received_ms for r in page), page_tag(page)),
                     PAGE_ATTR: pack_page(entries),
+                    COUNT_ATTR: [
+                        sum(len(r.index) for r in page),
+                        sum(1 for r in page for e in r.index if e.get("k") != "performance"),
+                    ],
+                    OLDEST_ATTR: min(r.received_ms for r in page),
                 }
             )
     return items
@@ -200,10 +223,15 @@ class Walk(Iterator[OccurrenceSummary]):
         before_ms: int | None,
         max_reads: int,
         cursor: Cursor | None = None,
+        counting: str | None = None,
     ) -> None:
         self.reads = 0
         self.complete = False
         self.cursor: Cursor | None = None
+        self.counted = 0
+        """Counting walks (`counting` "all" or "errors"): occurrences tallied from whole pages,
+        which the walk then does not yield (it yields only the entries of the window's edge pages)."""
+        self._counting = counting
         if cursor is not None:
             before_ms = cursor.before_ms if before_ms is None else min(before_ms, cursor.before_ms)
         self._iterator = iterate_failing_as(
@@ -256,12 +284,16 @@ class Walk(Iterator[OccurrenceSummary]):
                 self.complete = True
                 return
             request["ExclusiveStartKey"] = {"pk": to_attr(project_pk(project_id)), "sk": to_attr(cursor.after_sk)}
-        waiting: list[OccurrenceSummary] = []  # read, not yet released, oldest last
+        waiting: list[OccurrenceSummary] = []  # read, not yet released, newest first
         seen: set[str] = set()
         calls = read_bytes = 0
+        # The project's and the performance listing's pages are large (~50 KB); the buckets' small.
+        big_pages = stream is None or stream == PERFORMANCE
+        request["Limit"] = min(FIRST_PAGES if big_pages else PAGES_PER_READ, PAGES_PER_READ)
         while True:
             response = table.ddb.query(**request)
             calls += 1
+            request["Limit"] = min(PAGES_PER_READ, request["Limit"] * 2)  # a long walk asks for more
             boundary: int | None = None
             last_sk: str | None = None
             for raw in response.get("Items", []):
@@ -269,6 +301,8 @@ class Walk(Iterator[OccurrenceSummary]):
                 page = from_item(raw)
                 last_sk = str(page["sk"])
                 boundary = _newest_of(last_sk)
+                if self._counting is not None and self._counted(page, since_ms, before_ms):
+                    continue
                 for found in _page_summaries(page):
                     if before_ms is not None and found.received_ms >= before_ms:
                         continue
@@ -278,9 +312,13 @@ class Walk(Iterator[OccurrenceSummary]):
                         continue
                     seen.add(found.id)
                     waiting.append(found)
-            # The project listing's order: newest record first, a batch's occurrences in position order.
-            waiting.sort(key=lambda s: s.position)
-            waiting.sort(key=lambda s: (s.received_ms, s.record_id), reverse=True)
+                # Pages come newest first by their newest entry: once this page is read, nothing
+                # unread is newer than `boundary`, so what is newer goes out now (a reader that
+                # wants 10 entries decodes a page or two, not the whole Query).
+                _order(waiting)
+                released = next((i for i, s in enumerate(waiting) if s.received_ms <= boundary), len(waiting))
+                yield from waiting[:released]
+                del waiting[:released]
             self.reads = max(calls, -(-read_bytes // READ_BYTES))
             if "LastEvaluatedKey" not in response:
                 yield from waiting
@@ -289,13 +327,27 @@ class Walk(Iterator[OccurrenceSummary]):
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
             if boundary is None or last_sk is None:
                 continue  # an empty read (DynamoDB may return one): the cap still counts it
-            released = next((i for i, s in enumerate(waiting) if s.received_ms <= boundary), len(waiting))
-            yield from waiting[:released]
-            del waiting[:released]
             if self.reads >= max_reads:
                 self.cursor = Cursor(boundary + 1, last_sk)
                 yield from waiting
                 return
+
+    def _counted(self, page: dict[str, Any], since_ms: int | None, before_ms: int | None) -> bool:
+        """Counting: a page wholly inside the window adds its stored tally without being decoded."""
+        tally = page.get(COUNT_ATTR)
+        oldest, newest = page.get(OLDEST_ATTR), _newest_of(str(page["sk"]))
+        if not isinstance(tally, list) or len(tally) != 2 or oldest is None or self._counting is None:
+            return False
+        if (since_ms is not None and int(oldest) < since_ms) or (before_ms is not None and newest >= before_ms):
+            return False
+        self.counted += int(tally[0] if self._counting == "all" else tally[1])
+        return True
+
+
+def _order(summaries: list[OccurrenceSummary]) -> None:
+    """The project listing's order: newest record first, a batch's occurrences in position order."""
+    summaries.sort(key=lambda s: s.position)
+    summaries.sort(key=lambda s: (s.received_ms, s.record_id), reverse=True)
 
 
 class Listings(Table):
@@ -317,11 +369,12 @@ class Listings(Table):
         before_ms: int | None = None,
         max_reads: int = MAX_READS,
         cursor: Cursor | None = None,
+        counting: str | None = None,
     ) -> Walk:
         """A listing's occurrences received in [since_ms, before_ms), newest first, in at most
         `max_reads` Queries: the project's listing (`stream` None) or a filtered one; `cursor`
         continues a capped walk of the same listing."""
-        return Walk(self, project_id, stream, since_ms, before_ms, max_reads, cursor)
+        return Walk(self, project_id, stream, since_ms, before_ms, max_reads, cursor, counting)
 
     def issues_by_id(self, project_id: str, issue_ids: Sequence[str]) -> dict[str, Any]:
         """The issues of a listing page (their triage state), in one BatchGetItem per 100 ids."""

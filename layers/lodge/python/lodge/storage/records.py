@@ -293,11 +293,41 @@ class Records(Table):
             response = self.ddb.get_item(TableName=self.table, Key=to_item(record_key(project_id, record_id)))
             if "Item" not in response:
                 return None
-            item = from_item(response["Item"])
-            if item.get("s3"):
-                body = self.s3.get_object(Bucket=self.config.bucket_name, Key=item["s3"])["Body"].read()
-            else:
-                body = item["d"]
+            return self._stored_record(project_id, record_id, from_item(response["Item"]))
+
+    def get_occurrences(self, project_id: str, refs: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The details of many occurrences by public id, in one BatchGetItem per 100 records (a
+        listing page's details: Rollbar's instances); unknown or malformed ids are left out."""
+        wanted: dict[str, list[tuple[str, int]]] = {}
+        for ref in refs:
+            try:
+                record_id, position = parse_ref(ref)
+            except KeyError:
+                continue
+            wanted.setdefault(record_id, []).append((ref, position))
+        found: dict[str, dict[str, Any]] = {}
+        ids = sorted(wanted)
+        with failing_as("could not read the occurrence"):
+            for start in range(0, len(ids), 100):
+                keys = [to_item(record_key(project_id, record_id)) for record_id in ids[start : start + 100]]
+                request: dict[str, Any] = {self.table: {"Keys": keys}}
+                while request:
+                    response = self.ddb.batch_get_item(RequestItems=request)
+                    for raw in response.get("Responses", {}).get(self.table, []):
+                        item = from_item(raw)
+                        record_id = str(item["sk"])[len(RECORD) :]
+                        record = self._stored_record(project_id, record_id, item)
+                        for ref, position in wanted.get(record_id, []):
+                            if position < len(record.details):
+                                found[ref] = record.details[position]
+                    request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def _stored_record(self, project_id: str, record_id: str, item: dict[str, Any]) -> StoredRecord:
+        if item.get("s3"):
+            body = self.s3.get_object(Bucket=self.config.bucket_name, Key=item["s3"])["Body"].read()
+        else:
+            body = item["d"]
         received_ms = int(item["t"])
         index = list(item.get("ix", []))
         details = codec.decode(body, int(item.get("z", 1)))
@@ -436,11 +466,21 @@ def listing_items(project_id: str, records: Sequence[RecordSummary]) -> list[dic
                 "pk": project_pk(project_id),
                 "sk": listing_sk(newest, tag),
                 PAGE_ATTR: pack_page([{"r": r.record_id, "t": r.received_ms, "ix": r.index} for r in page]),
+                COUNT_ATTR: [
+                    sum(len(r.index) for r in page),
+                    sum(1 for r in page for e in r.index if e.get("k") != "performance"),
+                ],
+                OLDEST_ATTR: min(r.received_ms for r in page),
             }
         )
     return items
 
 
+COUNT_ATTR = "n"
+"""A project listing page's tally: [occurrences, errors] (every occurrence not a performance
+sample), so a count reads a page without decoding it."""
+OLDEST_ATTR = "o"
+"""A project listing page's oldest receive time (its key holds the newest)."""
 PAGE_ATTR = "z"
 """A listing page's entries: zlib-compressed JSON (`pack_page`). Entries of one page share most of
 their text (titles, classes, actions), so this is what makes a listing cost ~0.05 instead of ~0.18
