@@ -171,6 +171,10 @@ def main(argv: list[str]) -> int:
     subprocess.run([env.PYTHON, "-m", "bench.alerts"], env=env.subprocess_environment(), cwd=ROOT, timeout=240)
     # scrubbing (issue 15): the share of handler CPU the scrubber takes, on vs off, same payload mix
     subprocess.run([env.PYTHON, "-m", "bench.scrub_cpu"], env=env.subprocess_environment(), cwd=ROOT, timeout=600)
+    # listings at scale (issue 16): reads and handler time per query API and filter, 10k occurrences / 50k issues
+    subprocess.run(
+        [env.PYTHON, "-m", "bench.listings", "10000"], env=env.subprocess_environment(), cwd=ROOT, timeout=900
+    )
     return 0
 
 

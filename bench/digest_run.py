@@ -22,7 +22,6 @@ import json
 import math
 import sys
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,10 @@ MIX_EVENTS = 10_000
 SIDE_BATCHES = (1, 10, 100, 1000, 10_000)
 EVENTS = 1000
 """Single-event requests `make bench` digests (and EVENTS / 20 AppSignal batches)."""
+SAMPLE_ENTRIES = 400
+"""Real listing entries kept from the run: pages of the modelled fill are packed from them."""
+PAGE_KEY_BYTES = 90
+"""A listing page's pk, sk and attribute names (what it costs besides its packed entries)."""
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 """Lambda's invocation payload limit: a stream batch is cut when its event would pass it."""
 
@@ -92,7 +95,7 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
         from lodge.digest import new_records
         from lodge.dynamo import from_item
         from lodge.storage import Store
-        from lodge.storage.keys import ISSUE, LISTING, RECORD
+        from lodge.storage.keys import FILTERED_LISTING, ISSUE, LISTING, RECORD
         from lodge_devtools import emulation
         from lodge_devtools.streams import StreamPoller, in_process_invoke
 
@@ -104,7 +107,8 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
         _, credentials = auth.create_project(store, "bench")
         record_wru: list[int] = []
         listing_bytes: list[int] = []
-        listing_zlib: list[int] = []
+        filtered_bytes: list[int] = []
+        samples: list[dict[str, Any]] = []  # real listing entries, to model pages of any fill
         update_keys: list[dict[str, Any]] = []
         keep_keys: list[dict[str, Any]] = []
 
@@ -112,10 +116,13 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
             sk = params["Item"]["sk"]["S"]
             if sk.startswith(RECORD):
                 record_wru.append(write_units(item_size(params["Item"])))
+                if len(samples) < SAMPLE_ENTRIES:
+                    record = from_item(params["Item"])
+                    samples.extend({"t": int(record["t"]), "ix": entry} for entry in record.get("ix", []))
             elif sk.startswith(LISTING):
                 listing_bytes.append(item_size(params["Item"]))
-                packed = zlib.compress(json.dumps(from_item(params["Item"])["rs"], default=str).encode(), 6)
-                listing_zlib.append(item_size({k: v for k, v in params["Item"].items() if k != "rs"}) + len(packed))
+            elif sk.startswith(FILTERED_LISTING):
+                filtered_bytes.append(item_size(params["Item"]))
 
         def on_update(params: dict[str, Any], **_: Any) -> None:
             sk = params["Key"]["sk"]["S"]
@@ -176,7 +183,9 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
             "record_wru": sum(record_wru) / max(1, len(record_wru)),
             "listing_bytes_per_record": sum(listing_bytes) / records,
             "listing_items": len(listing_bytes),
-            "listing_zlib_bytes_per_record": sum(listing_zlib) / records,
+            "filtered_bytes_per_record": sum(filtered_bytes) / records,
+            "filtered_items": len(filtered_bytes),
+            "samples": samples[:SAMPLE_ENTRIES],
             "issue_update_wru": max(issue_wru) if issue_wru else 1,
             "issue_item_bytes": item_size(last),
             "issue_mark_bytes": sum(len(k) + value_size(v) for k, v in last.items() if k.startswith("q")),
@@ -232,6 +241,73 @@ def _chunk() -> int:
     return int(CHUNK)
 
 
+def packed_bytes(samples: list[dict[str, Any]], entries: int, values: int, *, filtered: str = "") -> int:
+    """Bytes of one listing page of `entries` real entries (cycled from the run's) over `values`
+    distinct issues, packed as the digest packs it (`records.pack_page`): the entries' own texts
+    repeat in the workloads, so fresh record ids and times keep the compression honest. `filtered`:
+    the filtered listing (`g…`, `a…`, `x…`, `kp`) whose page this is; empty: the project's."""
+    import hashlib
+
+    from lodge.storage.listings import filtered_entry
+    from lodge.storage.records import pack_page
+
+    if not samples or entries <= 0:
+        return 0
+    rows = []
+    for i in range(entries):
+        sample = samples[i % len(samples)]
+        entry = dict(sample["ix"])
+        if entry.get("g") is not None:
+            entry["g"] = hashlib.sha256(f"issue{i % max(1, values)}".encode()).hexdigest()[:32]
+        record_id = hashlib.sha256(f"record{i}".encode()).hexdigest()[:26]
+        row: dict[str, Any] = {"r": record_id, "t": sample["t"] + i * 37}
+        if filtered:
+            row |= {"z": 1, "p": [0]}
+            entry = filtered_entry(entry)
+        rows.append(row | {"ix": [entry]})
+    return PAGE_KEY_BYTES + len(pack_page(rows))
+
+
+def listing_model(figures: dict[str, Any], batch: int, grouped: float) -> dict[str, Any]:
+    """The listing pages one batch writes and their write units (docs/storage.md "Listings"): the
+    project's listing (pages of up to 192 KB of entries), one page per occupied hash bucket of the
+    batch's issues, actions and exception classes (a distinct action and exception class per
+    issue modelled: the worst case), and the performance listing."""
+    from lodge.storage.listings import ISSUE_BUCKETS, VALUE_BUCKETS
+    from lodge.storage.records import LISTING_PAGE_BYTES
+
+    samples = figures.get("samples") or []
+    k = figures["occurrences_per_record"]
+    occurrences = max(1, round(batch * k))
+    issues = max(1.0, distinct_issues(grouped))
+    buckets = VALUE_BUCKETS * (1 - (1 - 1 / VALUE_BUCKETS) ** issues)
+    issue_buckets = ISSUE_BUCKETS * (1 - (1 - 1 / ISSUE_BUCKETS) ** issues)
+    performance = sum(1 for s in samples if s["ix"].get("k") == "performance") / max(1, len(samples))
+    raw_entry = 40 + sum(len(json.dumps(s["ix"])) for s in samples) / max(1, len(samples))
+    main_items = max(1, math.ceil(occurrences * raw_entry / LISTING_PAGE_BYTES))
+    main = packed_bytes(samples, occurrences, round(issues))
+
+    def pages_of(count: float, entries: float, stream: str) -> tuple[float, int]:
+        per_page = max(1, round(entries / max(1.0, count)))
+        values = max(1, round(issues / max(1.0, count)))
+        return count, write_units(packed_bytes(samples, per_page, values, filtered=stream))
+
+    parts: dict[str, float] = {"project": math.ceil(main / 1024) + main_items - 1}
+    counts = {"project": float(main_items)}
+    for name, stream, count, entries in (
+        ("issues", "g", issue_buckets, grouped),
+        ("actions", "a", buckets, occurrences),
+        ("exceptions", "x", buckets if grouped else 0.0, grouped),
+        ("performance", "kp", 1.0 if performance else 0.0, occurrences * performance),
+    ):
+        if count <= 0 or entries <= 0:
+            continue
+        pages, wru = pages_of(count, entries, stream)
+        parts[name] = pages * wru
+        counts[name] = pages
+    return {"items": math.ceil(sum(counts.values())), "wru": sum(parts.values()), "parts": parts}
+
+
 def effective_batch(figures: dict[str, Any], batch_size: int) -> int:
     """Records per invocation at a BatchSize, cut by Lambda's 6 MB payload limit."""
     by_payload = int(PAYLOAD_LIMIT_BYTES // max(1.0, figures["event_bytes_per_record"]))
@@ -250,8 +326,9 @@ def per_occurrence(
     occurrences = batch * k
     grouped = occurrences * figures["grouped_per_occurrence"]
     issues = distinct_issues(grouped)
-    listing_items = max(1, math.ceil(figures["listing_bytes_per_record"] * batch / 400_000))
-    listing_wru = math.ceil(figures["listing_bytes_per_record"] * batch / 1024)
+    pages = listing_model(figures, batch, grouped)
+    listing_items = pages["items"]
+    listing_wru = pages["wru"]
     new_issues = grouped * ISSUES / MIX_EVENTS
     keeps = new_issues * figures["keeps_per_new_issue"]
     s3_gets = s3_gets_per_record * batch
@@ -269,6 +346,7 @@ def per_occurrence(
     return {
         "batch": batch,
         "listing_wru": listing_wru / occurrences,
+        "listing_parts": {name: wru / occurrences for name, wru in pages["parts"].items()},
         "issue_wru": issues * figures["issue_update_wru"] / occurrences,
         "keep_wru": keeps * figures["keep_wru"] / occurrences,
         "hour_wru": hour_wru / occurrences,
@@ -308,8 +386,14 @@ def report(results: dict[str, Any]) -> str:
         f"log {single['log_bytes_per_invocation']:.0f} B/invocation; "
         f"Lambda event {single['event_bytes_per_record']:.0f} B/record, "
         f"so at most {effective_batch(single, 10**9)} records fit a 6 MB invocation",
-        f"  listing page entries zlib-compressed would be {single['listing_zlib_bytes_per_record']:.0f} B/event "
-        f"(a storage change, not made here)",
+        f"  listings measured: project {single['listing_bytes_per_record']:.0f} B/event (zlib-packed pages), "
+        f"filtered {single['filtered_bytes_per_record']:.0f} B/event in {single['filtered_items']} pages; "
+        f"modelled at the template's batch: "
+        + ", ".join(
+            f"{name} {wru:.3f}"
+            for name, wru in per_occurrence(single, results["batch_size"], memory)["listing_parts"].items()
+        )
+        + " WRU/event",
         f"  template: BatchSize {results['batch_size']}, "
         f"MaximumBatchingWindowInSeconds {results['batching_window_s']}, "
         f"digest {memory} MB, Timeout {results['timeout_s']} s",

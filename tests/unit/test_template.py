@@ -458,6 +458,7 @@ DYNAMODB_GRANTS: dict[str, set[Grant]] = {
     "crashlog_locate": {("getitem", ("PRJ#*#?", "SEC#*", "TOK#*"), ())},
     "rollbar_read": {
         ("getitem", ("PRJ#*", "TOK#*"), ()),
+        ("batchgetitem", ("PRJ#*",), ()),  # an instances page's records (issue 16)
         ("query", *PROJECT_ONLY),
         ("updateitem", *PROJECT_ONLY),  # triage, item counters
     },
@@ -469,6 +470,7 @@ DYNAMODB_GRANTS: dict[str, set[Grant]] = {
     "appsignal_markers": {("getitem", ("TOK#*",), (RECORDS,)), ("putitem", *PROJECT_ONLY)},
     "appsignal_query": {
         ("getitem", ("PRJ#*", "TOK#*"), ()),
+        ("batchgetitem", ("PRJ#*",), ()),  # an errors page's issues (issue 16)
         ("query", *PROJECT_ONLY),
         ("putitem", *PROJECT_ONLY),
         ("updateitem", *PROJECT_ONLY),

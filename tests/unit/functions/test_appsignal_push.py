@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from lodge import auth, aws, config
-from lodge.storage import StorageError, Store
+from lodge.storage import StorageError, Store, listings
 from lodge_devtools.apigw import build_event
 from lodge_devtools.streams import StreamPoller
 from tests.conftest import Project
@@ -284,11 +284,17 @@ def test_batch_of_100_costs_a_bounded_number_of_aws_calls(
     assert sum(first.values()) <= 4, first
     count_aws_calls.clear()
     digest.drain()
-    # The digest: one listing item, one UpdateItem per distinct error group (3), and once per
-    # new group: the keep-record update (all 3 groups are new; their first occurrence is one record),
-    # and the batch's hour bucket (issue 16: one UpdateItem per project and hour).
+    # The digest: the listings — one page of the project's, and one of each filtered listing the
+    # batch touches (docs/storage.md "Listings"): performance samples, each of the 3 error groups,
+    # and the hash buckets of its 3 actions and of its 3 exception classes —, one UpdateItem per
+    # distinct error group (3), and once per new group: the keep-record update (all 3 groups are
+    # new; their first occurrence is one record), and the batch's hour bucket (issue 16: one
+    # UpdateItem per project and hour).
+    actions = {listings.action_stream(f"PostsController#{a}") for a in ("index", "show", "edit")}
+    exceptions = {listings.exception_stream(x) for x in ("ArgumentError", "NoMethodError", "KeyError")}
+    pages = 1 + 1 + 3 + len(actions) + len(exceptions)
     digested = {k: v for k, v in count_aws_calls.items() if k in ("PutItem", "UpdateItem")}
-    assert digested == {"PutItem": 1, "UpdateItem": 3 + 1 + 1}, dict(count_aws_calls)
+    assert digested == {"PutItem": pages, "UpdateItem": 3 + 1 + 1}, dict(count_aws_calls)
 
     count_aws_calls.clear()
     assert push(key, json.dumps(entries(100, failed_every=10, prefix="next")))["statusCode"] == 200
@@ -298,7 +304,7 @@ def test_batch_of_100_costs_a_bounded_number_of_aws_calls(
     count_aws_calls.clear()
     digest.drain()
     assert {k: v for k, v in count_aws_calls.items() if k in ("PutItem", "UpdateItem")} == {
-        "PutItem": 1,
+        "PutItem": pages,  # the same listings again
         "UpdateItem": 3 + 1,  # + the hour bucket
     }
     print(f"AWS calls for 100 entries: first batch {first}, next batch {second}")
@@ -327,7 +333,7 @@ def test_batch_of_20_costs_under_one_dollar_per_million_entries(
     project: Project, store: Store, digest: StreamPoller
 ) -> None:
     """Write units of a typical 0.11 flush (20 entries, 2 errors in 2 groups), priced on-demand,
-    the digest's included (its listing item here holds this one record: the worst case)."""
+    the digest's included (its listing pages here hold this one record: the worst case)."""
     puts: list[dict[str, Any]] = []
     s3_puts: list[int] = []
     events = "before-parameter-build.dynamodb.PutItem", "before-parameter-build.s3.PutObject"
@@ -341,13 +347,17 @@ def test_batch_of_20_costs_under_one_dollar_per_million_entries(
     assert push(key, json.dumps(entries(20, failed_every=10, prefix="cost")))["statusCode"] == 200
     (item,) = puts
     digest.drain()
-    (_, listing) = puts
+    (_, *listing_pages) = puts  # the project's listing page and the filtered listings' pages
+    assert len(listing_pages) >= 2
     record_kb = sum(len(k) + _item_bytes(v) for k, v in item.items()) / 1024
-    index_kb = sum(len(k) + _item_bytes(v) for k, v in listing.items()) / 1024
-    write_units = -(-record_kb // 1) + -(-index_kb // 1) + 2  # record + its listing entry + 2 group updates
+    page_kb = [sum(len(k) + _item_bytes(v) for k, v in page.items()) / 1024 for page in listing_pages]
+    index_kb = sum(page_kb)
+    # record + every listing page + 2 group updates
+    write_units = -(-record_kb // 1) + sum(-(-kb // 1) for kb in page_kb) + 2
     dollars_per_million_entries = (write_units * 0.625 + len(s3_puts) * 5.0 + 1.0) / 20  # + API Gateway request
     print(
-        f"20-entry batch: record {record_kb:.2f} KB, index {index_kb:.2f} KB, {write_units:.0f} WRU, "
+        f"20-entry batch: record {record_kb:.2f} KB, listings {index_kb:.2f} KB in {len(page_kb)} pages, "
+        f"{write_units:.0f} WRU, "
         f"{len(s3_puts)} S3 PUT -> ${dollars_per_million_entries:.3f} per million entries"
     )
     assert dollars_per_million_entries <= 1.0

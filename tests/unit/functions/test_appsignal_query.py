@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 import uuid
 from typing import Any
 
@@ -192,6 +193,48 @@ def test_count_only(project: Project, data: dict[str, Any]) -> None:
     assert json_body(get(project, "samples.json", "count_only=true")) == {"count": 9}
     assert json_body(get(project, "samples/errors.json", f"count_only=true&before={T0}")) == {"count": 1}
     assert json_body(get(project, "samples.json", "count_only=false"))["count"] == 9
+
+
+def test_a_capped_listing_answers_with_a_cursor_that_continues_exactly(
+    project: Project, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 16 point 3: a call reads at most MAX_READS Queries; one the cap stopped says so and
+    its cursor goes on with every remaining match exactly once (counts too)."""
+    from lodge.storage import listings
+
+    expected: set[str] = set()
+    for second in range(6):  # 6 records (each digested alone: its own pages) of 9 errors in 3 classes
+        expected.update(ingest_batch(store, project.id, entries(9, failed_every=1, prefix=f"c{second}"), T0 + second))
+    errors = {e["id"] for e in json_body(get(project, "samples/errors.json", "limit=1000"))["log_entries"]}  # uncapped
+    assert errors == expected and len(errors) == 54
+    monkeypatch.setattr(listings, "MAX_READS", 1)
+    monkeypatch.setattr(listings, "PAGES_PER_READ", 1)
+    for path, query, want in (
+        ("samples/errors.json", "", errors),
+        ("samples.json", "exception=ArgumentError", {i for i in errors if i.endswith(("-0", "-3", "-6"))}),
+    ):
+        seen: list[str] = []
+        counted = 0
+        cursor = count_cursor = ""
+        for _ in range(50):
+            body = json_body(get(project, path, f"limit=1000&{query}{cursor}"))
+            seen.extend(e["id"] for e in body["log_entries"])
+            if "lodge" not in body:
+                break
+            assert body["lodge"]["complete"] is False
+            cursor = "&cursor=" + urllib.parse.quote(body["lodge"]["cursor"])
+        for _ in range(50):
+            body = json_body(get(project, path, f"count_only=true&{query}{count_cursor}"))
+            counted += body["count"]
+            if "lodge" not in body:
+                break
+            count_cursor = "&cursor=" + urllib.parse.quote(body["lodge"]["cursor"])
+        assert cursor, "the cap never stopped a call: the test would prove nothing"
+        assert sorted(seen) == sorted(want) and counted == len(want)
+    # A cursor is checked: only a page key of the same listing, else a 400 (never another partition's read).
+    for bad in ("x", "17.GRP#abc", "17.LSF#kp#1700000000000#abcdefabcdef"):
+        response = get(project, "samples/errors.json", "cursor=" + urllib.parse.quote(bad))
+        assert response["statusCode"] == 400 and "cursor" in json_body(response)["error"]
 
 
 # ---- sample detail ------------------------------------------------------------------------------

@@ -101,6 +101,26 @@ def sample(name: str) -> dict[str, Any]:
     return event
 
 
+def instances_event(store: Store) -> dict[str, Any]:
+    """GET /api/1/item/<the demo project's first issue>/instances/ (its records read in one batch)."""
+    event = sample("rollbar_read")
+    issue_id = store.issues(DEMO_PROJECT_ID)[0].id
+    path = f"/api/1/item/{issue_id}/instances/"
+    event.update(routeKey="GET /api/1/item/{proxy+}", rawPath=path, rawQueryString="")
+    event.update(pathParameters={"proxy": f"{issue_id}/instances/"})
+    event["requestContext"]["http"]["path"] = path
+    return event
+
+
+def errors_event() -> dict[str, Any]:
+    """GET samples/errors.json (the page's issues read in one batch)."""
+    event = sample("appsignal_query")
+    path = event["rawPath"].replace("samples.json", "samples/errors.json")
+    event.update(routeKey="GET /api/{app_id}/samples/errors.json", rawPath=path)
+    event["requestContext"]["http"]["path"] = path
+    return event
+
+
 def sentry_event() -> dict[str, Any]:
     number = dsn_project_number(DEMO_PROJECT_ID)
     report = json.dumps({"discarded_events": [{"reason": "ratelimit_backoff", "category": "error", "quantity": 2}]})
@@ -146,11 +166,16 @@ def test_every_call_of_every_handler_is_granted(store: Store, digest: StreamPoll
     }
     audit.as_function("digest")
     digest.drain()
+    audit.current = "admin"  # the test's own read of the issue id (as provisioning reads)
+    instances = instances_event(store)
     answers |= {
         "rollbar_read": audit.run("rollbar_read", sample("rollbar_read")),
         "appsignal_query": audit.run("appsignal_query", sample("appsignal_query")),
         "appsignal_query_markers": audit.run("appsignal_query", sample("appsignal_query_markers")),
         "crashlog_locate": audit.run("crashlog_locate", sample("crashlog_locate")),
+        # Listing pages read their records or issues in one BatchGetItem (issue 16).
+        "rollbar_instances": audit.run("rollbar_read", instances),
+        "appsignal_errors": audit.run("appsignal_query", errors_event()),
     }
     for name, answer in answers.items():
         assert answer["statusCode"] < 500, (name, answer)
@@ -160,6 +185,10 @@ def test_every_call_of_every_handler_is_granted(store: Store, digest: StreamPoll
     assert "dynamodb:PutItem" in audit.made_by("rollbar_item")
     assert "dynamodb:UpdateItem" in audit.made_by("rollbar_item")  # the rate-limit window
     assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= audit.made_by("digest")
+    assert "dynamodb:BatchGetItem" in audit.made_by("rollbar_read") & audit.made_by("appsignal_query"), (
+        answers["rollbar_instances"],
+        answers["appsignal_errors"],
+    )
     secret_reads = {
         who for who, call in audit.calls if call.leading_keys[:1] and call.leading_keys[0].startswith("SEC#")
     }

@@ -1,7 +1,9 @@
 """The digest: what happens after a record is accepted, driven by the table's stream.
 
 Per batch of new records (docs/storage.md has the write units):
-1. the project's listing: the batch's index entries, as few items as possible (`put_listing`);
+1. the listings: the batch's index entries in the project's listing and in one filtered listing
+   per filter value present (issue, action, exception class, errors/performance), as few items as
+   possible (`put_listing`, `put_filtered_listings`; docs/storage.md "Listings");
 2. one UpdateItem per distinct issue (`Issues.count_into`: triage's counter, reopening of a
    resolved issue, the end of a mute), marked with the stream position so a retried or bisected
    batch never counts twice;
@@ -139,7 +141,9 @@ def digest(store: Store, batch: Sequence[tuple[str, NewRecord]]) -> DigestResult
     for sequence, record in batch:
         by_project.setdefault(record.project_id, []).append((sequence, record))
     for project_id, records in by_project.items():
-        result.listing_items += store.put_listing(project_id, [r.summary() for _, r in records])
+        summaries = [r.summary() for _, r in records]
+        result.listing_items += store.put_listing(project_id, summaries)
+        result.listing_items += store.put_filtered_listings(project_id, summaries)
         occurrences: list[Occurrence] = []
         refs: list[str] = []
         groupings: list[grouping.Grouping | None] = []

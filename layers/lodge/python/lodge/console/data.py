@@ -312,11 +312,12 @@ def _recent(store: Store, project_id: str, since: float) -> tuple[list[Listed], 
     records; True when capped."""
     where = occurrence_queries.OccurrenceFilter(since_ms=int(since * 1000))
     found: list[Listed] = []
-    for records, members in enumerate(_by_record(occurrence_queries.recent(store, project_id, where, page_size=500))):
+    listed = occurrence_queries.recent(store, project_id, where)
+    for records, members in enumerate(_by_record(listed)):
         if records >= TREND_RECORD_CAP:
             return found, True
         found.extend(members)
-    return found, False
+    return found, listed.resume_before_ms is not None
 
 
 def _trends(
@@ -429,10 +430,11 @@ def issue_occurrences(
     viewer: Viewer, issue_id: str, *, before_ms: int | None = None, limit: int = 20, store: Store | None = None
 ) -> tuple[list[OccurrenceSummary], int | None]:
     """Older occurrences of an issue, newest first, `limit` a page; the second value is the next
-    page's `before_ms` (None on the last page). Reads at most TREND_RECORD_CAP records a page."""
+        page's `before_ms` (None on the last page). Reads the issue's own listing, at most
+    TREND_RECORD_CAP records and the listings' read cap a page."""
     found: list[OccurrenceSummary] = []
-    where = occurrence_queries.OccurrenceFilter(before_ms=before_ms)
-    listed = occurrence_queries.recent(_store(store), viewer.project_id, where, page_size=200)
+    where = occurrence_queries.OccurrenceFilter(issue_id=issue_id, before_ms=before_ms)
+    listed = occurrence_queries.recent(_store(store), viewer.project_id, where)
     for scanned, members in enumerate(_by_record(listed), start=1):
         found.extend(
             OccurrenceSummary(
@@ -452,7 +454,7 @@ def issue_occurrences(
             return found, members[0].received_ms
         if scanned >= TREND_RECORD_CAP:
             return found, members[0].received_ms
-    return found, None
+    return found, listed.resume_before_ms  # None: the issue's listing ended; else the read cap stopped it
 
 
 # ---- occurrences ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -10,6 +11,7 @@ from lodge.storage.records import clip_index_text
 
 if TYPE_CHECKING:
     from lodge.storage import Store
+    from lodge.storage.listings import Cursor
 
 Kind = Literal["all", "errors", "performance"]
 """errors: everything that is not a performance sample (errors and messages)."""
@@ -37,16 +39,123 @@ class OccurrenceFilter(NamedTuple):
         return self.issue_id is None or summary.issue_id == self.issue_id
 
 
-def recent(store: Store, project_id: str, where: OccurrenceFilter, page_size: int = 100) -> Iterator[OccurrenceSummary]:
-    """Matching occurrences, newest received first, read lazily page by page."""
-    summaries = store.occurrence_summaries(
-        project_id, since_ms=where.since_ms, before_ms=where.before_ms, page_size=page_size
+def stream_of(where: OccurrenceFilter) -> str | None:
+    """The narrowest digest-written listing that holds every match (None: the project's listing)."""
+    from lodge.storage import listings
+
+    if where.issue_id is not None:
+        return listings.issue_stream(where.issue_id)
+    if where.exception_class is not None:
+        return listings.exception_stream(where.exception_class)
+    if where.action is not None:
+        return listings.action_stream(where.action)
+    if where.kind == "performance":
+        return listings.PERFORMANCE
+    return None  # errors: the commonest kind, read from the project's listing
+
+
+class Recent(Iterator[OccurrenceSummary]):
+    """Matching occurrences, newest received first, from the narrowest listing, in at most
+    `max_reads` Queries (docs/storage.md "Listings"). After iterating: `complete` (the listing's
+    end was reached) or `resume_before_ms`, where the caller's next page starts."""
+
+    def __init__(
+        self,
+        store: Store,
+        project_id: str,
+        where: OccurrenceFilter,
+        max_reads: int | None,
+        cursor: Cursor | None = None,
+    ) -> None:
+        from lodge.storage.listings import MAX_READS
+
+        self._walk = store.walk(
+            project_id,
+            stream_of(where),
+            since_ms=where.since_ms,
+            before_ms=where.before_ms,
+            max_reads=MAX_READS if max_reads is None else max_reads,
+            cursor=cursor,
+        )
+        self._where = where
+
+    def __next__(self) -> OccurrenceSummary:
+        while True:
+            found = next(self._walk)
+            if self._where.matches(found):
+                return found
+
+    @property
+    def reads(self) -> int:
+        return self._walk.reads
+
+    @property
+    def complete(self) -> bool:
+        return self._walk.complete
+
+    @property
+    def resume_before_ms(self) -> int | None:
+        return self._walk.resume_before_ms
+
+    @property
+    def cursor(self) -> Cursor | None:
+        return self._walk.cursor
+
+
+def recent(
+    store: Store, project_id: str, where: OccurrenceFilter, max_reads: int | None = None, cursor: Cursor | None = None
+) -> Recent:
+    """Matching occurrences, newest received first, read lazily (at most `max_reads` Queries)."""
+    return Recent(store, project_id, where, max_reads, cursor)
+
+
+def parse_cursor(where: OccurrenceFilter, text: str | None) -> Cursor | None:
+    """A client's continuation of this filter's listing; ValueError when it is not one."""
+    from lodge.storage.listings import Cursor
+
+    return Cursor.decode(text, stream_of(where)) if text else None
+
+
+class Page(NamedTuple):
+    found: list[OccurrenceSummary]
+    cursor: Cursor | None
+    """Set when the read cap stopped the walk: pass it back for the rest (None: nothing more)."""
+
+
+def page(store: Store, project_id: str, where: OccurrenceFilter, limit: int, cursor: Cursor | None = None) -> Page:
+    """Up to `limit` newest matches. When the read cap stops the walk first, the page also holds
+    what the walk had read but not yet released (so it may pass `limit`), and its cursor then
+    continues with every remaining match exactly once."""
+    listed = recent(store, project_id, where, cursor=cursor)
+    found = list(itertools.islice(listed, limit))
+    if listed.cursor is not None:
+        found.extend(listed)
+    return Page(found, listed.cursor)
+
+
+def count(
+    store: Store, project_id: str, where: OccurrenceFilter, cursor: Cursor | None = None
+) -> tuple[int, Cursor | None]:
+    """How many match, within the read cap; the cursor (when capped) counts on from there. A filter
+    of kind and time only counts whole pages from their stored tallies, decoding only the edges."""
+    from lodge.storage.listings import MAX_READS
+
+    by_kind_only = where.action is None and where.exception_class is None and where.issue_id is None
+    walk = store.walk(
+        project_id,
+        stream_of(where),
+        since_ms=where.since_ms,
+        before_ms=where.before_ms,
+        max_reads=MAX_READS,
+        cursor=cursor,
+        counting=("errors" if where.kind == "errors" else "all") if by_kind_only else None,
     )
-    return (summary for summary in summaries if where.matches(summary))
+    decoded = sum(1 for found in walk if where.matches(found))
+    return decoded + walk.counted, walk.cursor
 
 
 def of_issue(store: Store, project_id: str, issue_id: str, limit: int = 100) -> list[OccurrenceSummary]:
-    """The latest occurrences counted into an issue."""
+    """The latest occurrences counted into an issue (up to the read cap's worth)."""
     found: list[OccurrenceSummary] = []
     for summary in recent(store, project_id, OccurrenceFilter(issue_id=issue_id)):
         found.append(summary)
@@ -58,6 +167,11 @@ def of_issue(store: Store, project_id: str, issue_id: str, limit: int = 100) -> 
 def occurrence(store: Store, project_id: str, occurrence_id: str) -> dict[str, Any] | None:
     """One occurrence's detail (the Occurrence's JSON form), or None."""
     return store.get_occurrence(project_id, occurrence_id)
+
+
+def occurrences(store: Store, project_id: str, occurrence_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Many occurrences' details by id (a listing page's), in one batched read per 100 records."""
+    return store.get_occurrences(project_id, occurrence_ids)
 
 
 def is_stored(store: Store, project_id: str, record_id: str) -> bool:

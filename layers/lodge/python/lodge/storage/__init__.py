@@ -37,6 +37,7 @@ from lodge.storage.errors import STORAGE_FAILURES, StorageError
 from lodge.storage.floods import Floods
 from lodge.storage.issues import DigestMark, GroupDelta, IssueCount, Issues
 from lodge.storage.keys import new_marker_id, occurrence_ref, parse_ref, record_id_for
+from lodge.storage.listings import Listings
 from lodge.storage.markers import Markers
 from lodge.storage.rate_limits import RateLimits
 from lodge.storage.records import (
@@ -73,6 +74,17 @@ __all__ = [
 
 
 class Store(
-    Records, Issues, Markers, Credentials, RateLimits, ClientReports, Console, Alerts, Settings, Buckets, Floods
+    Records,
+    Listings,
+    Issues,
+    Markers,
+    Credentials,
+    RateLimits,
+    ClientReports,
+    Console,
+    Alerts,
+    Settings,
+    Buckets,
+    Floods,
 ):
     """All reads and writes of Lodge's table and bucket. One instance per process is enough."""

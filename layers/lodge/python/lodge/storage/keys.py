@@ -21,6 +21,8 @@ RECORD = "REC#"
 ISSUE = "GRP#"
 MARKER = "MRK#"
 LISTING = "LST#"
+FILTERED_LISTING = "LSF#"
+"""Digest-written listing pages of one filter's matches (lodge.storage.listings)."""
 TOKEN_REF = "TOKREF#"  # noqa: S105 - a sort key prefix
 
 
@@ -137,3 +139,16 @@ read with one GetItem (lodge.project_settings): the scrubbing settings, the per-
 (both set by the CLI) and which issues are in flood (written by the digest at most once per flooding
 issue per minute). Its sort key was named when scrubbing was its only setting; kept so that settings
 stored before stay read. Ingest functions need GetItem on it and UpdateItem (ADD dr) on issues."""
+
+
+def filtered_listing_sk(stream: str, newest_ms: int, tag: str) -> str:
+    """A page of one filter's listing (`lodge.storage.listings`): the filter first, then as `listing_sk`."""
+    return f"{FILTERED_LISTING}{stream}#{newest_ms:013d}#{tag}"
+
+
+def filtered_listing_bounds(stream: str, low_ms: int | None, high_ms: int | None) -> tuple[str, str]:
+    """The sort-key range of a filter's pages whose newest record lies in [low_ms, high_ms]."""
+    prefix = f"{FILTERED_LISTING}{stream}#"
+    low = prefix + (f"{low_ms:013d}" if low_ms is not None else "0")
+    high = prefix + (f"{high_ms:013d}" if high_ms is not None else "9" * 13) + "#~"
+    return low, high

@@ -1,7 +1,8 @@
 """AppSignal's public query API (docs/protocols/appsignal.md) over every protocol's stored occurrences and markers.
 
-Samples are built generically from the time index (`ix` entries) and stored details, so a Rollbar
-exception or a CrashLog report is an error sample just like a failed AppSignal transaction.
+Samples are built generically from the digest's listings (docs/storage.md "Listings") and stored
+details, so a Rollbar exception or a CrashLog report is an error sample just like a failed
+AppSignal transaction.
 
 Semantics Lodge chose where AppSignal documented nothing (all of them stated in the README too):
 
@@ -14,7 +15,13 @@ Semantics Lodge chose where AppSignal documented nothing (all of them stated in 
   `limit` (up to `MAX_LIMIT`).
 - `limit` defaults to 10 and is capped at `MAX_LIMIT` (larger values are clamped, not rejected).
 - `count` is the number of entries in `log_entries`; with `count_only=true` it is the number of all
-  matching samples in the window (a full walk of the window's index).
+  matching samples in the window.
+- Bounded reads: a filter (`action`, `exception`, errors/performance) reads its own digest-written
+  listing, and every call reads at most `listings.MAX_READS` Queries (~1 MB each). When that cap
+  stops a call before it filled `limit` (or before a `count_only` count reached `since`), the answer
+  says so: `"lodge": {"complete": false, "cursor": "..."}`, and the same request with
+  `cursor=<that>` goes on with every remaining match exactly once (counts add up). Such an answer
+  may hold more than `limit` entries (what the walk had read). A complete answer has no `lodge` key.
 - "Error" samples are every occurrence that is not a performance sample (errors and messages).
 - Markers (`markers`): `count` is the number of all matching markers; `from`/`to` are inclusive.
 
@@ -24,7 +31,7 @@ Every storage read fails as `lodge.storage.StorageError` (answered 503, "please 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -33,8 +40,8 @@ from lodge.models.issues import Issue
 
 if TYPE_CHECKING:
     from lodge.models.occurrences import OccurrenceSummary
-    from lodge.queries.occurrences import OccurrenceFilter
     from lodge.storage import Store
+    from lodge.storage.listings import Cursor
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
@@ -164,14 +171,15 @@ def sample_view(summary: OccurrenceSummary, issue: Issue | None = None) -> dict[
     return view
 
 
-def _matching(store: Store, project_id: str, where: OccurrenceFilter, page_size: int) -> Iterator[dict[str, Any]]:
-    from lodge.queries import occurrences
+def _views(store: Store, project_id: str, kind: SampleKind, found: list[OccurrenceSummary]) -> list[dict[str, Any]]:
+    """Sample views; errors carry their issue's triage state (one BatchGetItem for the page's issues)."""
     from lodge.storage.errors import relabelled
 
-    with relabelled("could not read samples"):
-        by_id = {issue.id: issue for issue in store.issues(project_id)} if where.kind == "errors" else {}
-        for summary in occurrences.recent(store, project_id, where, page_size):
-            yield sample_view(summary, by_id.get(summary.issue_id or ""))
+    by_id: dict[str, Issue] = {}
+    if kind == "errors":
+        with relabelled("could not read samples"):
+            by_id = store.issues_by_id(project_id, [s.issue_id for s in found if s.issue_id])
+    return [sample_view(summary, by_id.get(summary.issue_id or "")) for summary in found]
 
 
 def list_samples(store: Store, project_id: str, kind: SampleKind, query: Mapping[str, str]) -> dict[str, Any]:
@@ -188,15 +196,25 @@ def list_samples(store: Store, project_id: str, kind: SampleKind, query: Mapping
         since_ms=int(since) * 1000 if since is not None else None,
         before_ms=(int(before) + 1) * 1000 if before is not None else None,  # inclusive of that second
     )
-    if parse_bool(query.get("count_only")):
-        return {"count": sum(1 for _ in _matching(store, project_id, where, 100))}
-    limit = parse_limit(query.get("limit"))
-    entries: list[dict[str, Any]] = []
-    for view in _matching(store, project_id, where, min(100, max(10, limit))):
-        entries.append(view)
-        if len(entries) >= limit:
-            break
-    return {"count": len(entries), "log_entries": entries}
+    from lodge.queries import occurrences
+    from lodge.storage.errors import relabelled
+
+    try:
+        cursor = occurrences.parse_cursor(where, query.get("cursor"))
+    except ValueError as error:
+        raise HttpError(400, "cursor must be the lodge.cursor of an earlier answer to the same filter") from error
+    with relabelled("could not read samples"):
+        if parse_bool(query.get("count_only")):
+            count, cursor = occurrences.count(store, project_id, where, cursor)
+            return {"count": count, **_continuation(cursor)}
+        found, cursor = occurrences.page(store, project_id, where, parse_limit(query.get("limit")), cursor)
+    entries = _views(store, project_id, kind, found)
+    return {"count": len(entries), "log_entries": entries, **_continuation(cursor)}
+
+
+def _continuation(cursor: Cursor | None) -> dict[str, Any]:
+    """Lodge's addition to a capped answer (a complete one has none): where the next call goes on."""
+    return {} if cursor is None else {"lodge": {"complete": False, "cursor": cursor.encode()}}
 
 
 def _exception_view(detail: Mapping[str, Any]) -> dict[str, Any] | None:

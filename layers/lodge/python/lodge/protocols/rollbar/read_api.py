@@ -97,10 +97,10 @@ def instances_of_item(store: Store, project_id: str, item_id: str, raw_query: st
             raise fail(404, ITEM_NOT_FOUND)
         wanted = page * INSTANCES_PAGE_SIZE
         summaries = occurrences.of_issue(store, project_id, item_id, limit=wanted)[wanted - INSTANCES_PAGE_SIZE :]
-        found = [(s, occurrences.occurrence(store, project_id, s.id)) for s in summaries]
+        details = occurrences.occurrences(store, project_id, [s.id for s in summaries])
     return {
         "page": page,
-        "instances": [instance_object(project_id, s.id, detail) for s, detail in found if detail is not None],
+        "instances": [instance_object(project_id, s.id, details[s.id]) for s in summaries if s.id in details],
     }
 
 
