@@ -1,9 +1,10 @@
 """The digest: what happens after a record is accepted, driven by the table's stream.
 
 Per batch of new records (docs/storage.md has the write units):
-1. the listings: the batch's index entries in the project's listing and in one filtered listing
-   per filter value present (issue, action, exception class, errors/performance), as few items as
-   possible (`put_listing`, `put_filtered_listings`; docs/storage.md "Listings");
+1. the listings (written last, after every count of the batch): the batch's index entries in the
+   project's listing and in the filtered listings of the values present (issue, action and
+   exception buckets, performance), as few items as possible (`put_listing`,
+   `put_filtered_listings`; docs/storage.md "Listings");
 2. one UpdateItem per distinct issue (`Issues.count_into`: triage's counter, reopening of a
    resolved issue, the end of a mute), marked with the stream position so a retried or bisected
    batch never counts twice;
@@ -141,9 +142,6 @@ def digest(store: Store, batch: Sequence[tuple[str, NewRecord]]) -> DigestResult
     for sequence, record in batch:
         by_project.setdefault(record.project_id, []).append((sequence, record))
     for project_id, records in by_project.items():
-        summaries = [r.summary() for _, r in records]
-        result.listing_items += store.put_listing(project_id, summaries)
-        result.listing_items += store.put_filtered_listings(project_id, summaries)
         occurrences: list[Occurrence] = []
         refs: list[str] = []
         groupings: list[grouping.Grouping | None] = []
@@ -183,6 +181,12 @@ def digest(store: Store, batch: Sequence[tuple[str, NewRecord]]) -> DigestResult
             # Also when a later count failed: the retry skips these counts, so their alerts go now.
             if counted:
                 result.alerts += alert_hook.counted(project_id, [d for d, _ in counted], [c for _, c in counted])
+    # The listings last: a batch that failed before this point wrote no page, so the retry (even a
+    # bisected one, whose halves make pages of their own) lists every record once.
+    for project_id, records in by_project.items():
+        summaries = [r.summary() for _, r in records]
+        result.listing_items += store.put_listing(project_id, summaries)
+        result.listing_items += store.put_filtered_listings(project_id, summaries)
     return result
 
 
