@@ -1,7 +1,8 @@
 """AppSignal's public query API (docs/protocols/appsignal.md) over every protocol's stored occurrences and markers.
 
-Samples are built generically from the time index (`ix` entries) and stored details, so a Rollbar
-exception or a CrashLog report is an error sample just like a failed AppSignal transaction.
+Samples are built generically from occurrence summaries (the listing's copies of each record's index
+entries) and stored details, so a Rollbar exception or a CrashLog report is an error sample just
+like a failed AppSignal transaction.
 
 Semantics Lodge chose where AppSignal documented nothing (all of them stated in the README too):
 
