@@ -48,8 +48,23 @@ def test_crashlog_event_in_the_appsignal_sample_view(store: Store, project: Proj
     assert sample["custom_data"]["url"] == "http://app.example.com/users/42"
     assert sample["person"] == {"id": "42", "email": "jane@example.com"}
     assert sample["path"] == "http://app.example.com/users/42"
-    # Not yet: the samples *list* still shows path and action null for CrashLog events. Keeping them
-    # on the time index costs a 4th write unit on a typical Ruby event (record 1012 -> 1079 bytes).
+
+
+def test_a_crashlog_event_shows_the_same_place_in_the_samples_list_as_in_its_detail(
+    store: Store, project: Project
+) -> None:
+    """The list reads the record's index entry, the detail the stored occurrence: both must come from
+    the model's `action` and `path`, or the list shows null where the detail names the place."""
+    ref = crashlog_sample_ref(project, fixture("ruby_1.0.7.json"))
+    sample = json_body(get(project, f"samples/{ref}.json"))
+    for listing in ("samples.json", "samples/errors.json"):
+        (listed,) = json_body(get(project, listing))["log_entries"]
+        assert listed["id"] == ref
+        assert listed["action"] == sample["action"] == "users#show"
+        assert listed["path"] == sample["path"] == "http://app.example.com/users/42"
+    detail = store.get_occurrence(project.id, ref)
+    assert detail is not None and detail["action"] == "users#show"
+    assert detail["path"] == "http://app.example.com/users/42"
 
 
 def test_crashlog_person_keeps_its_name(store: Store, project: Project) -> None:

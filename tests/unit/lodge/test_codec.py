@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import zlib
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lodge import codec, ingest
 from lodge.dynamo import to_item
+from lodge.protocols.crashlog import mapping as crashlog_mapping
 from lodge.storage import Store
 from lodge.storage.keys import record_key
 from tests.unit.lodge.occurrences import pyrollbar_e1, pyrollbar_e1_payload
+
+CRASHLOG_RUBY_EVENT = Path(__file__).resolve().parents[3] / "bench" / "workloads" / "crashlog_ruby" / "body.json"
 
 WRITE_UNIT = 1024
 
@@ -119,4 +123,31 @@ def test_e1_record_item_fits_one_write_unit(store: Store, capsys: pytest.Capture
     detail = attribute_size(item["d"])
     with capsys.disabled():
         print(f"\nE1 record item: {size} B (detail blob {detail} B, index entry {attribute_size(item['ix'])} B)")
+    assert size <= WRITE_UNIT
+
+
+def test_a_typical_crashlog_ruby_event_fits_one_write_unit(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    """The bench's Rails controller event, with the place (`action`, `path`) every listing shows."""
+    payload = json.loads(CRASHLOG_RUBY_EVENT.read_bytes())["payload"]
+    project_id = "0123456789abcdef01234567"  # as long as auth.create_project's ids
+    received_at = 1_795_324_864.25
+    results = [
+        ingest.ingest(
+            store, project_id, [crashlog_mapping.to_occurrence(project_id, payload, i, received_at)], received_at
+        )
+        for i in ("6f0cbb1e-0f7d-4bd4-9a57-5b0f2f0c1a11", "0b9a6c36-3d8b-4f1e-8f0e-2a6b7c1d9e55")
+    ]
+    key = record_key(project_id, results[-1].record_id)
+    item = store.ddb.get_item(TableName=store.table, Key=to_item(key))["Item"]
+    assert "d" in item and "s3" not in item
+    (entry,) = item["ix"]["L"]
+    assert entry["M"]["a"] == {"S": "orders#index"} and entry["M"]["p"] == {
+        "S": "https://shop.example.com/orders?boom=1"
+    }
+    size = item_size(item)
+    with capsys.disabled():
+        print(
+            f"\nCrashLog Ruby record item: {size} B "
+            f"(detail blob {attribute_size(item['d'])} B, index {attribute_size(item['ix'])} B)"
+        )
     assert size <= WRITE_UNIT

@@ -40,7 +40,9 @@ def s3_tags(store: Store, key: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags}
 
 
-def offloading(store: Store, threshold: int = 50) -> Store:
+def offloading(store: Store, threshold: int = 20) -> Store:
+    """A store that offloads every detail of more than `threshold` bytes compressed (the smallest
+    report's detail compresses to ~30 B)."""
     return Store(dataclasses.replace(settings(), offload_threshold=threshold))
 
 
@@ -190,6 +192,37 @@ def test_iter_records_newest_first_with_bounds_and_paging(store: Store) -> None:
 
     oldest_first = list(store.iter_records("p1", newest_first=False, page_size=3))
     assert [r.received_ms for r in oldest_first] == sorted(ids)
+
+
+def test_index_entries_read_the_same_in_their_short_and_their_earlier_encoding(store: Store) -> None:
+    """The protocol is stored as a letter and an error's title without its class; entries written
+    before (the protocol's name, the whole title in `m`) read as the same summary."""
+    occurrence = error(exc_type="NoMethodError", message="undefined method `x'", protocol="crashlog")
+    outcome = store.put_record("p1", [occurrence], T0)
+    summary = store.occurrence_summary("p1", outcome.record_id)
+    assert summary is not None
+    assert summary.protocol == "crashlog" and summary.exception_class == "NoMethodError"
+    assert summary.title == "NoMethodError: undefined method `x'"
+    item = raw_item(store, "p1", f"REC#{outcome.record_id}")
+    assert item is not None
+    (entry,) = item["ix"]["L"]
+    assert entry["M"]["pr"] == {"S": "c"} and "m" not in entry["M"]
+    earlier = {**entry["M"], "pr": {"S": "crashlog"}, "m": {"S": summary.title}}
+    del earlier["mx"]
+    store.ddb.put_item(TableName=store.table, Item={**item, "ix": {"L": [{"M": earlier}]}})
+    assert store.occurrence_summary("p1", outcome.record_id) == summary
+
+
+def test_action_and_path_are_stored_once_unless_the_index_clips_them(store: Store) -> None:
+    short = make(action="users#show", path="https://example.com/users/42")
+    long = make(action="a" * 300, path="https://example.com/" + "p" * 300)
+    for occurrence in (short, long):
+        outcome = store.put_record("p1", [occurrence], T0)
+        detail = store.get_occurrence("p1", outcome.record_id)
+        assert detail is not None
+        assert detail["action"] == occurrence.action and detail["path"] == occurrence.path
+    assert "action" not in stored_detail(short) and "path" not in stored_detail(short)
+    assert stored_detail(long)["action"] == long.action and stored_detail(long)["path"] == long.path
 
 
 def test_iter_records_empty_and_exact_bounds(store: Store) -> None:

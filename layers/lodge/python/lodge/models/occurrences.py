@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 
 class OccurrenceSummary(NamedTuple):
-    """One occurrence as listings see it: the few fields kept on the time index, no detail read."""
+    """One occurrence as listings see it: the few fields of its record's index entry, no detail read."""
 
     id: str
     """The public id: the record id, plus `-<position>` inside a batch."""

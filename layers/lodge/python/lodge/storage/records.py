@@ -62,22 +62,48 @@ INDEX_ATTR = "ix"
 """A record's index entries, one per occurrence (what listings show without the detail)."""
 
 
+PROTOCOL_CODES = {"rollbar": "r", "appsignal": "a", "crashlog": "c", "sentry": "s"}
+"""An index entry's protocol as one letter: every record and listing page repeats it per occurrence.
+Entries written before the codes hold the name, which reads as itself."""
+_PROTOCOL_NAMES = {code: name for name, code in PROTOCOL_CODES.items()}
+
+TITLE_AFTER_CLASS = "mx"
+"""An index entry's title when it is `<exception class>: <rest>` (the usual error title): only the
+rest is stored, the class is the entry's `x` already."""
+
+
+def _title_fields(title: str | None, exception_class: str | None) -> dict[str, str | None]:
+    if title is not None and exception_class is not None and title.startswith(exception_class + ": "):
+        return {TITLE_AFTER_CLASS: title[len(exception_class) + 2 :]}
+    return {"m": title}
+
+
+def _title_of(entry: dict[str, Any]) -> str | None:
+    rest = entry.get(TITLE_AFTER_CLASS)
+    if rest is not None and entry.get("x") is not None:
+        return f"{entry['x']}: {rest}"
+    return entry.get("m")
+
+
 def index_entry(occurrence: Occurrence, issue_id: str | None = None) -> dict[str, Any]:
-    """The few fields listings need without reading detail; kept small, it is paid for on the GSI."""
+    """The few fields listings need without reading detail; kept small, as every record and every
+    listing page pays for it."""
+    exception_class = _clip(occurrence.exception_class)
+    title = _clip(occurrence.default_title()) if occurrence.kind != "performance" else None
     entry = {
         "k": occurrence.kind,
         "l": occurrence.level,
         "e": occurrence.environment,
         "g": issue_id,
         "a": _clip(occurrence.action),
-        "x": _clip(occurrence.exception_class),
-        "m": _clip(occurrence.default_title()) if occurrence.kind != "performance" else None,
+        "x": exception_class,
+        **_title_fields(title, exception_class),
         "p": _clip(occurrence.path),
         "d": occurrence.duration,
         "s": occurrence.status,
         "ts": round(occurrence.effective_time, 3),
         "c": occurrence.client_id,
-        "pr": occurrence.protocol,
+        "pr": PROTOCOL_CODES.get(occurrence.protocol, occurrence.protocol),
     }
     return {k: v for k, v in entry.items() if v is not None}
 
@@ -101,7 +127,7 @@ def summary(ref: str, record_id: str, position: int, received_ms: int, entry: di
         level=entry.get("l"),
         environment=entry.get("e"),
         issue_id=entry.get("g"),
-        title=entry.get("m"),
+        title=_title_of(entry),
         exception_class=entry.get("x"),
         action=entry.get("a"),
         path=entry.get("p"),
@@ -109,7 +135,7 @@ def summary(ref: str, record_id: str, position: int, received_ms: int, entry: di
         status=entry.get("s"),
         occurred_at=entry.get("ts"),
         client_id=entry.get("c"),
-        protocol=entry.get("pr"),
+        protocol=_PROTOCOL_NAMES.get(entry.get("pr", ""), entry.get("pr")),
     )
 
 
@@ -117,12 +143,19 @@ def summary(ref: str, record_id: str, position: int, received_ms: int, entry: di
 # leaves them out: ~100 incompressible bytes, the difference between 1 and 2 write units for a
 # typical report. `_restore_detail` puts them back on read.
 _DETAIL_FROM_ITEM = ("project_id", "client_id", "group_id", "received_at")
+_DETAIL_FROM_INDEX = {"action": "a", "path": "p"}
+"""Texts the index entry holds whole unless clipped (`INDEX_TEXT_LIMIT`): left out of the detail
+when the entry has them unclipped (a CrashLog event's action and URL are ~50 B of its 1 KB)."""
 
 
 def stored_detail(occurrence: Occurrence) -> dict[str, Any]:
     detail = occurrence.to_detail()
     for key in _DETAIL_FROM_ITEM:
         detail.pop(key, None)
+    for key in _DETAIL_FROM_INDEX:
+        value = detail.get(key)
+        if isinstance(value, str) and _clip(value) == value:
+            del detail[key]
     return detail
 
 
@@ -133,6 +166,9 @@ def _restore_detail(detail: dict[str, Any], entry: dict[str, Any], project_id: s
         detail.setdefault("client_id", entry["c"])
     if "g" in entry:
         detail.setdefault("group_id", entry["g"])
+    for key, short in _DETAIL_FROM_INDEX.items():
+        if short in entry:
+            detail.setdefault(key, entry[short])  # a clipped text stayed whole in the detail
 
 
 @dataclass
@@ -157,7 +193,7 @@ class StoredRecord:
 
 @dataclass
 class RecordSummary:
-    """A record as the time index returns it: no detail, just the per-occurrence index entries."""
+    """A record as the listing returns it: no detail, just the per-occurrence index entries."""
 
     record_id: str
     received_ms: int

@@ -186,6 +186,7 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
     language = _str(notifier_raw.get("language"))
     custom = data or None if isinstance(data_raw, dict) or data_raw is None else {"data": data_raw}
     request = _request(data)
+    place = _context_label(context)
 
     return Occurrence(
         project_id=project_id,
@@ -212,7 +213,10 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
         platform=_str(system.get("platform")) or _str(_dict(environment_raw).get("platform")),
         language=language.lower() if language else None,
         framework=_framework(system),
-        context=_context_label(context),
+        context=place,
+        # Where it happened, as every listing shows it without the detail (AppSignal's samples list).
+        action=place,
+        path=request.url if request else None,
         hostname=hostname,
         extra=extra or None,
     )
