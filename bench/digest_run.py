@@ -294,6 +294,8 @@ def listing_model(figures: dict[str, Any], batch: int, grouped: float) -> dict[s
 
     parts: dict[str, float] = {"project": math.ceil(main / 1024) + main_items - 1}
     counts = {"project": float(main_items)}
+    tallies = main_items + (1 if performance else 0)  # a ~100-byte tally beside each counted page
+    parts["tallies"], counts["tallies"] = float(tallies), float(tallies)
     for name, stream, count, entries in (
         ("issues", "g", issue_buckets, grouped),
         ("actions", "a", buckets, occurrences),

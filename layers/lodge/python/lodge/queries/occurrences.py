@@ -109,11 +109,12 @@ def recent(
     return Recent(store, project_id, where, max_reads, cursor)
 
 
-def parse_cursor(where: OccurrenceFilter, text: str | None) -> Cursor | None:
-    """A client's continuation of this filter's listing; ValueError when it is not one."""
+def parse_cursor(where: OccurrenceFilter, text: str | None, *, counting: bool = False) -> Cursor | None:
+    """A client's continuation of this filter's listing (or count); ValueError when it is not one."""
     from lodge.storage.listings import Cursor
 
-    return Cursor.decode(text, stream_of(where)) if text else None
+    by_tallies = counting and where.action is None and where.exception_class is None and where.issue_id is None
+    return Cursor.decode(text, stream_of(where), counting=by_tallies) if text else None
 
 
 class Page(NamedTuple):
@@ -137,21 +138,19 @@ def count(
     store: Store, project_id: str, where: OccurrenceFilter, cursor: Cursor | None = None
 ) -> tuple[int, Cursor | None]:
     """How many match, within the read cap; the cursor (when capped) counts on from there. A filter
-    of kind and time only counts whole pages from their stored tallies, decoding only the edges."""
-    from lodge.storage.listings import MAX_READS
-
-    by_kind_only = where.action is None and where.exception_class is None and where.issue_id is None
-    walk = store.walk(
-        project_id,
-        stream_of(where),
-        since_ms=where.since_ms,
-        before_ms=where.before_ms,
-        max_reads=MAX_READS,
-        cursor=cursor,
-        counting=("errors" if where.kind == "errors" else "all") if by_kind_only else None,
-    )
-    decoded = sum(1 for found in walk if where.matches(found))
-    return decoded + walk.counted, walk.cursor
+    of kind and time only adds the listing pages' tallies (a Query reads ~10,000 of them); any
+    other filter walks its listing and counts the matches."""
+    if where.action is None and where.exception_class is None and where.issue_id is None:
+        return store.count(
+            project_id,
+            stream_of(where),
+            errors_only=where.kind == "errors",
+            since_ms=where.since_ms,
+            before_ms=where.before_ms,
+            cursor=cursor,
+        )
+    walk = store.walk(project_id, stream_of(where), since_ms=where.since_ms, before_ms=where.before_ms, cursor=cursor)
+    return sum(1 for found in walk if where.matches(found)), walk.cursor
 
 
 def of_issue(store: Store, project_id: str, issue_id: str, limit: int = 100) -> list[OccurrenceSummary]:

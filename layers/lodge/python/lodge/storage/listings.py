@@ -50,11 +50,14 @@ from lodge.storage.records import (
     LISTING_SPAN_MS,
     OLDEST_ATTR,
     PAGE_ATTR,
+    TALLY,
     RecordSummary,
     listing_pages,
     pack_page,
     page_entries,
+    page_sk_of,
     summary,
+    tally_item,
 )
 from lodge.storage.table import Table
 
@@ -144,18 +147,10 @@ def filtered_listing_items(project_id: str, records: Sequence[RecordSummary]) ->
                 | {"ix": r.index}
                 for r in page
             ]
-            items.append(
-                {
-                    "pk": project_pk(project_id),
-                    "sk": filtered_listing_sk(stream, max(r.received_ms for r in page), page_tag(page)),
-                    PAGE_ATTR: pack_page(entries),
-                    COUNT_ATTR: [
-                        sum(len(r.index) for r in page),
-                        sum(1 for r in page for e in r.index if e.get("k") != "performance"),
-                    ],
-                    OLDEST_ATTR: min(r.received_ms for r in page),
-                }
-            )
+            sk = filtered_listing_sk(stream, max(r.received_ms for r in page), page_tag(page))
+            items.append({"pk": project_pk(project_id), "sk": sk, PAGE_ATTR: pack_page(entries)})
+            if stream == PERFORMANCE:  # counted by kind alone (count_only of performance samples)
+                items.append(tally_item(project_id, sk, page))
     return items
 
 
@@ -193,10 +188,14 @@ class Cursor(NamedTuple):
         return f"{self.before_ms}.{self.after_sk}"
 
     @classmethod
-    def decode(cls, text: str, stream: str | None) -> Cursor:
-        """ValueError unless `text` is a cursor of this listing (it only ever names a page key)."""
+    def decode(cls, text: str, stream: str | None, *, counting: bool = False) -> Cursor:
+        """ValueError unless `text` is a cursor of this listing (it only ever names a page key, or
+        with `counting` a tally key)."""
         millis, _, after_sk = text.partition(".")
-        prefix = LISTING if stream is None else f"{FILTERED_LISTING}{stream}#"
+        if counting:
+            prefix = TALLY + (f"{stream}#" if stream else "")
+        else:
+            prefix = LISTING if stream is None else f"{FILTERED_LISTING}{stream}#"
         if not (millis.isascii() and millis.isdigit() and len(millis) <= 13 and after_sk.isascii()):
             raise ValueError("not a cursor")
         if not after_sk.startswith(prefix) or len(after_sk) > len(prefix) + 40:
@@ -223,15 +222,10 @@ class Walk(Iterator[OccurrenceSummary]):
         before_ms: int | None,
         max_reads: int,
         cursor: Cursor | None = None,
-        counting: str | None = None,
     ) -> None:
         self.reads = 0
         self.complete = False
         self.cursor: Cursor | None = None
-        self.counted = 0
-        """Counting walks (`counting` "all" or "errors"): occurrences tallied from whole pages,
-        which the walk then does not yield (it yields only the entries of the window's edge pages)."""
-        self._counting = counting
         if cursor is not None:
             before_ms = cursor.before_ms if before_ms is None else min(before_ms, cursor.before_ms)
         self._iterator = iterate_failing_as(
@@ -301,8 +295,6 @@ class Walk(Iterator[OccurrenceSummary]):
                 page = from_item(raw)
                 last_sk = str(page["sk"])
                 boundary = _newest_of(last_sk)
-                if self._counting is not None and self._counted(page, since_ms, before_ms):
-                    continue
                 for found in _page_summaries(page):
                     if before_ms is not None and found.received_ms >= before_ms:
                         continue
@@ -332,17 +324,6 @@ class Walk(Iterator[OccurrenceSummary]):
                 yield from waiting
                 return
 
-    def _counted(self, page: dict[str, Any], since_ms: int | None, before_ms: int | None) -> bool:
-        """Counting: a page wholly inside the window adds its stored tally without being decoded."""
-        tally = page.get(COUNT_ATTR)
-        oldest, newest = page.get(OLDEST_ATTR), _newest_of(str(page["sk"]))
-        if not isinstance(tally, list) or len(tally) != 2 or oldest is None or self._counting is None:
-            return False
-        if (since_ms is not None and int(oldest) < since_ms) or (before_ms is not None and newest >= before_ms):
-            return False
-        self.counted += int(tally[0] if self._counting == "all" else tally[1])
-        return True
-
 
 def _order(summaries: list[OccurrenceSummary]) -> None:
     """The project listing's order: newest record first, a batch's occurrences in position order."""
@@ -369,12 +350,109 @@ class Listings(Table):
         before_ms: int | None = None,
         max_reads: int = MAX_READS,
         cursor: Cursor | None = None,
-        counting: str | None = None,
     ) -> Walk:
         """A listing's occurrences received in [since_ms, before_ms), newest first, in at most
         `max_reads` Queries: the project's listing (`stream` None) or a filtered one; `cursor`
         continues a capped walk of the same listing."""
-        return Walk(self, project_id, stream, since_ms, before_ms, max_reads, cursor, counting)
+        return Walk(self, project_id, stream, since_ms, before_ms, max_reads, cursor)
+
+    def count(
+        self,
+        project_id: str,
+        stream: str | None,
+        *,
+        errors_only: bool,
+        since_ms: int | None = None,
+        before_ms: int | None = None,
+        max_reads: int = MAX_READS,
+        cursor: Cursor | None = None,
+    ) -> tuple[int, Cursor | None]:
+        """Occurrences received in [since_ms, before_ms) in the project's listing (`stream` None) or
+        the performance listing, from the pages' tallies: a page wholly inside the window adds its
+        tally, one the window's edge cuts is read (one BatchGetItem) and its entries counted. At
+        most `max_reads` Queries of tallies (~10,000 pages each); past them, a cursor."""
+        return self._count(project_id, stream, errors_only, since_ms, before_ms, max_reads, cursor)
+
+    def _count(
+        self,
+        project_id: str,
+        stream: str | None,
+        errors_only: bool,
+        since_ms: int | None,
+        before_ms: int | None,
+        max_reads: int,
+        cursor: Cursor | None,
+    ) -> tuple[int, Cursor | None]:
+        prefix = TALLY + (f"{stream}#" if stream else "")
+        if cursor is not None:
+            before_ms = cursor.before_ms if before_ms is None else min(before_ms, cursor.before_ms)
+        if since_ms is not None and before_ms is not None and since_ms >= before_ms:
+            return 0, None
+        high_ms = before_ms + LISTING_SPAN_MS if before_ms is not None else None
+        low = prefix + (f"{since_ms:013d}" if since_ms is not None else "0")
+        high = prefix + (f"{high_ms:013d}" if high_ms is not None else "9" * 13) + "#~"
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": to_attr(project_pk(project_id)),
+                ":low": to_attr(low),
+                ":high": to_attr(high),
+            },
+            "ScanIndexForward": False,
+        }
+        if cursor is not None:
+            if not low <= cursor.after_sk <= high:
+                return 0, None
+            request["ExclusiveStartKey"] = {"pk": to_attr(project_pk(project_id)), "sk": to_attr(cursor.after_sk)}
+        total = 0
+        edges: list[str] = []
+        with failing_as("could not count occurrences"):
+            for _ in range(max_reads):
+                response = self.ddb.query(**request)
+                last_sk: str | None = None
+                for raw in response.get("Items", []):
+                    tally = from_item(raw)
+                    last_sk = str(tally["sk"])
+                    newest, oldest = _newest_of(last_sk), int(tally.get(OLDEST_ATTR, 0))
+                    if (before_ms is not None and oldest >= before_ms) or (since_ms is not None and newest < since_ms):
+                        continue  # wholly outside
+                    inside = (since_ms is None or oldest >= since_ms) and (before_ms is None or newest < before_ms)
+                    if inside:
+                        occurrences, errors = tally.get(COUNT_ATTR, [0, 0])
+                        total += int(errors if errors_only else occurrences)
+                    else:
+                        edges.append(page_sk_of(last_sk))
+                if "LastEvaluatedKey" not in response:
+                    total += self._count_edges(project_id, edges, errors_only, since_ms, before_ms)
+                    return total, None
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            total += self._count_edges(project_id, edges, errors_only, since_ms, before_ms)
+            if last_sk is None:
+                return total, None
+            # Capped: every page at or after the last tally read is counted; the rest is below it.
+            return total, Cursor(_newest_of(last_sk) + 1 if before_ms is None else before_ms, last_sk)
+
+    def _count_edges(
+        self, project_id: str, page_sks: list[str], errors_only: bool, since_ms: int | None, before_ms: int | None
+    ) -> int:
+        """The matching entries of the pages the window's edges cut (one BatchGetItem per 100)."""
+        total = 0
+        for start in range(0, len(page_sks), 100):
+            keys = [to_item({"pk": project_pk(project_id), "sk": sk}) for sk in page_sks[start : start + 100]]
+            request: dict[str, Any] = {self.table: {"Keys": keys}}
+            while request:
+                response = self.ddb.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self.table, []):
+                    for found in _page_summaries(from_item(raw)):
+                        if before_ms is not None and found.received_ms >= before_ms:
+                            continue
+                        if since_ms is not None and found.received_ms < since_ms:
+                            continue
+                        if not errors_only or not found.is_performance:
+                            total += 1
+                request = response.get("UnprocessedKeys") or {}
+        return total
 
     def issues_by_id(self, project_id: str, issue_ids: Sequence[str]) -> dict[str, Any]:
         """The issues of a listing page (their triage state), in one BatchGetItem per 100 ids."""

@@ -199,12 +199,13 @@ def list_samples(store: Store, project_id: str, kind: SampleKind, query: Mapping
     from lodge.queries import occurrences
     from lodge.storage.errors import relabelled
 
+    count_only = parse_bool(query.get("count_only"))
     try:
-        cursor = occurrences.parse_cursor(where, query.get("cursor"))
+        cursor = occurrences.parse_cursor(where, query.get("cursor"), counting=count_only)
     except ValueError as error:
         raise HttpError(400, "cursor must be the lodge.cursor of an earlier answer to the same filter") from error
     with relabelled("could not read samples"):
-        if parse_bool(query.get("count_only")):
+        if count_only:
             count, cursor = occurrences.count(store, project_id, where, cursor)
             return {"count": count, **_continuation(cursor)}
         found, cursor = occurrences.page(store, project_id, where, parse_limit(query.get("limit")), cursor)
