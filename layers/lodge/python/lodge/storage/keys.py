@@ -135,3 +135,20 @@ FLOOD_SK = "FLOOD"
 """The project's flood item (pk PRJ#<project>): its per-issue limit (set by the CLI) and which issues
 are in flood (written by the digest at most once per flooding issue per minute); the request path
 reads it every few seconds. Ingest functions need GetItem on it and UpdateItem (ADD dr) on issues."""
+
+
+# ---- issue 16 point 3: issue listings (lodge.storage.issues, docs/storage.md "Issue listings") ----
+ISSUE_INDEX = "IssuesByLastSeen"
+"""The sparse GSI of the issue items: pk = the project's partition, sort key `ils` = the minute of
+the issue's last occurrence. Only issue items carry `ils`, so nothing else is ever in it."""
+COUNTER = "CTR#"
+
+
+def counter_sk(counter: int) -> str:
+    """The item that names the issue holding an item counter (Rollbar item_by_counter: one GetItem)."""
+    return f"{COUNTER}{counter:012d}"
+
+
+def listed_minute(last_seen: float) -> int:
+    """An issue's index sort key: its last-seen minute, so a busy issue's entry moves at most once a minute."""
+    return max(0, int(last_seen // 60))
