@@ -383,7 +383,8 @@ def list_issues(
     key = SORTS.get(sort, "last_seen")
     if key == "count" and len(ordered) > COUNT_SORT_CAP:
         ordered, capped = ordered[:COUNT_SORT_CAP], True
-    pages = max(1, -(-len(ordered) // per_page))
+    total = len(ordered)
+    pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     offset = (page - 1) * per_page
     if key == "last_seen":
@@ -402,7 +403,7 @@ def list_issues(
         recent, trend_capped = _recent(db, viewer.project_id, end - 24 * HOUR)
         trends = _trends(recent, {r.id for r in shown}, end, 24, HOUR, trend_capped)
         shown = [_with_trend(r, trends.get(r.id)) for r in shown]
-    return IssuePage(shown, len(ordered), page, pages, environments, counts_by_status, capped)
+    return IssuePage(shown, total, page, pages, environments, counts_by_status, capped)
 
 
 def _with_trend(row: IssueRow, trend: Trend | None) -> IssueRow:

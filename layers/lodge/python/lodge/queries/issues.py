@@ -54,8 +54,10 @@ class IssuePage(NamedTuple):
 
 
 SCAN_CALLS = 2
-"""Queries of the listing index per listing: the newest SCAN_CALLS x INDEX_PAGE_ENTRIES (4,000)
-issues by last seen are examined, whatever the project holds (docs/storage.md, "Issue listings")."""
+SCAN_PAGE = 2000
+"""Queries of the listing index per listing, entries per Query (lodge.storage.issues.INDEX_PAGE_ENTRIES):
+the newest SCAN_CALLS x SCAN_PAGE (4,000) issues by last seen are examined, whatever the project
+holds (docs/storage.md, "Issue listings")."""
 FETCH_CAP = 200
 """Whole issues fetched (BatchGetItem, 100 a call) for one page: the page and, to order it exactly,
 the rest of the minutes it starts and ends in. A page in a minute holding more falls back to id order."""
@@ -63,7 +65,7 @@ the rest of the minutes it starts and ends in. A page in a minute holding more f
 
 def scan(store: Store, project_id: str) -> IssueScan:
     """The newest issues by last-seen minute, from the listing index (bounded: SCAN_CALLS Queries)."""
-    return store.scan_issues(project_id, SCAN_CALLS)
+    return store.scan_issues(project_id, SCAN_CALLS, SCAN_PAGE)
 
 
 def newest_first(listed: list[ListedIssue]) -> list[ListedIssue]:

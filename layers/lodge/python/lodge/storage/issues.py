@@ -161,6 +161,43 @@ def to_issue(project_id: str, item: dict[str, Any]) -> Issue:
     )
 
 
+def stored_issue(issue: Issue) -> dict[str, Any]:
+    """The stored item of an issue as the digest leaves it (the inverse of `to_issue` for what a
+    listing reads: labels, status, first/last seen, count, counter, and the index key `ils`). For
+    seeding (bench.issue_listings) and migrations; the digest itself writes by `counter_update`."""
+    fields = {
+        "pk": project_pk(issue.project_id),
+        "sk": issue_sk(issue.id),
+        "env": issue.environment,
+        "fp": issue.fingerprint,
+        "title": issue.title,
+        "k": issue.kind,
+        "lvl": issue.level,
+        "llvl": issue.last_level,
+        "st": issue.status,
+        "stt": issue.status_changed_at,
+        "fs": issue.first_seen,
+        "fo": issue.first_occurrence_id,
+        "ls": issue.last_seen,
+        "lo": issue.last_occurrence_id,
+        "cnt": issue.stored_occurrences,
+        "algo": issue.grouping_version,
+        "why": issue.grouping_reason,
+        "x": issue.exception_class,
+        "plat": issue.platform,
+        "fw": issue.framework,
+        "pr": issue.protocol,
+        "ctr": issue.counter,
+        LISTED_ATTR: listed_minute(issue.last_seen) if issue.last_seen is not None else None,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def counter_item(project_id: str, counter: int, issue_id: str) -> dict[str, Any]:
+    """The item that names the issue holding an item counter (Issues.issue_by_counter)."""
+    return {"pk": project_pk(project_id), "sk": counter_sk(counter), COUNTER_ISSUE_ATTR: issue_id}
+
+
 def _flood_fields(item: dict[str, Any]) -> dict[str, Any]:
     """Floods (lodge.storage.floods): `cnt` counts stored occurrences, `dr` those not stored."""
     dropped = item.get("dr")
@@ -565,10 +602,11 @@ class Issues(Table):
 
     def _put_counter_item(self, project_id: str, counter: int, issue_id: str) -> None:
         # An UpdateItem, not a put: the read functions may update items of the project, never put.
+        item = counter_item(project_id, counter, issue_id)
         with failing_as("could not number the issues"):
             self.ddb.update_item(
                 TableName=self.table,
-                Key=to_item({"pk": project_pk(project_id), "sk": counter_sk(counter)}),
+                Key=to_item({"pk": item["pk"], "sk": item["sk"]}),
                 UpdateExpression="SET #g = :g",
                 ExpressionAttributeNames={"#g": COUNTER_ISSUE_ATTR},
                 ExpressionAttributeValues={":g": to_attr(issue_id)},
