@@ -189,3 +189,15 @@ def test_issues_written_before_the_index_are_reindexed(store: Store, seeded: lis
     assert queries.list_issues(store, PROJECT, queries.IssueFilter()).total == 0
     assert store.reindex_issues(PROJECT) == len(seeded)
     assert queries.list_issues(store, PROJECT, queries.IssueFilter()).total == len(seeded) - 2  # no performance
+
+
+def test_snapshots_from_before_the_index_are_upgraded_on_restore() -> None:
+    from lodge.dynamo import to_item
+    from lodge.storage.issues import upgraded_items
+
+    old = to_item({"pk": "PRJ#p1", "sk": "GRP#abc", "ls": 1_800_000_030.5, "ctr": 7, "title": "t"})
+    issue, counter = upgraded_items(old)
+    assert issue == {**old, "ils": {"N": str(1_800_000_030 // 60)}}
+    assert counter == to_item({"pk": "PRJ#p1", "sk": "CTR#000000000007", "g": "abc"})
+    record = to_item({"pk": "PRJ#p1#a", "sk": "REC#x", "t": 1})
+    assert upgraded_items(record) == [record]

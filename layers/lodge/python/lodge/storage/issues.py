@@ -198,6 +198,24 @@ def counter_item(project_id: str, counter: int, issue_id: str) -> dict[str, Any]
     return {"pk": project_pk(project_id), "sk": counter_sk(counter), COUNTER_ISSUE_ATTR: issue_id}
 
 
+def upgraded_items(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored (low-level) item as the listing index needs it, plus what it implies: an issue item
+    written before the index gains `ils`, a numbered one its counter item. For restoring old
+    snapshots (lodge_devtools.persistence); `Issues.reindex_issues` does the same to a live table."""
+    sk = raw.get("sk", {}).get("S", "")
+    if not sk.startswith(ISSUE):
+        return [raw]
+    item = from_item(raw)
+    upgraded = dict(raw)
+    if LISTED_ATTR not in item and isinstance(item.get("ls"), (int, float)):
+        upgraded[LISTED_ATTR] = to_attr(listed_minute(float(item["ls"])))
+    extra = []
+    if isinstance(item.get("ctr"), (int, float)):
+        project_id = str(item["pk"])[len(project_pk("")) :]
+        extra.append(to_item(counter_item(project_id, int(item["ctr"]), sk[len(ISSUE) :])))
+    return [upgraded, *extra]
+
+
 def _flood_fields(item: dict[str, Any]) -> dict[str, Any]:
     """Floods (lodge.storage.floods): `cnt` counts stored occurrences, `dr` those not stored."""
     dropped = item.get("dr")
