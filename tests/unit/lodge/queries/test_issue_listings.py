@@ -78,6 +78,7 @@ def filters(ids: list[str]) -> list[queries.IssueFilter]:
         queries.IssueFilter(title_contains="keyerror"),
         queries.IssueFilter(ids=set(ids[::3])),
         queries.IssueFilter(ids={ids[3], "0" * 20}),
+        queries.IssueFilter(ids={ids[4], "x" * 2000, "GRP#", "é"}),  # not an id's shape: matches nothing
     ]
 
 

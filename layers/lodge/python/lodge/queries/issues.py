@@ -7,6 +7,7 @@ never every issue of the project; docs/storage.md, "Issue listings", has the cap
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 BATCH_GET_KEYS = 100
 """At most this many `ids` are fetched directly (one BatchGetItem)."""
+_ISSUE_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
 class IssueFilter(NamedTuple):
@@ -106,7 +108,9 @@ def list_issues(store: Store, project_id: str, where: IssueFilter, page: int = 1
     """
     start = (page - 1) * page_size
     if where.ids and len(where.ids) <= BATCH_GET_KEYS:
-        found = [i for i in store.issues_by_id(project_id, sorted(where.ids)).values() if where.matches(i)]
+        # Only an id's shape can be a key (a client's 2 KB string would be a ValidationException, a 503).
+        wanted = sorted(i for i in where.ids if _ISSUE_ID.fullmatch(i))
+        found = [i for i in store.issues_by_id(project_id, wanted).values() if where.matches(i)]
         found.sort(key=lambda i: (i.last_seen or 0.0, i.id), reverse=True)
         return IssuePage(page, max(1, math.ceil(len(found) / page_size)), len(found), found[start : start + page_size])
     listed, complete = scan(store, project_id)
