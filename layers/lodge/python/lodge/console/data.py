@@ -365,7 +365,11 @@ def list_issues(
     count ranks the COUNT_SORT_CAP most recently seen matches. `capped` says a cap was reached.
     """
     db = _store(store)
-    listed, complete = issue_queries.scan(db, viewer.project_id)
+    needle = search.strip().casefold()
+    key = SORTS.get(sort, "last_seen")
+    fields = ["kind", "status", "environment", "level", "last_level"]
+    fields += (["title"] if needle else []) + (["first_seen"] if key == "first_seen" else [])
+    listed, complete = issue_queries.scan(db, viewer.project_id, fields)
     entries = [entry for entry in listed if issue_queries.IssueFilter().matches(entry.issue)]
     rows = [(entry, _issue_row(entry.issue)) for entry in entries]
     counts_by_status = {s: sum(1 for _, r in rows if r.status == s) for s in STATUSES}
@@ -375,12 +379,10 @@ def list_issues(
         chosen = [(e, r) for e, r in chosen if r.environment == environment]
     if level:
         chosen = [(e, r) for e, r in chosen if r.level == level]
-    needle = search.strip().casefold()
     if needle:
         chosen = [(e, r) for e, r in chosen if needle in r.title.casefold()]
     capped = not complete
     ordered = issue_queries.newest_first([e for e, _ in chosen])
-    key = SORTS.get(sort, "last_seen")
     if key == "count" and len(ordered) > COUNT_SORT_CAP:
         ordered, capped = ordered[:COUNT_SORT_CAP], True
     total = len(ordered)

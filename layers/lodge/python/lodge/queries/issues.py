@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from lodge.models.issues import Issue
@@ -65,9 +65,22 @@ FETCH_CAP = 200
 the rest of the minutes it starts and ends in. A page in a minute holding more falls back to id order."""
 
 
-def scan(store: Store, project_id: str) -> IssueScan:
-    """The newest issues by last-seen minute, from the listing index (bounded: SCAN_CALLS Queries)."""
-    return store.scan_issues(project_id, SCAN_CALLS, SCAN_PAGE)
+def scan(store: Store, project_id: str, fields: Sequence[str] | None = None) -> IssueScan:
+    """The newest issues by last-seen minute, from the listing index (bounded: SCAN_CALLS Queries);
+    `fields`: only these Issue fields are read from it (default: all it holds)."""
+    return store.scan_issues(project_id, SCAN_CALLS, SCAN_PAGE, fields)
+
+
+def filter_fields(where: IssueFilter) -> list[str]:
+    """The Issue fields `where.matches` reads (the id is always there)."""
+    used = {
+        "environment": where.environments,
+        "level": where.levels,
+        "status": where.statuses,
+        "framework": where.frameworks,
+        "title": where.title_contains,
+    }
+    return ["kind", *(name for name, value in used.items() if value)]
 
 
 def newest_first(listed: list[ListedIssue]) -> list[ListedIssue]:
@@ -113,7 +126,7 @@ def list_issues(store: Store, project_id: str, where: IssueFilter, page: int = 1
         found = [i for i in store.issues_by_id(project_id, wanted).values() if where.matches(i)]
         found.sort(key=lambda i: (i.last_seen or 0.0, i.id), reverse=True)
         return IssuePage(page, max(1, math.ceil(len(found) / page_size)), len(found), found[start : start + page_size])
-    listed, complete = scan(store, project_id)
+    listed, complete = scan(store, project_id, filter_fields(where))
     ordered = newest_first([entry for entry in listed if where.matches(entry.issue)])
     return IssuePage(
         page=page,

@@ -101,6 +101,17 @@ INDEX_PAGE_ENTRIES = 2000
 one read in moto (which does not cut at 1 MB) as in AWS."""
 BATCH_GET_KEYS = 100
 """BatchGetItem's limit of keys per call."""
+INDEXED_FIELDS = {
+    "status": "st",
+    "environment": "env",
+    "level": "lvl",
+    "last_level": "llvl",
+    "kind": "k",
+    "framework": "fw",
+    "first_seen": "fs",
+    "title": "title",
+}
+"""The Issue fields ISSUE_INDEX projects (template.yaml), by their stored attribute."""
 COUNTER_ISSUE_ATTR = "g"
 """On a counter item (keys.counter_sk): the id of the issue that holds the number."""
 
@@ -540,9 +551,17 @@ class Issues(Table):
     def issues(self, project_id: str) -> list[Issue]:
         return [to_issue(project_id, item) for item in self.list_groups(project_id)]
 
-    def scan_issues(self, project_id: str, max_calls: int, per_call: int = INDEX_PAGE_ENTRIES) -> IssueScan:
+    def scan_issues(
+        self,
+        project_id: str,
+        max_calls: int,
+        per_call: int = INDEX_PAGE_ENTRIES,
+        fields: Sequence[str] | None = None,
+    ) -> IssueScan:
         """The project's issues, newest last-seen minute first, from ISSUE_INDEX: at most `max_calls`
-        Queries of `per_call` entries each, so a listing's read is bounded whatever the project holds."""
+        Queries of `per_call` entries each, so a listing's read is bounded whatever the project holds.
+        `fields` (Issue field names) narrows what is returned, which the function then parses: the
+        read units are the same, the handler's time is not."""
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": ISSUE_INDEX,
@@ -551,6 +570,10 @@ class Issues(Table):
             "ScanIndexForward": False,
             "Limit": per_call,
         }
+        if fields is not None:
+            wanted = ["sk", LISTED_ATTR, *(INDEXED_FIELDS[f] for f in fields)]
+            request["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(wanted)))
+            request["ExpressionAttributeNames"] = {f"#p{i}": name for i, name in enumerate(wanted)}
         listed: list[ListedIssue] = []
         with failing_as("could not read issues"):
             for _call in range(max_calls):
