@@ -58,7 +58,11 @@ def _bill(
     )
     figures = digest[digest_run.mix_of(workload.name)]
     per_occurrence = digest_run.per_occurrence(
-        figures, digest["batch_size"], digest["memory_mb"], s3_gets_per_record=metered["s3_puts"]
+        figures,
+        digest["batch_size"],
+        digest["memory_mb"],
+        s3_gets_per_record=metered["s3_puts"],
+        batching_window_s=digest["batching_window_s"],
     )
     cost.add_digest(bill, per_occurrence, digest["memory_mb"], env.platform_logs_written("digest"))
     return {

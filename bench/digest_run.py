@@ -134,6 +134,7 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
         events = aws.dynamodb().meta.events
         events.register("before-parameter-build.dynamodb.PutItem", on_put)
         events.register("before-parameter-build.dynamodb.UpdateItem", on_update)
+        index_writes = _IndexWrites(aws.dynamodb())
         workloads = [load(name) for name in names]
         handlers = {w.function: load_handler(w.function) for w in workloads}
         with output():
@@ -163,7 +164,9 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
             return result
 
         poller = StreamPoller(aws.dynamodb(), env.TABLE_NAME, invoke)
+        index_writes.start()
         poller.drain()
+        index_writes.stop()
         keep_wru = [
             write_units(item_size(aws.dynamodb().get_item(TableName=env.TABLE_NAME, Key=k)["Item"])) for k in keep_keys
         ]
@@ -192,6 +195,8 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
             "issues_counted_per_invocation": sum(r["issues"] for r in poller.results) / max(1, spent["invocations"]),
             "grouped_per_occurrence": spent["grouped"] / max(1, spent["occurrences"]),
             "keep_wru": sum(keep_wru) / len(keep_wru) if keep_wru else 1.0,
+            "index_wru_measured": index_writes.units,
+            "index_entry_wru": index_writes.entry_units(last),
             "keeps_per_new_issue": len(keep_keys) / max(1, new_issues),
             "cpu_ms_per_record": 1000 * max(0.0, spent["cpu"] - moto.cpu) / records,
             "cpu_ms_per_record_with_moto": 1000 * spent["cpu"] / records,
@@ -201,6 +206,56 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
             "calls": moto.calls,
             "hours": hour_item_model(aws.dynamodb(), len(names)),
         }
+
+
+class _IndexWrites:
+    """The issue listing index's write units of the digest's issue updates, by DynamoDB's rules
+    (bench.units.Index): the item is read (unmetered, by a client of its own) before and after each
+    UpdateItem of an issue, and the index entry charged when it appears or changes."""
+
+    def __init__(self, ddb: Any) -> None:
+        import boto3
+
+        _, self.index = env.table_keys()
+        self.reader = boto3.client("dynamodb", region_name=ddb.meta.region_name)
+        self.events = ddb.meta.events
+        self.before: dict[str, Any] = {}
+        self.units = 0
+
+    def start(self) -> None:
+        self.events.register("before-parameter-build.dynamodb.UpdateItem", self._before)
+        self.events.register("after-call.dynamodb.UpdateItem", self._after)
+
+    def stop(self) -> None:
+        self.events.unregister("before-parameter-build.dynamodb.UpdateItem", self._before)
+        self.events.unregister("after-call.dynamodb.UpdateItem", self._after)
+
+    def _get(self, key: dict[str, Any]) -> Any:
+        return self.reader.get_item(TableName=env.TABLE_NAME, Key=key).get("Item")
+
+    def _before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        from lodge.storage.keys import ISSUE
+
+        key = params.get("Key") or {}
+        if key.get("sk", {}).get("S", "").startswith(ISSUE):
+            context["index_writes"] = (key, self._get(key))
+
+    def _after(self, context: dict[str, Any], **_: Any) -> None:
+        if "index_writes" in context:
+            key, old = context.pop("index_writes")
+            self.units += self.index.write_units(old, self._get(key))
+
+    def entry_units(self, item: dict[str, Any]) -> int:
+        entry = self.index.entry(item)
+        return write_units(item_size(entry)) if entry else 0
+
+
+def index_write_units(figures: dict[str, Any], issues: float, new_issues: float, window_s: int) -> float:
+    """The listing index's write units of one full batch: an entry per new issue, and a moved entry
+    (a delete and a put) per issue whose last-seen minute changed since its previous batch — at
+    most once a minute, i.e. for window_s / 60 of the issues when batches come every window_s."""
+    entry = figures.get("index_entry_wru", 0)
+    return float(entry * (new_issues + issues * 2 * min(1.0, window_s / 60)))
 
 
 def hour_item_model(ddb: Any, actions: int) -> dict[str, float]:
@@ -317,7 +372,12 @@ def effective_batch(figures: dict[str, Any], batch_size: int) -> int:
 
 
 def per_occurrence(
-    figures: dict[str, Any], batch_size: int, memory_mb: int, *, s3_gets_per_record: float = 0.0
+    figures: dict[str, Any],
+    batch_size: int,
+    memory_mb: int,
+    *,
+    s3_gets_per_record: float = 0.0,
+    batching_window_s: int = 2,
 ) -> dict[str, Any]:
     """The digest's work per occurrence at `batch_size` records per invocation (full batches: a busy
     project; at low rates the batching window cuts batches shorter, see the side table)."""
@@ -336,6 +396,7 @@ def per_occurrence(
     s3_gets = s3_gets_per_record * batch
     hours = figures.get("hours") or {}  # measured hourly-bucket item (absent: no bucket writes modelled)
     hour_wru = hour_write_units(hours, batch) if hours.get("item_bytes") else 0.0
+    index_wru = index_write_units(figures, issues, new_issues, batching_window_s)
     hour_updates = -(-(distinct_issues(batch) + 1) // _chunk()) if hour_wru else 0
     # The digest's calls are sequential: the listing put(s), one UpdateItem per issue, the keeps,
     # and the S3 GETs of offloaded detail.
@@ -352,7 +413,8 @@ def per_occurrence(
         "issue_wru": issues * figures["issue_update_wru"] / occurrences,
         "keep_wru": keeps * figures["keep_wru"] / occurrences,
         "hour_wru": hour_wru / occurrences,
-        "wru": (listing_wru + issues * figures["issue_update_wru"] + keeps * figures["keep_wru"] + hour_wru)
+        "index_wru": index_wru / occurrences,
+        "wru": (listing_wru + issues * figures["issue_update_wru"] + keeps * figures["keep_wru"] + hour_wru + index_wru)
         / occurrences,
         "invocations": 1 / occurrences,
         "billed_ms_per_invocation": billed_ms,
@@ -399,12 +461,15 @@ def report(results: dict[str, Any]) -> str:
         f"  template: BatchSize {results['batch_size']}, "
         f"MaximumBatchingWindowInSeconds {results['batching_window_s']}, "
         f"digest {memory} MB, Timeout {results['timeout_s']} s",
-        "  batch  record  listing  issues  keep-first  hours  WRU/event  $/M writes  digest Lambda $/M  ms/invocation"
-        "   (target <= 1.3 WRU/event; records/invocation, full batches)",
+        f"  issue listing index (GSI): entry {single.get('index_entry_wru', 0)} WRU, written on creation and when the "
+        f"last-seen minute moves (measured in this run: {single.get('index_wru_measured', 0)} WRU); "
+        "modelled per batch: new issues + 2 x issues x window/60",
+        "  batch  record  listing  issues  keep-first  hours  index  WRU/event  $/M writes  digest Lambda $/M"
+        "  ms/invocation   (target <= 1.3 WRU/event; records/invocation, full batches)",
     ]
     sizes = SIDE_BATCHES if results["batch_size"] in SIDE_BATCHES else (*SIDE_BATCHES, results["batch_size"])
     for size in sizes:
-        row = per_occurrence(single, size, memory)
+        row = per_occurrence(single, size, memory, batching_window_s=results["batching_window_s"])
         total = single["record_wru"] + row["wru"]
         lam = (
             row["invocations"] * 1e6 * prices.LAMBDA_PER_REQUEST
@@ -414,7 +479,7 @@ def report(results: dict[str, Any]) -> str:
         mark = " (template)" if size == results["batch_size"] else ""
         lines.append(
             f"  {row['batch']:>5}  {single['record_wru']:.2f}    {row['listing_wru']:.3f}    {row['issue_wru']:.3f}   "
-            f"{row['keep_wru']:.3f}       {row['hour_wru']:.3f}  "
+            f"{row['keep_wru']:.3f}       {row['hour_wru']:.3f}  {row['index_wru']:.3f}  "
             f"{total:.2f}       ${total * prices.DYNAMODB_PER_WRU * 1e6:.2f}       "
             f"${lam:.3f}            {row['billed_ms_per_invocation']}{over}{mark}"
         )

@@ -41,6 +41,8 @@ def _numbered(store: Store, project_id: str, found: list[Issue]) -> list[Issue]:
 def _find(store: Store, project_id: str, ref: str) -> Issue:
     issue = store.issue(project_id, ref) if ref and not ref.isdigit() else None
     if issue is None and ref.isascii() and ref.isdigit():
+        issue = store.issue_by_counter(project_id, int(ref))
+    if issue is None and ref.isascii() and ref.isdigit():  # not handed out yet: number every issue (a walk)
         issue = next((i for i in _numbered(store, project_id, store.issues(project_id)) if i.counter == int(ref)), None)
     if issue is None:
         raise _cli_error(f"no issue {ref!r} in this project")

@@ -109,12 +109,10 @@ def call_of(operation: str, params: Mapping[str, Any]) -> Call:
     elif operation == "Query":
         match = re.search(r"\bpk\s*=\s*(:\w+)", str(params.get("KeyConditionExpression", "")))
         leading = (str(values[match.group(1)]["S"]),) if match else ()
-    elif operation == "BatchGetItem":  # IAM checks every key of every table's request
-        leading = tuple(
-            sorted({str(key.get("pk", {}).get("S", "")) for request in (params.get("RequestItems") or {}).values()
-                    for key in request.get("Keys", [])})
-        )  # fmt: skip
-    else:  # Scan, batch writes, transactions: no function is granted them; report the action, no keys
+    elif operation == "BatchGetItem":  # every key of every table asked for
+        tables = (params.get("RequestItems") or {}).values()
+        leading = tuple(sorted({str(key.get("pk", {}).get("S", "")) for table in tables for key in table["Keys"]}))
+    else:  # Scan, other batches, transactions: no function is granted them; report the action, no keys
         leading = ()
     return Call(
         action=f"dynamodb:{operation}",

@@ -274,7 +274,13 @@ class Snapshots:
         """Put the snapshot back into the (provisioned, empty) table and bucket; (items, objects)."""
         table = _read(self.directory / TABLE_FILE)
         bucket = _read(self.directory / BUCKET_FILE)
+        from lodge.storage.issues import upgraded_items  # snapshots from before the issue listing index
+
         items = [{k: decode_value(v) for k, v in item.items()} for item in (table or {}).get("items", [])]
+        implied = {_key(extra): extra for item in items for extra in upgraded_items(item)[1:]}
+        items = [upgraded_items(item)[0] for item in items]
+        present = {_key(item) for item in items}
+        items += [extra for key, extra in implied.items() if key not in present]
         for start in range(0, len(items), 25):
             pending: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
             while pending:
@@ -290,6 +296,10 @@ class Snapshots:
                 extra["Tagging"] = urlencode(obj["tags"])
             self.s3.put_object(Bucket=self.bucket, Key=obj["key"], Body=base64.b64decode(obj["body"]), **extra)
         return len(items), len(objects)
+
+
+def _key(item: dict[str, Any]) -> tuple[str, str]:
+    return str(item.get("pk", {}).get("S")), str(item.get("sk", {}).get("S"))
 
 
 class Autosave:

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from lodge.storage import S3_EXPIRE_TAG
+from lodge.storage.issues import LISTED_ATTR
+from lodge.storage.keys import ISSUE_INDEX
 from lodge.storage.records import RECORD_FILTER
 from lodge_devtools.template import ROOT, load, resources
 
@@ -188,6 +190,7 @@ def test_console_writes_only_status_credentials_and_its_key() -> None:
     assert _actions(name) - CONSOLE_ALERT_ACTIONS == {
         "dynamodb:getitem",
         "dynamodb:query",
+        "dynamodb:batchgetitem",  # a page's issues (issue 16 point 3): a read
         "dynamodb:putitem",
         "dynamodb:updateitem",
         "dynamodb:deleteitem",
@@ -212,12 +215,17 @@ def test_console_may_subscribe_and_publish_only_to_the_alert_topic() -> None:
     assert FUNCTIONS[name]["Properties"]["Environment"]["Variables"]["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
 
 
-def test_no_function_queries_an_index() -> None:
-    """Listings are digest-written items of the table itself (issue 16): no GSI to grant."""
+def test_only_issue_listings_query_an_index() -> None:
+    """Occurrence listings are digest-written items of the table itself (issue 16); the issue
+    listing index is granted by name, to the functions that list issues only."""
+    index = {"Fn::Sub": f"${{Table.Arn}}/index/{ISSUE_INDEX}"}
     for name in FUNCTIONS:
         for statement in _statements(name):
             if "dynamodb:Query" in _as_list(statement["Action"]):
-                assert _as_list(statement["Resource"]) == [{"Fn::GetAtt": ["Table", "Arn"]}], name
+                resources = _as_list(statement["Resource"])
+                assert resources in ([{"Fn::GetAtt": ["Table", "Arn"]}], [index]), name
+                if resources == [index]:
+                    assert name in (BY_DIR["rollbar_read"], BY_DIR["console"]), name
 
 
 def test_digest_event_source_mapping() -> None:
@@ -251,7 +259,13 @@ def test_table_settings() -> None:
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
-    assert "GlobalSecondaryIndexes" not in props  # listings are digest-written items (issue 16)
+    # Occurrence listings are digest-written items (issue 16); the one index is the sparse issue
+    # listing index, keyed by an attribute only issue items carry (lodge.storage.issues.LISTED_ATTR).
+    (index,) = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == ISSUE_INDEX
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["pk", LISTED_ATTR]
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    assert "cnt" not in index["Projection"]["NonKeyAttributes"], "counts change every batch: not projected"
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     assert table["DeletionPolicy"] == "Retain"
 
@@ -458,8 +472,8 @@ DYNAMODB_GRANTS: dict[str, set[Grant]] = {
     "crashlog_locate": {("getitem", ("PRJ#*#?", "SEC#*", "TOK#*"), ())},
     "rollbar_read": {
         ("getitem", ("PRJ#*", "TOK#*"), ()),
-        ("batchgetitem", ("PRJ#*",), ()),  # an instances page's records (issue 16)
-        ("query", *PROJECT_ONLY),
+        ("query", *PROJECT_ONLY),  # the table, and the issue listing index (issue 16)
+        ("batchgetitem", ("PRJ#*",), ()),  # a listing page's issues or an instances page's records (issue 16)
         ("updateitem", *PROJECT_ONLY),  # triage, item counters
     },
     "rollbar_deploy": {
@@ -479,6 +493,8 @@ DYNAMODB_GRANTS: dict[str, set[Grant]] = {
     "console": {
         ("getitem", ("*",), ("SEC#*",)),  # unconditioned but for the secrets
         ("query", ("*",), ("SEC#*",)),
+        ("query", *PROJECT_ONLY),  # the issue listing index (issue 16)
+        ("batchgetitem", *PROJECT_ONLY),  # a listing page's issues (issue 16)
         ("putitem", ("LODGE#CONSOLE", "PRJ#*", "SEC#*", "TOK#*"), (RECORDS,)),
         ("updateitem", *PROJECT_ONLY),
         ("deleteitem", ("LODGE#CONSOLE", "PRJ#*", "SEC#*", "TOK#*"), (RECORDS,)),

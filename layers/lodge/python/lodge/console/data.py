@@ -141,6 +141,9 @@ class IssuePage:
     pages: int
     environments: list[str]
     counts_by_status: dict[str, int]
+    capped: bool = False
+    """A bound was reached (the newest issues only, or count order among the most recent): the
+    counts are lower bounds and the page says so."""
 
 
 @dataclass(frozen=True)
@@ -339,6 +342,9 @@ def _trends(
 
 
 SORTS = {"last_seen": "last_seen", "first_seen": "first_seen", "count": "count"}
+COUNT_SORT_CAP = 200
+"""Sorting by count ranks the most recently seen matches, at most this many (two BatchGetItems):
+counts are not in the listing index, since they change on every digest batch."""
 
 
 def list_issues(
@@ -353,31 +359,54 @@ def list_issues(
     per_page: int = 50,
     store: Store | None = None,
 ) -> IssuePage:
-    """One page of issues (errors and messages), filtered and sorted, each with a 24-hour sparkline."""
+    """One page of issues (errors and messages), filtered and sorted, each with a 24-hour sparkline.
+
+    Bounded (docs/console.md): the tabs, environments and filters come from the listing index's
+    newest issues (lodge.queries.issues.scan); only the page's issues are read whole. Sorting by
+    count ranks the COUNT_SORT_CAP most recently seen matches. `capped` says a cap was reached.
+    """
     db = _store(store)
-    rows = [_issue_row(i) for i in issue_queries.matching(db, viewer.project_id, issue_queries.IssueFilter())]
-    counts_by_status = {s: sum(1 for r in rows if r.status == s) for s in STATUSES}
-    environments = sorted({r.environment for r in rows if r.environment})
-    chosen = [r for r in rows if r.status == status]
-    if environment:
-        chosen = [r for r in chosen if r.environment == environment]
-    if level:
-        chosen = [r for r in chosen if r.level == level]
     needle = search.strip().casefold()
-    if needle:
-        chosen = [r for r in chosen if needle in r.title.casefold()]
     key = SORTS.get(sort, "last_seen")
-    chosen.sort(key=lambda r: (getattr(r, key), r.id), reverse=True)
-    pages = max(1, -(-len(chosen) // per_page))
+    fields = ["kind", "status", "environment", "level", "last_level"]
+    fields += (["title"] if needle else []) + (["first_seen"] if key == "first_seen" else [])
+    listed, complete = issue_queries.scan(db, viewer.project_id, fields)
+    entries = [entry for entry in listed if issue_queries.IssueFilter().matches(entry.issue)]
+    rows = [(entry, _issue_row(entry.issue)) for entry in entries]
+    counts_by_status = {s: sum(1 for _, r in rows if r.status == s) for s in STATUSES}
+    environments = sorted({r.environment for _, r in rows if r.environment})
+    chosen = [(e, r) for e, r in rows if r.status == status]
+    if environment:
+        chosen = [(e, r) for e, r in chosen if r.environment == environment]
+    if level:
+        chosen = [(e, r) for e, r in chosen if r.level == level]
+    if needle:
+        chosen = [(e, r) for e, r in chosen if needle in r.title.casefold()]
+    capped = not complete
+    ordered = issue_queries.newest_first([e for e, _ in chosen])
+    if key == "count" and len(ordered) > COUNT_SORT_CAP:
+        ordered, capped = ordered[:COUNT_SORT_CAP], True
+    total = len(ordered)
+    pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    shown = chosen[(page - 1) * per_page : page * per_page]
+    offset = (page - 1) * per_page
+    if key == "last_seen":
+        shown = [_issue_row(i) for i in issue_queries.window(db, viewer.project_id, ordered, offset, per_page)]
+    else:
+        if key == "first_seen":  # first seen is in the index (it never changes): only the page is read
+            ordered.sort(key=lambda e: (e.issue.first_seen or 0.0, e.issue.id), reverse=True)
+            ordered = ordered[offset : offset + per_page]
+        found = db.issues_by_id(viewer.project_id, [e.issue.id for e in ordered])
+        whole = [_issue_row(found[e.issue.id]) for e in ordered if e.issue.id in found]
+        whole.sort(key=lambda r: (getattr(r, key), r.id), reverse=True)
+        shown = whole if key == "first_seen" else whole[offset : offset + per_page]
     if shown:
         now = time.time()
         end = (now // HOUR + 1) * HOUR
-        recent, capped = _recent(db, viewer.project_id, end - 24 * HOUR)
-        trends = _trends(recent, {r.id for r in shown}, end, 24, HOUR, capped)
+        recent, trend_capped = _recent(db, viewer.project_id, end - 24 * HOUR)
+        trends = _trends(recent, {r.id for r in shown}, end, 24, HOUR, trend_capped)
         shown = [_with_trend(r, trends.get(r.id)) for r in shown]
-    return IssuePage(shown, len(chosen), page, pages, environments, counts_by_status)
+    return IssuePage(shown, total, page, pages, environments, counts_by_status, capped)
 
 
 def _with_trend(row: IssueRow, trend: Trend | None) -> IssueRow:

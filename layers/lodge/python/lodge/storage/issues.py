@@ -10,6 +10,7 @@ sh status history (the newest HISTORY_LIMIT changes), riv resolved-in version, r
 last seen when it was resolved, mu muted until (Unix time), mn muted while cnt <= mn, rg regression
 {at, o occurrence, v code version}, cv code version of the last occurrence, ctr the per-project counter.
 The digest's stream marks: q<xx> the newest stream sequence number counted from record partition xx.
+Listings (issue 16): ils the minute of `ls`, the sort key of the sparse index ISSUE_INDEX (keys.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from lodge import triage
 from lodge.dynamo import from_item, to_attr, to_item
 from lodge.storage.errors import StorageError, failing_as
-from lodge.storage.keys import ISSUE, ISSUE_COUNTER_SK, issue_sk, project_pk
+from lodge.storage.keys import (
+    ISSUE,
+    ISSUE_COUNTER_SK,
+    ISSUE_INDEX,
+    counter_sk,
+    issue_sk,
+    listed_minute,
+    project_pk,
+)
 from lodge.storage.table import Table
 
 if TYPE_CHECKING:
@@ -85,6 +94,40 @@ class IssueCount:
 
 COUNT_ATTR = "cnt"
 """An issue's count of stored occurrences (the digest's `ADD`)."""
+LISTED_ATTR = "ils"
+"""The issue's last-seen minute: the sort key of ISSUE_INDEX (written with `ls`, by the same update)."""
+INDEX_PAGE_ENTRIES = 2000
+"""Entries per Query of ISSUE_INDEX: ~2000 x ≤ 250 B stays under DynamoDB's 1 MB page, so a call is
+one read in moto (which does not cut at 1 MB) as in AWS."""
+BATCH_GET_KEYS = 100
+"""BatchGetItem's limit of keys per call."""
+INDEXED_FIELDS = {
+    "status": "st",
+    "environment": "env",
+    "level": "lvl",
+    "last_level": "llvl",
+    "kind": "k",
+    "framework": "fw",
+    "first_seen": "fs",
+    "title": "title",
+}
+"""The Issue fields ISSUE_INDEX projects (template.yaml), by their stored attribute."""
+COUNTER_ISSUE_ATTR = "g"
+"""On a counter item (keys.counter_sk): the id of the issue that holds the number."""
+
+
+class ListedIssue(NamedTuple):
+    """An index entry: the issue's last-seen minute and its small, rarely changing attributes
+    (status, environment, levels, kind, framework, first seen, title; no count, no exact last seen)."""
+
+    minute: int
+    issue: Issue
+
+
+class IssueScan(NamedTuple):
+    listed: list[ListedIssue]
+    complete: bool
+    """False: the read stopped at its cap; older issues exist that are not in `listed`."""
 
 
 def _number(value: Any) -> float | None:
@@ -127,6 +170,61 @@ def to_issue(project_id: str, item: dict[str, Any]) -> Issue:
         last_code_version=item.get("cv"),
         **_flood_fields(item),
     )
+
+
+def stored_issue(issue: Issue) -> dict[str, Any]:
+    """The stored item of an issue as the digest leaves it (the inverse of `to_issue` for what a
+    listing reads: labels, status, first/last seen, count, counter, and the index key `ils`). For
+    seeding (bench.issue_listings) and migrations; the digest itself writes by `counter_update`."""
+    fields = {
+        "pk": project_pk(issue.project_id),
+        "sk": issue_sk(issue.id),
+        "env": issue.environment,
+        "fp": issue.fingerprint,
+        "title": issue.title,
+        "k": issue.kind,
+        "lvl": issue.level,
+        "llvl": issue.last_level,
+        "st": issue.status,
+        "stt": issue.status_changed_at,
+        "fs": issue.first_seen,
+        "fo": issue.first_occurrence_id,
+        "ls": issue.last_seen,
+        "lo": issue.last_occurrence_id,
+        "cnt": issue.stored_occurrences,
+        "algo": issue.grouping_version,
+        "why": issue.grouping_reason,
+        "x": issue.exception_class,
+        "plat": issue.platform,
+        "fw": issue.framework,
+        "pr": issue.protocol,
+        "ctr": issue.counter,
+        LISTED_ATTR: listed_minute(issue.last_seen) if issue.last_seen is not None else None,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def counter_item(project_id: str, counter: int, issue_id: str) -> dict[str, Any]:
+    """The item that names the issue holding an item counter (Issues.issue_by_counter)."""
+    return {"pk": project_pk(project_id), "sk": counter_sk(counter), COUNTER_ISSUE_ATTR: issue_id}
+
+
+def upgraded_items(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored (low-level) item as the listing index needs it, plus what it implies: an issue item
+    written before the index gains `ils`, a numbered one its counter item. For restoring old
+    snapshots (lodge_devtools.persistence); `Issues.reindex_issues` does the same to a live table."""
+    sk = raw.get("sk", {}).get("S", "")
+    if not sk.startswith(ISSUE):
+        return [raw]
+    item = from_item(raw)
+    upgraded = dict(raw)
+    if LISTED_ATTR not in item and isinstance(item.get("ls"), (int, float)):
+        upgraded[LISTED_ATTR] = to_attr(listed_minute(float(item["ls"])))
+    extra = []
+    if isinstance(item.get("ctr"), (int, float)):
+        project_id = str(item["pk"])[len(project_pk("")) :]
+        extra.append(to_item(counter_item(project_id, int(item["ctr"]), sk[len(ISSUE) :])))
+    return [upgraded, *extra]
 
 
 def _flood_fields(item: dict[str, Any]) -> dict[str, Any]:
@@ -252,6 +350,7 @@ def counter_update(project_id: str, delta: GroupDelta, marks: Sequence[DigestMar
         ":lo": delta.last_ref,
         ":llvl": last.level,
         ":n": delta.count,
+        ":ils": listed_minute(last.effective_time),
     }
     optional = {
         ":exc": first.exception_class,
@@ -274,6 +373,7 @@ def counter_update(project_id: str, delta: GroupDelta, marks: Sequence[DigestMar
         "#lo": "lo",
         "#llvl": "llvl",
         "#cnt": "cnt",
+        "#ils": LISTED_ATTR,
     }
     sets = [
         "#env = if_not_exists(#env, :env)",
@@ -289,6 +389,7 @@ def counter_update(project_id: str, delta: GroupDelta, marks: Sequence[DigestMar
         "#ls = :ls",
         "#lo = :lo",
         "#llvl = :llvl",
+        "#ils = :ils",
     ]
     short = {":exc": "x", ":plat": "plat", ":fw": "fw", ":proto": "pr"}
     for placeholder, value in optional.items():
@@ -450,6 +551,108 @@ class Issues(Table):
     def issues(self, project_id: str) -> list[Issue]:
         return [to_issue(project_id, item) for item in self.list_groups(project_id)]
 
+    def scan_issues(
+        self,
+        project_id: str,
+        max_calls: int,
+        per_call: int = INDEX_PAGE_ENTRIES,
+        fields: Sequence[str] | None = None,
+    ) -> IssueScan:
+        """The project's issues, newest last-seen minute first, from ISSUE_INDEX: at most `max_calls`
+        Queries of `per_call` entries each, so a listing's read is bounded whatever the project holds.
+        `fields` (Issue field names) narrows what is returned, which the function then parses: the
+        read units are the same, the handler's time is not."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": ISSUE_INDEX,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": to_attr(project_pk(project_id))},
+            "ScanIndexForward": False,
+            "Limit": per_call,
+        }
+        if fields is not None:
+            wanted = ["sk", LISTED_ATTR, *(INDEXED_FIELDS[f] for f in fields)]
+            request["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(wanted)))
+            request["ExpressionAttributeNames"] = {f"#p{i}": name for i, name in enumerate(wanted)}
+        listed: list[ListedIssue] = []
+        with failing_as("could not read issues"):
+            for _call in range(max_calls):
+                response = self.ddb.query(**request)
+                for raw in response.get("Items", []):
+                    item = from_item(raw)
+                    item["id"] = item["sk"][len(ISSUE) :]
+                    listed.append(ListedIssue(int(item.get(LISTED_ATTR, 0)), to_issue(project_id, item)))
+                if "LastEvaluatedKey" not in response:
+                    return IssueScan(listed, True)
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return IssueScan(listed, False)
+
+    def issues_by_id(self, project_id: str, issue_ids: Sequence[str]) -> dict[str, Issue]:
+        """Whole issues by id: one BatchGetItem per 100 ids (unprocessed keys retried); unknown ids are absent."""
+        found: dict[str, Issue] = {}
+        wanted = list(dict.fromkeys(issue_ids))
+        for start in range(0, len(wanted), BATCH_GET_KEYS):
+            keys = [
+                to_item({"pk": project_pk(project_id), "sk": issue_sk(issue_id)})
+                for issue_id in wanted[start : start + BATCH_GET_KEYS]
+            ]
+            request: dict[str, Any] = {self.table: {"Keys": keys}}
+            for _attempt in range(5):
+                with failing_as("could not read issues"):
+                    response = self.ddb.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self.table, []):
+                    item = from_item(raw)
+                    item["id"] = item["sk"][len(ISSUE) :]
+                    found[item["id"]] = to_issue(project_id, item)
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise StorageError("could not read issues: the table kept throttling")
+        return found
+
+    def issue_by_counter(self, project_id: str, counter: int) -> Issue | None:
+        """The issue holding an item counter: the counter's own item names it (two GetItems, no walk)."""
+        with failing_as("could not read the issue"):
+            response = self.ddb.get_item(
+                TableName=self.table, Key=to_item({"pk": project_pk(project_id), "sk": counter_sk(counter)})
+            )
+        issue_id = from_item(response.get("Item", {})).get(COUNTER_ISSUE_ATTR)
+        issue = self.issue(project_id, issue_id) if isinstance(issue_id, str) else None
+        # A counter item whose issue took another number (a concurrent reader won) is a gap.
+        return issue if issue is not None and issue.counter == counter else None
+
+    def reindex_issues(self, project_id: str) -> int:
+        """Migration for issue items written before the listing index (issue 16): give each its `ils`
+        and a numbered one its counter item. Walks the whole project once; returns the items changed."""
+        changed = 0
+        for item in self.list_groups(project_id):
+            if LISTED_ATTR not in item and isinstance(item.get("ls"), (int, float)):
+                with failing_as("could not index the issue"):
+                    self.ddb.update_item(
+                        TableName=self.table,
+                        Key=to_item({"pk": project_pk(project_id), "sk": issue_sk(item["id"])}),
+                        UpdateExpression="SET #ils = if_not_exists(#ils, :ils)",
+                        ExpressionAttributeNames={"#ils": LISTED_ATTR},
+                        ExpressionAttributeValues={":ils": to_attr(listed_minute(float(item["ls"])))},
+                    )
+                changed += 1
+            if isinstance(item.get("ctr"), (int, float)):
+                self._put_counter_item(project_id, int(item["ctr"]), item["id"])
+        return changed
+
+    def _put_counter_item(self, project_id: str, counter: int, issue_id: str) -> None:
+        # An UpdateItem, not a put: the read functions may update items of the project, never put.
+        item = counter_item(project_id, counter, issue_id)
+        with failing_as("could not number the issues"):
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": item["pk"], "sk": item["sk"]}),
+                UpdateExpression="SET #g = :g",
+                ExpressionAttributeNames={"#g": COUNTER_ISSUE_ATTR},
+                ExpressionAttributeValues={":g": to_attr(issue_id)},
+            )
+
     def set_issue_status(self, project_id: str, issue_id: str, status: str) -> Issue | None:
         item = self.set_group_status(project_id, issue_id, status)
         return to_issue(project_id, item) if item else None
@@ -501,6 +704,9 @@ class Issues(Table):
         last = int(from_item(response["Attributes"])["n"])
         assigned: dict[str, int] = {}
         for number, issue in enumerate(missing, start=last - len(missing) + 1):
+            # The counter's item first: a crash between the two writes leaves a gap, never a number
+            # item_by_counter cannot find. Its issue is checked on read, so a lost race is a gap too.
+            self._put_counter_item(project_id, number, issue.id)
             with failing_as("could not number the issues"):
                 try:
                     response = self.ddb.update_item(

@@ -152,3 +152,20 @@ def filtered_listing_bounds(stream: str, low_ms: int | None, high_ms: int | None
     low = prefix + (f"{low_ms:013d}" if low_ms is not None else "0")
     high = prefix + (f"{high_ms:013d}" if high_ms is not None else "9" * 13) + "#~"
     return low, high
+
+
+# ---- issue 16 point 3: issue listings (lodge.storage.issues, docs/storage.md "Issue listings") ----
+ISSUE_INDEX = "IssuesByLastSeen"
+"""The sparse GSI of the issue items: pk = the project's partition, sort key `ils` = the minute of
+the issue's last occurrence. Only issue items carry `ils`, so nothing else is ever in it."""
+COUNTER = "CTR#"
+
+
+def counter_sk(counter: int) -> str:
+    """The item that names the issue holding an item counter (Rollbar item_by_counter: one GetItem)."""
+    return f"{COUNTER}{counter:012d}"
+
+
+def listed_minute(last_seen: float) -> int:
+    """An issue's index sort key: its last-seen minute, so a busy issue's entry moves at most once a minute."""
+    return max(0, int(last_seen // 60))

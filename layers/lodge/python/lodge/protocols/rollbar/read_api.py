@@ -80,8 +80,7 @@ def item_by_counter(store: Store, project_id: str, raw: str | None) -> tuple[str
     if not (digits.isascii() and digits.isdigit()) or len(digits) > MAX_COUNTER_DIGITS or int(digits) == 0:
         raise fail(404, ITEM_NOT_FOUND)
     with storage(READ_FAILED):
-        found = numbered(store, project_id, store.issues(project_id))
-    match = next((issue for issue in found if issue.counter == int(digits)), None)
+        match = store.issue_by_counter(project_id, int(digits))  # counters exist once an item was read
     if match is None:
         raise fail(404, ITEM_NOT_FOUND)
     path = f"/api/1/item/{match.id}"
@@ -129,7 +128,9 @@ def list_items(store: Store, project_id: str, raw_query: str) -> dict[str, Any]:
     """`GET /api/1/items/`: newest last occurrence first, 100 a page, filtered like Rollbar.
 
     `q` (Rollbar's UI name) or `query` (the API's) searches titles, case-insensitively; any other
-    parameter is a 422 rather than silently ignored.
+    parameter is a 422 rather than silently ignored. Bounded (lodge.queries.issues): in a project
+    with more issues than one listing examines, the answer adds `"capped": true` and `total_count`
+    and `pages` count the newest issues only.
     """
     query = dict(parse_qsl(raw_query))
     unsupported = sorted({key for key, _ in parse_qsl(raw_query, keep_blank_values=True)} - LIST_FILTERS)
@@ -149,12 +150,15 @@ def list_items(store: Store, project_id: str, raw_query: str) -> dict[str, Any]:
     with storage(READ_FAILED):
         found = issues.list_issues(store, project_id, where, page, PAGE_SIZE)
         listed = numbered(store, project_id, found.issues)
-    return {
+    answer: dict[str, Any] = {
         "page": found.page,
         "total_count": found.total,
         "pages": found.pages,
         "items": [item_object(issue) for issue in listed],
     }
+    if found.capped:  # only the newest issues were examined: the counts are lower bounds
+        answer["capped"] = True
+    return answer
 
 
 def instance(store: Store, project_id: str, instance_id: str) -> dict[str, Any]:
