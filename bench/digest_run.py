@@ -153,7 +153,7 @@ def measure(names: tuple[str, ...], requests: int) -> dict[str, Any]:
             spent["records"] += len(event["Records"])
             spent["invocations"] += 1
             for _, record in new_records(event):  # occurrences the request grouped into an issue
-                spent["grouped"] += sum(1 for entry in record.index if entry.get("g") is not None)
+                spent["grouped"] += sum(1 for listed in record.summary().summaries() if listed.issue_id is not None)
                 spent["occurrences"] += len(record.index)
             with output() as logged:
                 cpu, wall = time.process_time(), time.perf_counter()
@@ -304,16 +304,17 @@ def packed_bytes(samples: list[dict[str, Any]], entries: int, values: int, *, fi
     import hashlib
 
     from lodge.storage.listings import filtered_entry
-    from lodge.storage.records import pack_page
+    from lodge.storage.records import entry_of, pack_page, summary
 
     if not samples or entries <= 0:
         return 0
     rows = []
     for i in range(entries):
         sample = samples[i % len(samples)]
-        entry = dict(sample["ix"])
-        if entry.get("g") is not None:
-            entry["g"] = hashlib.sha256(f"issue{i % max(1, values)}".encode()).hexdigest()[:32]
+        listed = summary("", "", 0, sample["t"], sample["ix"])
+        if listed.issue_id is not None:
+            listed = listed._replace(issue_id=hashlib.sha256(f"issue{i % max(1, values)}".encode()).hexdigest()[:32])
+        entry = entry_of(listed)
         record_id = hashlib.sha256(f"record{i}".encode()).hexdigest()[:26]
         row: dict[str, Any] = {"r": record_id, "t": sample["t"] + i * 37}
         if filtered:
@@ -329,7 +330,7 @@ def listing_model(figures: dict[str, Any], batch: int, grouped: float) -> dict[s
     batch's issues, actions and exception classes (a distinct action and exception class per
     issue modelled: the worst case), and the performance listing."""
     from lodge.storage.listings import ISSUE_BUCKETS, VALUE_BUCKETS
-    from lodge.storage.records import LISTING_PAGE_BYTES
+    from lodge.storage.records import LISTING_PAGE_BYTES, summary
 
     samples = figures.get("samples") or []
     k = figures["occurrences_per_record"]
@@ -337,7 +338,7 @@ def listing_model(figures: dict[str, Any], batch: int, grouped: float) -> dict[s
     issues = max(1.0, distinct_issues(grouped))
     buckets = VALUE_BUCKETS * (1 - (1 - 1 / VALUE_BUCKETS) ** issues)
     issue_buckets = ISSUE_BUCKETS * (1 - (1 - 1 / ISSUE_BUCKETS) ** issues)
-    performance = sum(1 for s in samples if s["ix"].get("k") == "performance") / max(1, len(samples))
+    performance = sum(1 for s in samples if summary("", "", 0, s["t"], s["ix"]).is_performance) / max(1, len(samples))
     raw_entry = 40 + sum(len(json.dumps(s["ix"])) for s in samples) / max(1, len(samples))
     main_items = max(1, math.ceil(occurrences * raw_entry / LISTING_PAGE_BYTES))
     main = packed_bytes(samples, occurrences, round(issues))

@@ -50,23 +50,36 @@ HOT = f"{7:032x}"
 RARE = "f" * 31 + "0"
 
 
-def _entry(rng: random.Random, i: int, n: int) -> tuple[dict[str, Any], str | None]:
-    """An index entry as `records.index_entry` makes it, and its issue."""
+def _entry(rng: random.Random, i: int, n: int, received_ms: int) -> dict[str, Any]:
+    """An index entry as the digest lists it (built by `records.entry_of` from a listing's view)."""
+    from lodge.models.occurrences import OccurrenceSummary
+    from lodge.storage.records import entry_of
+
+    base = OccurrenceSummary(
+        id="", record_id="", position=0, received_ms=received_ms, kind=None, level=None, environment=None,
+        issue_id=None, title=None, exception_class=None, action=None, path=None, duration=None, status=None,
+        occurred_at=received_ms / 1000, client_id=f"c{i:09d}", protocol=None,
+    )  # fmt: skip
     if i == n // 2:  # one occurrence of the rare filter values, in the middle of history
-        return {"k": "error", "l": "error", "e": "production", "g": "f" * 31 + "0", "a": RARE_ACTION,
-                "x": RARE_EXCEPTION, "m": f"{RARE_EXCEPTION}: took too long", "p": "/rare/1", "pr": "rollbar",
-                "c": f"c{i:09d}"}, "f" * 31 + "0"  # fmt: skip
+        return entry_of(base._replace(
+            kind="error", level="error", environment="production", issue_id=RARE, action=RARE_ACTION,
+            exception_class=RARE_EXCEPTION, title=f"{RARE_EXCEPTION}: took too long", path="/rare/1",
+            protocol="rollbar",
+        ))  # fmt: skip
     if rng.random() < PERFORMANCE_SHARE:
-        action = f"Perf{rng.randrange(ACTIONS)}Controller#index"
-        return {"k": "performance", "l": "info", "e": "production", "a": action, "p": f"/perf/{i % 97}",
-                "d": round(rng.random() * 900, 1), "s": 200, "pr": "appsignal", "c": f"c{i:09d}"}, None  # fmt: skip
+        return entry_of(base._replace(
+            kind="performance", level="info", environment="production",
+            action=f"Perf{rng.randrange(ACTIONS)}Controller#index", path=f"/perf/{i % 97}",
+            duration=round(rng.random() * 900, 1), status=200, protocol="appsignal",
+        ))  # fmt: skip
     issue = 7 if rng.random() < HOT_SHARE else rng.randrange(ISSUES)
-    group = f"{issue:032x}"
     exception = f"App{issue % EXCEPTIONS}Error"
-    return {"k": "error", "l": "error" if issue % 5 else "warning", "e": "production" if issue % 3 else "staging",
-            "g": group, "a": f"Users{issue % ACTIONS}Controller#show", "x": exception,
-            "m": f"{exception}: something failed for user {issue}", "p": f"/users/{issue}", "s": 500,
-            "pr": "rollbar", "c": f"c{i:09d}"}, group  # fmt: skip
+    return entry_of(base._replace(
+        kind="error", level="error" if issue % 5 else "warning", environment="production" if issue % 3 else "staging",
+        issue_id=f"{issue:032x}", action=f"Users{issue % ACTIONS}Controller#show", exception_class=exception,
+        title=f"{exception}: something failed for user {issue}", path=f"/users/{issue}", status=500,
+        protocol="rollbar",
+    ))  # fmt: skip
 
 
 def seed_issue(store: Any, issue_id: str, exception: str) -> None:
@@ -109,9 +122,8 @@ def seed(ddb: Any, table: str, n: int) -> dict[str, Any]:
     step_ms = SPAN_S * 1000 // batches  # batches spread over the span, each within BATCH_SPAN_MS
     batch: list[RecordSummary] = []
     for i in range(n):
-        entry, _ = _entry(rng, i, n)
         received_ms = T0 * 1000 + (i // BATCH) * step_ms + (i % BATCH) * BATCH_SPAN_MS // BATCH
-        entry["ts"] = received_ms / 1000
+        entry = _entry(rng, i, n, received_ms)
         batch.append(RecordSummary(f"r{i:011d}", received_ms, [entry]))
         if len(batch) == BATCH or i == n - 1:
             for item in listing_items(PROJECT, batch) + filtered_listing_items(PROJECT, batch):

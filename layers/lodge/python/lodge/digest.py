@@ -150,8 +150,8 @@ def digest(store: Store, batch: Sequence[tuple[str, NewRecord]]) -> DigestResult
         records_by_id = {r.record_id: r for _, r in records}
         for sequence, record in records:
             details = store.details_of(record)
-            for i, (detail, entry) in enumerate(zip(details, record.index, strict=False)):
-                issue_id = entry.get("g")
+            for i, (detail, listed) in enumerate(zip(details, record.summary().summaries(), strict=False)):
+                issue_id = listed.issue_id
                 if issue_id is None:
                     continue
                 occurrence = stored_occurrence(detail)

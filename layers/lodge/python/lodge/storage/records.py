@@ -109,6 +109,27 @@ def index_entry(occurrence: Occurrence, issue_id: str | None = None) -> dict[str
     return {k: v for k, v in entry.items() if v is not None}
 
 
+def entry_of(listed: OccurrenceSummary) -> dict[str, Any]:
+    """An index entry from a listing's view of it (`summary`'s inverse): what the bench seeds
+    listings with, so that no module outside storage spells an entry's attribute names."""
+    entry = {
+        "k": listed.kind,
+        "l": listed.level,
+        "e": listed.environment,
+        "g": listed.issue_id,
+        "a": listed.action,
+        "x": listed.exception_class,
+        **_title_fields(listed.title, listed.exception_class),
+        "p": listed.path,
+        "d": listed.duration,
+        "s": listed.status,
+        "ts": listed.occurred_at,
+        "c": listed.client_id,
+        "pr": PROTOCOL_CODES.get(listed.protocol or "", listed.protocol),
+    }
+    return {k: v for k, v in entry.items() if v is not None}
+
+
 def index_entry_size(occurrence: Occurrence) -> int:
     """Encoded bytes of the index entry from the occurrence's content alone (no time, no issue),
     so a resent batch measures, and therefore splits, the same."""
