@@ -789,3 +789,21 @@ def test_access_log_lines_are_json_without_query_strings_headers_or_bodies() -> 
 
 
 # ---- end issue 15, point 9 (cost guards)
+
+
+def test_functions_skip_pydantic_plugin_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lodge has no pydantic plugins: without the switch, the first model built at import scans
+    every installed distribution's entry points (a few ms of every cold start, bench/)."""
+    from pydantic.plugin import _loader
+
+    value = GLOBALS["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"]
+    for resource in FUNCTIONS.values():  # no function turns discovery back on
+        assert "PYDANTIC_DISABLE_PLUGINS" not in resource["Properties"].get("Environment", {}).get("Variables", {})
+
+    def scan(**_: Any) -> Any:
+        raise AssertionError("entry points scanned")
+
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", str(value))
+    monkeypatch.setattr(_loader, "_plugins", None)
+    monkeypatch.setattr(_loader, "entry_points", scan)
+    assert tuple(_loader.get_plugins()) == ()
