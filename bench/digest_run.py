@@ -341,14 +341,15 @@ def listing_model(figures: dict[str, Any], batch: int, grouped: float) -> dict[s
     performance = sum(1 for s in samples if summary("", "", 0, s["t"], s["ix"]).is_performance) / max(1, len(samples))
     raw_entry = 40 + sum(len(json.dumps(s["ix"])) for s in samples) / max(1, len(samples))
     main_items = max(1, math.ceil(occurrences * raw_entry / LISTING_PAGE_BYTES))
-    main = packed_bytes(samples, occurrences, round(issues))
+    # The project's listing: packed from the run's real entries, or (no samples) the measured bytes per record.
+    main = packed_bytes(samples, occurrences, round(issues)) if samples else figures["listing_bytes_per_record"] * batch
 
     def pages_of(count: float, entries: float, stream: str) -> tuple[float, int]:
         per_page = max(1, round(entries / max(1.0, count)))
         values = max(1, round(issues / max(1.0, count)))
         return count, write_units(packed_bytes(samples, per_page, values, filtered=stream))
 
-    parts: dict[str, float] = {"project": math.ceil(main / 1024) + main_items - 1}
+    parts: dict[str, float] = {"project": float(math.ceil(main / 1024) + main_items - 1)}
     counts = {"project": float(main_items)}
     tallies = main_items + (1 if performance else 0)  # a ~100-byte tally beside each counted page
     parts["tallies"], counts["tallies"] = float(tallies), float(tallies)
