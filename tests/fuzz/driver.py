@@ -54,7 +54,8 @@ class Timeout(Exception):
 @dataclass
 class Outcome:
     status: int | str
-    """The HTTP status, or "escaped" (exception out of the handler), "timeout", "bad-response"."""
+    """The HTTP status, or "escaped" (exception out of the handler), "timeout", "bad-response",
+    "gateway-502" (over HTTP: the runner answered for a crashed function or a malformed response)."""
     tracebacks: list[str] = field(default_factory=list)
     """Signatures of log records that carried a traceback during the case."""
     escaped: str | None = None
