@@ -317,10 +317,10 @@ class Walk(Iterator[OccurrenceSummary]):
                 self.complete = True
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-            if boundary is None or last_sk is None:
-                continue  # an empty read (DynamoDB may return one): the cap still counts it
             if self.reads >= max_reads:
-                self.cursor = Cursor(boundary + 1, last_sk)
+                if last_sk is None:  # an empty read (DynamoDB may return one): go on after its key
+                    last_sk = str(response["LastEvaluatedKey"]["sk"]["S"])
+                self.cursor = Cursor((boundary if boundary is not None else _newest_of(last_sk)) + 1, last_sk)
                 yield from waiting
                 return
 
