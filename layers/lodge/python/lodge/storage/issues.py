@@ -99,8 +99,6 @@ LISTED_ATTR = "ils"
 INDEX_PAGE_ENTRIES = 2000
 """Entries per Query of ISSUE_INDEX: ~2000 x ≤ 250 B stays under DynamoDB's 1 MB page, so a call is
 one read in moto (which does not cut at 1 MB) as in AWS."""
-BATCH_GET_KEYS = 100
-"""BatchGetItem's limit of keys per call."""
 INDEXED_FIELDS = {
     "status": "st",
     "environment": "env",
@@ -590,25 +588,10 @@ class Issues(Table):
     def issues_by_id(self, project_id: str, issue_ids: Sequence[str]) -> dict[str, Issue]:
         """Whole issues by id: one BatchGetItem per 100 ids (unprocessed keys retried); unknown ids are absent."""
         found: dict[str, Issue] = {}
-        wanted = list(dict.fromkeys(issue_ids))
-        for start in range(0, len(wanted), BATCH_GET_KEYS):
-            keys = [
-                to_item({"pk": project_pk(project_id), "sk": issue_sk(issue_id)})
-                for issue_id in wanted[start : start + BATCH_GET_KEYS]
-            ]
-            request: dict[str, Any] = {self.table: {"Keys": keys}}
-            for _attempt in range(5):
-                with failing_as("could not read issues"):
-                    response = self.ddb.batch_get_item(RequestItems=request)
-                for raw in response.get("Responses", {}).get(self.table, []):
-                    item = from_item(raw)
-                    item["id"] = item["sk"][len(ISSUE) :]
-                    found[item["id"]] = to_issue(project_id, item)
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                raise StorageError("could not read issues: the table kept throttling")
+        keys = [{"pk": project_pk(project_id), "sk": issue_sk(i)} for i in dict.fromkeys(issue_ids)]
+        for item in self._batch_get(keys, "issues"):
+            item["id"] = item["sk"][len(ISSUE) :]
+            found[item["id"]] = to_issue(project_id, item)
         return found
 
     def issue_by_counter(self, project_id: str, counter: int) -> Issue | None:

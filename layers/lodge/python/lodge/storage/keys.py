@@ -146,9 +146,9 @@ def filtered_listing_sk(stream: str, newest_ms: int, tag: str) -> str:
     return f"{FILTERED_LISTING}{stream}#{newest_ms:013d}#{tag}"
 
 
-def filtered_listing_bounds(stream: str, low_ms: int | None, high_ms: int | None) -> tuple[str, str]:
-    """The sort-key range of a filter's pages whose newest record lies in [low_ms, high_ms]."""
-    prefix = f"{FILTERED_LISTING}{stream}#"
+def page_bounds(prefix: str, low_ms: int | None, high_ms: int | None) -> tuple[str, str]:
+    """The sort-key range of the pages (or tallies) under `prefix` whose newest record lies in
+    [low_ms, high_ms]: the project's listing (`LST#`), a filtered one (`LSF#<listing>#`), tallies."""
     low = prefix + (f"{low_ms:013d}" if low_ms is not None else "0")
     high = prefix + (f"{high_ms:013d}" if high_ms is not None else "9" * 13) + "#~"
     return low, high

@@ -32,16 +32,15 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
-from lodge.dynamo import from_item, to_attr, to_item
+from lodge.dynamo import from_item, to_attr
 from lodge.models.occurrences import OccurrenceSummary
 from lodge.storage.errors import failing_as, iterate_failing_as
 from lodge.storage.keys import (
     FILTERED_LISTING,
-    ISSUE,
     LISTING,
-    filtered_listing_bounds,
     filtered_listing_sk,
     occurrence_ref,
+    page_bounds,
     project_pk,
 )
 from lodge.storage.records import (
@@ -254,30 +253,11 @@ class Walk(Iterator[OccurrenceSummary]):
         if since_ms is not None and before_ms is not None and since_ms >= before_ms:
             self.complete = True
             return
-        # A page's key is its newest time and a page spans at most LISTING_SPAN_MS, so the pages that
-        # can hold [since, before) have their newest time in [since, before + span).
-        high_ms = before_ms + LISTING_SPAN_MS if before_ms is not None else None
-        if stream is None:
-            low = LISTING + (f"{since_ms:013d}" if since_ms is not None else "0")
-            high = LISTING + (f"{high_ms:013d}" if high_ms is not None else "9" * 13) + "#~"
-        else:
-            low, high = filtered_listing_bounds(stream, since_ms, high_ms)
-        request: dict[str, Any] = {
-            "TableName": table.table,
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {
-                ":pk": to_attr(project_pk(project_id)),
-                ":low": to_attr(low),
-                ":high": to_attr(high),
-            },
-            "ScanIndexForward": False,
-            "Limit": PAGES_PER_READ,
-        }
-        if cursor is not None:
-            if not low <= cursor.after_sk <= high:
-                self.complete = True
-                return
-            request["ExclusiveStartKey"] = {"pk": to_attr(project_pk(project_id)), "sk": to_attr(cursor.after_sk)}
+        prefix = LISTING if stream is None else f"{FILTERED_LISTING}{stream}#"
+        request = _newest_pages(table, project_id, prefix, since_ms, before_ms, cursor)
+        if request is None:
+            self.complete = True
+            return
         waiting: list[OccurrenceSummary] = []  # read, not yet released, newest first
         seen: set[str] = set()
         calls = read_bytes = 0
@@ -325,6 +305,34 @@ class Walk(Iterator[OccurrenceSummary]):
                 return
 
 
+def _newest_pages(
+    table: Table, project_id: str, prefix: str, since_ms: int | None, before_ms: int | None, cursor: Cursor | None
+) -> dict[str, Any] | None:
+    """The descending Query of the pages (or tallies) under `prefix` that can hold [since, before),
+    from after `cursor`'s page; None when the cursor lies outside that range (nothing is left).
+
+    A page's key is its newest time and a page spans at most LISTING_SPAN_MS, so those pages have
+    their newest time in [since, before + span)."""
+    high_ms = before_ms + LISTING_SPAN_MS if before_ms is not None else None
+    low, high = page_bounds(prefix, since_ms, high_ms)
+    request: dict[str, Any] = {
+        "TableName": table.table,
+        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+        "ExpressionAttributeValues": {
+            ":pk": to_attr(project_pk(project_id)),
+            ":low": to_attr(low),
+            ":high": to_attr(high),
+        },
+        "ScanIndexForward": False,
+        "Limit": PAGES_PER_READ,
+    }
+    if cursor is not None:
+        if not low <= cursor.after_sk <= high:
+            return None
+        request["ExclusiveStartKey"] = {"pk": to_attr(project_pk(project_id)), "sk": to_attr(cursor.after_sk)}
+    return request
+
+
 def _order(summaries: list[OccurrenceSummary]) -> None:
     """The project listing's order: newest record first, a batch's occurrences in position order."""
     summaries.sort(key=lambda s: s.position)
@@ -335,11 +343,7 @@ class Listings(Table):
     def put_filtered_listings(self, project_id: str, records: Sequence[RecordSummary]) -> int:
         """Write the batch's filtered pages (the digest does, after `put_listing`); returns the
         number of items written: one per filter value present, more only past the page caps."""
-        items = filtered_listing_items(project_id, records)
-        with failing_as("could not write the listing"):
-            for item in items:
-                self.ddb.put_item(TableName=self.table, Item=to_item(item))
-        return len(items)
+        return self._put_all(filtered_listing_items(project_id, records), "the listing")
 
     def walk(
         self,
@@ -388,23 +392,10 @@ class Listings(Table):
             before_ms = cursor.before_ms if before_ms is None else min(before_ms, cursor.before_ms)
         if since_ms is not None and before_ms is not None and since_ms >= before_ms:
             return 0, None
-        high_ms = before_ms + LISTING_SPAN_MS if before_ms is not None else None
-        low = prefix + (f"{since_ms:013d}" if since_ms is not None else "0")
-        high = prefix + (f"{high_ms:013d}" if high_ms is not None else "9" * 13) + "#~"
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {
-                ":pk": to_attr(project_pk(project_id)),
-                ":low": to_attr(low),
-                ":high": to_attr(high),
-            },
-            "ScanIndexForward": False,
-        }
-        if cursor is not None:
-            if not low <= cursor.after_sk <= high:
-                return 0, None
-            request["ExclusiveStartKey"] = {"pk": to_attr(project_pk(project_id)), "sk": to_attr(cursor.after_sk)}
+        request = _newest_pages(self, project_id, prefix, since_ms, before_ms, cursor)
+        if request is None:
+            return 0, None
+        del request["Limit"]  # tallies are small: a Query reads up to DynamoDB's 1 MB of them
         total = 0
         edges: list[str] = []
         with failing_as("could not count occurrences"):
@@ -438,38 +429,12 @@ class Listings(Table):
     ) -> int:
         """The matching entries of the pages the window's edges cut (one BatchGetItem per 100)."""
         total = 0
-        for start in range(0, len(page_sks), 100):
-            keys = [to_item({"pk": project_pk(project_id), "sk": sk}) for sk in page_sks[start : start + 100]]
-            request: dict[str, Any] = {self.table: {"Keys": keys}}
-            while request:
-                response = self.ddb.batch_get_item(RequestItems=request)
-                for raw in response.get("Responses", {}).get(self.table, []):
-                    for found in _page_summaries(from_item(raw)):
-                        if before_ms is not None and found.received_ms >= before_ms:
-                            continue
-                        if since_ms is not None and found.received_ms < since_ms:
-                            continue
-                        if not errors_only or not found.is_performance:
-                            total += 1
-                request = response.get("UnprocessedKeys") or {}
+        for page in self._batch_get([{"pk": project_pk(project_id), "sk": sk} for sk in page_sks], "occurrences"):
+            for found in _page_summaries(page):
+                if before_ms is not None and found.received_ms >= before_ms:
+                    continue
+                if since_ms is not None and found.received_ms < since_ms:
+                    continue
+                if not errors_only or not found.is_performance:
+                    total += 1
         return total
-
-    def issues_by_id(self, project_id: str, issue_ids: Sequence[str]) -> dict[str, Any]:
-        """The issues of a listing page (their triage state), in one BatchGetItem per 100 ids."""
-        from lodge.storage.issues import to_issue
-        from lodge.storage.keys import issue_sk
-
-        wanted = sorted(set(issue_ids))
-        found: dict[str, Any] = {}
-        with failing_as("could not read issues"):
-            for start in range(0, len(wanted), 100):
-                keys = [to_item({"pk": project_pk(project_id), "sk": issue_sk(i)}) for i in wanted[start : start + 100]]
-                request: dict[str, Any] = {self.table: {"Keys": keys}}
-                while request:
-                    response = self.ddb.batch_get_item(RequestItems=request)
-                    for raw in response.get("Responses", {}).get(self.table, []):
-                        item = from_item(raw)
-                        item["id"] = item["sk"][len(ISSUE) :]
-                        found[item["id"]] = to_issue(project_id, item)
-                    request = response.get("UnprocessedKeys") or {}
-        return found

@@ -364,21 +364,14 @@ class Records(Table):
                 continue
             wanted.setdefault(record_id, []).append((ref, position))
         found: dict[str, dict[str, Any]] = {}
-        ids = sorted(wanted)
+        keys = [record_key(project_id, record_id) for record_id in sorted(wanted)]
         with failing_as("could not read the occurrence"):
-            for start in range(0, len(ids), 100):
-                keys = [to_item(record_key(project_id, record_id)) for record_id in ids[start : start + 100]]
-                request: dict[str, Any] = {self.table: {"Keys": keys}}
-                while request:
-                    response = self.ddb.batch_get_item(RequestItems=request)
-                    for raw in response.get("Responses", {}).get(self.table, []):
-                        item = from_item(raw)
-                        record_id = str(item["sk"])[len(RECORD) :]
-                        record = self._stored_record(project_id, record_id, item)
-                        for ref, position in wanted.get(record_id, []):
-                            if position < len(record.details):
-                                found[ref] = record.details[position]
-                    request = response.get("UnprocessedKeys") or {}
+            for item in self._batch_get(keys, "the occurrence"):
+                record_id = str(item["sk"])[len(RECORD) :]
+                record = self._stored_record(project_id, record_id, item)
+                for ref, position in wanted.get(record_id, []):
+                    if position < len(record.details):
+                        found[ref] = record.details[position]
         return found
 
     def _stored_record(self, project_id: str, record_id: str, item: dict[str, Any]) -> StoredRecord:
@@ -440,11 +433,7 @@ class Records(Table):
         as possible, each up to LISTING_PAGE_BYTES and spanning at most LISTING_SPAN_MS. Returns
         the number of items written. A page's key derives from its records, so a retried batch
         rewrites the same pages; readers drop the rare repeat a bisected retry leaves."""
-        items = listing_items(project_id, records)
-        with failing_as("could not write the listing"):
-            for item in items:
-                self.ddb.put_item(TableName=self.table, Item=to_item(item))
-        return len(items)
+        return self._put_all(listing_items(project_id, records), "the listing")
 
     def iter_records(
         self,

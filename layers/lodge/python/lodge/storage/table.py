@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from lodge import aws
 from lodge.config import Settings, settings
-from lodge.dynamo import from_item, to_attr
+from lodge.dynamo import from_item, to_attr, to_item
+from lodge.storage.errors import StorageError, failing_as
+
+BATCH_GET_KEYS = 100
+"""BatchGetItem's limit of keys per call."""
+BATCH_GET_ATTEMPTS = 5
+"""Calls per 100 keys while DynamoDB leaves some unprocessed (throttling), then a storage error."""
 
 
 class Table:
@@ -47,3 +53,26 @@ class Table:
             if "LastEvaluatedKey" not in response:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _batch_get(self, keys: Sequence[dict[str, Any]], what: str) -> Iterator[dict[str, Any]]:
+        """The items of `keys` (plain dicts), BATCH_GET_KEYS a call, unprocessed keys asked again at
+        most BATCH_GET_ATTEMPTS times; absent items are left out. Fails as "could not read <what>"."""
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            request: dict[str, Any] = {self.table: {"Keys": [to_item(k) for k in keys[start : start + BATCH_GET_KEYS]]}}
+            for _attempt in range(BATCH_GET_ATTEMPTS):
+                with failing_as(f"could not read {what}"):
+                    response = self.ddb.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self.table, []):
+                    yield from_item(raw)
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise StorageError(f"could not read {what}: the table kept throttling")
+
+    def _put_all(self, items: Sequence[dict[str, Any]], what: str) -> int:
+        """PutItem each item (plain dicts), in order; fails as "could not write <what>". Returns how many."""
+        with failing_as(f"could not write {what}"):
+            for item in items:
+                self.ddb.put_item(TableName=self.table, Item=to_item(item))
+        return len(items)
