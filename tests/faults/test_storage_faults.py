@@ -46,9 +46,12 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
         auth.clear_cache()
 
 
-def post_item(token: str, uuid_: str) -> dict[str, Any]:
+def post_item(token: str, uuid_: str, message: str | None = None) -> dict[str, Any]:
+    """pyrollbar's captured message with a fresh uuid (and, given `message`, another text: another issue)."""
     payload = fixture("e2_pyrollbar_message")
     payload["data"]["uuid"] = uuid_
+    if message is not None:
+        payload["data"]["body"] = {"message": {"body": message}}
     event = build_event(
         "POST",
         "/api/1/item/",
