@@ -23,29 +23,10 @@ OUTPUTS = {
 
 def alert_refs(args: argparse.Namespace, target: Target) -> dict[str, str]:
     """Logical id -> queue URL / topic ARN for this target."""
-    from lodge_devtools.cli import CliError
-    from lodge_devtools.target import STATE_FILE, read_state
+    from lodge_devtools.target import resource_refs
 
-    if getattr(args, "stack", None):
-        client = target.client("cloudformation")
-        stack = client.describe_stacks(StackName=args.stack)["Stacks"][0]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        return {name: outputs[key] for name, key in OUTPUTS.items() if key in outputs}
-    if not getattr(args, "endpoint_url", None):
-        state = read_state(getattr(args, "state_file", None) or STATE_FILE) or {}
-        if state.get("queues"):
-            return dict(state["queues"])
-    from lodge_devtools.queues import queue_names
-
-    names = queue_names(target.table)
-    sqs = target.client("sqs")
-    refs: dict[str, str] = {}
-    for name in ("AlertQueue", "AlertDeadLetterQueue"):
-        try:
-            refs[name] = sqs.get_queue_url(QueueName=names[name])["QueueUrl"]
-        except Exception as error:
-            raise CliError(f"no queue {names[name]} at this target") from error
-    return refs
+    queues = ("AlertQueue", "AlertDeadLetterQueue")
+    return resource_refs(args, target, OUTPUTS, queues, required=queues)
 
 
 def _target(args: argparse.Namespace) -> Target:

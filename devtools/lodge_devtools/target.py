@@ -130,3 +130,33 @@ def pid_alive(pid: Any) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def resource_refs(
+    args: Any, target: Target, outputs: dict[str, str], queues: tuple[str, ...], required: tuple[str, ...]
+) -> dict[str, str]:
+    """Logical id -> URL/ARN/name of a target's queues and the like, for the CLI commands that
+    reach them: from the stack's outputs (`outputs`: logical id -> output key) with `--stack`,
+    else the running local runner's state file, else the queues found by name at the endpoint
+    (those in `required` must exist)."""
+    from lodge_devtools.cli import CliError
+    from lodge_devtools.queues import queue_names
+
+    if getattr(args, "stack", None):
+        stack = target.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+        found = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        return {name: found[key] for name, key in outputs.items() if key in found}
+    if not getattr(args, "endpoint_url", None):
+        state = read_state(getattr(args, "state_file", None) or STATE_FILE) or {}
+        if state.get("queues"):
+            return dict(state["queues"])
+    names = queue_names(target.table)
+    sqs = target.client("sqs")
+    refs: dict[str, str] = {}
+    for name in queues:
+        try:
+            refs[name] = sqs.get_queue_url(QueueName=names[name])["QueueUrl"]
+        except Exception as error:
+            if name in required:
+                raise CliError(f"no queue {names[name]} at this target") from error
+    return refs
