@@ -98,6 +98,20 @@ class Project:
 
 
 @pytest.fixture
+def steady_rate_window(monkeypatch: pytest.MonkeyPatch) -> int:
+    """The rate limiter's clock held in the middle of the current minute: a test that sends a few
+    requests must not see them split over two fixed windows when the wall clock turns a minute."""
+    import time
+    from types import SimpleNamespace
+
+    from lodge.storage import rate_limits
+
+    mid_minute = int(time.time()) // 60 * 60 + 30
+    monkeypatch.setattr(rate_limits, "time", SimpleNamespace(time=lambda: mid_minute))
+    return mid_minute
+
+
+@pytest.fixture
 def project(store: Store) -> Project:
     project_id, credentials = auth.create_project(store, "Test project")
     return Project(project_id, credentials)

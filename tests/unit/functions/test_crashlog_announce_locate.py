@@ -173,6 +173,7 @@ def test_locate_accepts_uppercase_ids(store: Store, project: Project) -> None:
     assert response["statusCode"] == 301
 
 
+@pytest.mark.usefixtures("steady_rate_window")
 def test_announce_respects_a_rate_limit(store: Store, project: Project) -> None:
     from lodge import auth
 

@@ -162,6 +162,7 @@ def test_oversized_body_is_413(store: Store, project: Project, monkeypatch: pyte
     assert "error" in json_body(response)
 
 
+@pytest.mark.usefixtures("steady_rate_window")
 def test_rate_limited_key_gets_429(store: Store, project: Project) -> None:
     key, secret = auth.issue_token(store, project.id, "crashlog", rate_limit=1)
     assert secret

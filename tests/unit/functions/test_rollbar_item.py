@@ -207,6 +207,7 @@ def test_large_payload_up_to_512_kib_is_accepted(store: Store, project: Project)
     assert len(detail["custom"]["blob"]) == 512 * 1024 - 1024
 
 
+@pytest.mark.usefixtures("steady_rate_window")
 def test_rate_limited_token(store: Store, project: Project) -> None:
     token, _ = auth.issue_token(store, project.id, "rollbar_post_server_item", rate_limit=2)
     payload = fixture("e5_node_message")
