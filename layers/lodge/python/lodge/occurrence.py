@@ -7,9 +7,9 @@ frame, an exception, ...) so nothing a client reported is silently dropped.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from lodge.ids import occurrence_id_for
 from lodge.normalize.limits import clip_label, cut_depth, text_key
@@ -56,6 +56,9 @@ class _Open(BaseModel):
 
 
 class Frame(_Open):
+    """One call of a backtrace. A frame the client sent as a text line (`from_line`) holds that
+    line as its `filename` until normalization reads it (lodge.normalize.backtraces)."""
+
     filename: str | None = None
     lineno: int | None = None
     colno: int | None = None
@@ -65,6 +68,28 @@ class Frame(_Open):
     context_pre: list[str] | None = None
     context_post: list[str] | None = None
     locals: dict[str, Any] | None = None
+
+    # Private, so no client key can set it (frames keep a client's unknown keys as extras).
+    _sent_line: str | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_line(cls, line: str) -> Frame:
+        """A frame as one backtrace line of text (`file:line:in `method'`, `at f (file:1:2)`, ...),
+        for normalization to read by the occurrence's language; until then the line is its file."""
+        frame = cls(filename=line)
+        frame._sent_line = line
+        return frame
+
+    @property
+    def sent_line(self) -> str | None:
+        """The backtrace line this frame was sent as, until normalization has read it."""
+        return self._sent_line
+
+    def read_line(self, parsed: tuple[str, int | None, str | None] | None) -> None:
+        """Take normalization's reading of the sent line (None: not a backtrace line, kept whole)."""
+        if parsed is not None:
+            self.filename, self.lineno, self.method = parsed
+        self._sent_line = None
 
 
 class ExceptionInfo(_Open):
@@ -118,6 +143,24 @@ class PerformanceEvent(_Open):
     payload: dict[str, Any] | None = None
 
 
+Path = tuple[str | int, ...]
+"""A place inside an occurrence: attribute names, dict keys and list indexes from the top
+(`("events", 0, "time")`, `("extra", "event", "timestamp")`)."""
+
+
+class SentTime(NamedTuple):
+    """A time as the client sent it (a number, numeric text, ISO 8601, Ruby or HTTP date text), for
+    normalization to read with the one parser and bounds (lodge.normalize.timestamps).
+
+    `values` are the places the client may have put it, best first: the first that is a time goes
+    to `into`. When the first is sent but is no time, it is kept verbatim at `keep_at` (in `extra`,
+    where the mapping says that protocol keeps it); without `keep_at` it is dropped."""
+
+    into: Path
+    values: tuple[Any, ...]
+    keep_at: Path | None = None
+
+
 class Occurrence(BaseModel):
     """One report from one client: an error, a message or a performance sample."""
 
@@ -167,6 +210,18 @@ class Occurrence(BaseModel):
     """Top-level client keys with no field above, kept verbatim."""
     group_id: str | None = None
     """Set by the ingest pipeline after grouping."""
+
+    _sent_times: list[SentTime] = PrivateAttr(default_factory=list)
+
+    def with_sent_times(self, *times: SentTime) -> Occurrence:
+        """The mapping's times as sent, left for normalization to read (see `SentTime`)."""
+        self._sent_times = [*self._sent_times, *times]
+        return self
+
+    def take_sent_times(self) -> list[SentTime]:
+        """The times still to read, handed over once (normalization is idempotent)."""
+        times, self._sent_times = self._sent_times, []
+        return times
 
     @property
     def occurrence_id(self) -> str:

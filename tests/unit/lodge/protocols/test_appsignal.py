@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from lodge.http import HttpError, decompress
+from lodge.normalize import normalize, read_frames
 from lodge.normalize.limits import MAX_DEPTH
 from lodge.normalize.timestamps import parse_time
+from lodge.occurrence import Frame
 from lodge.protocols.appsignal import mapping, markers, push, wire
 from lodge.protocols.appsignal.query import format_backtrace
 from lodge.storage.markers import marker_item
@@ -35,7 +37,17 @@ def fixture_text(name: str) -> str:
 
 def batch(body: bytes | str, query: dict[str, str] | None = None) -> list[Any]:
     raw = body.encode() if isinstance(body, str) else body
-    return push.parse_batch(raw, project_id="p1", query=QUERY if query is None else query, received_at=1.5e9)
+    occurrences = push.parse_batch(raw, project_id="p1", query=QUERY if query is None else query, received_at=1.5e9)
+    for occurrence in occurrences:
+        normalize(occurrence)  # the pass every occurrence goes through after its mapping
+    return occurrences
+
+
+def backtrace(lines: Any) -> list[Frame]:
+    """Frames of a gem's backtrace as mapped and then read by the normalization pass."""
+    frames = mapping.parse_backtrace(lines)
+    read_frames(frames, "ruby")
+    return frames
 
 
 # ---- gem generations ----------------------------------------------------------------------------
@@ -209,7 +221,7 @@ def test_too_many_entries_is_413() -> None:
 
 def test_backtrace_round_trip_and_odd_lines() -> None:
     lines = ["a.rb:1:in `x'", "b.rb:2:in 'Foo#bar'", "c.rb:3", "(eval)"]
-    frames = mapping.parse_backtrace(lines)
+    frames = backtrace(lines)
     assert [(f.filename, f.lineno, f.method) for f in frames] == [
         ("(eval)", None, None),
         ("c.rb", 3, None),
@@ -303,11 +315,11 @@ def test_pathological_backtrace_line_parses_in_linear_time(size: int) -> None:
     unit = ":1:in `'"
     line = unit * (size // len(unit)) + "z"
     started = time.perf_counter()
-    (frame,) = mapping.parse_backtrace([line])
+    (frame,) = backtrace([line])
     assert time.perf_counter() - started < 0.5
     assert frame.filename == line and frame.lineno is None  # not a frame line: kept whole, as before
     started = time.perf_counter()
-    (frame,) = mapping.parse_backtrace([line[:-1] + "x.rb:7:in `m'"])  # a long line that does parse
+    (frame,) = backtrace([line[:-1] + "x.rb:7:in `m'"])  # a long line that does parse
     assert time.perf_counter() - started < 0.5
     assert frame.lineno == 1 and frame.method is not None and frame.method.endswith("x.rb:7:in `m")
 
@@ -324,12 +336,12 @@ def test_backtrace_line_parser_means_what_the_old_regex_meant() -> None:
             continue
         old = _OLD_BACKTRACE_LINE.match(stripped)
         expected = (old["file"], int(old["line"]), old["method"]) if old else (stripped, None, None)
-        (frame,) = mapping.parse_backtrace([line])
+        (frame,) = backtrace([line])
         assert (frame.filename, frame.lineno, frame.method) == expected, repr(line)
 
 
 def test_overlong_line_number_is_not_a_crash() -> None:
-    (frame,) = mapping.parse_backtrace(["a.rb:" + "9" * 5000 + ":in `x'"])
+    (frame,) = backtrace(["a.rb:" + "9" * 5000 + ":in `x'"])
     assert frame.lineno is None and frame.method == "x"
 
 

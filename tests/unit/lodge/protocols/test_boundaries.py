@@ -35,3 +35,13 @@ def test_no_protocol_imports_another() -> None:
                 if parts[:2] == ["lodge", "protocols"] and len(parts) > 2 and parts[2] != package.name:
                     crossings.append(f"{module.relative_to(PROTOCOLS)} imports {name}")
     assert crossings == []
+
+
+def test_no_mapping_reads_times_or_backtrace_lines_itself() -> None:
+    """Adapters only map: the time and line parsers and the Ruby coercion run in the normalization
+    pass (lodge.normalize), never in a protocol's mapping."""
+    parsers = ("lodge.normalize.timestamps", "lodge.normalize.backtraces", "lodge.normalize.ruby")
+    mappings = sorted(PROTOCOLS.glob("*/mapping.py"))
+    assert [p.parent.name for p in mappings] == ["appsignal", "crashlog", "rollbar", "sentry"]
+    reads = [f"{p.relative_to(PROTOCOLS)} imports {n}" for p in mappings for n in _imported(p) if n.startswith(parsers)]
+    assert reads == []

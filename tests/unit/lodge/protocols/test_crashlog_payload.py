@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from lodge.http import HttpError
+from lodge.normalize import normalize, read_frames
 from lodge.normalize.backtraces import parse_ruby_line
 from lodge.normalize.timestamps import parse_http_date, parse_time
-from lodge.occurrence import Occurrence, occurrence_id_for
+from lodge.occurrence import Frame, Occurrence, occurrence_id_for
 from lodge.protocols.crashlog import announce, locate, mapping
 from lodge.protocols.crashlog.payload import payload_of
 from lodge.storage.markers import marker_item
@@ -25,7 +26,16 @@ RECEIVED = 1_700_000_000.0
 
 def _occurrence(name_or_payload: str | dict[str, Any]) -> Occurrence:
     payload = payload_of(fixture(name_or_payload)) if isinstance(name_or_payload, str) else name_or_payload
-    return mapping.to_occurrence("p1", payload, str(uuid.uuid4()), RECEIVED)
+    mapped = mapping.to_occurrence("p1", payload, str(uuid.uuid4()), RECEIVED)
+    normalize(mapped)  # the pass every occurrence goes through after its mapping
+    return mapped
+
+
+def _frames(backtrace: list[Any]) -> list[Frame]:
+    """Frames of a backtrace as mapped and then read by the normalization pass (Ruby lines)."""
+    frames = mapping.frames_of(backtrace)
+    read_frames(frames, "ruby")
+    return frames
 
 
 def test_ruby_107_payload() -> None:
@@ -192,7 +202,7 @@ def test_ruby_line_parser_is_fast_on_pathological_lines(unit: str) -> None:
     for size in (32 * 1024, 1024 * 1024):
         line = unit * (size // len(unit)) + "z"
         started = time.perf_counter()
-        frames = mapping.frames_of([line, line + "'"])
+        frames = _frames([line, line + "'"])
         elapsed = time.perf_counter() - started
         assert elapsed < 0.5, f"{size} bytes took {elapsed:.2f} s"
         assert len(frames) == 2
@@ -200,7 +210,7 @@ def test_ruby_line_parser_is_fast_on_pathological_lines(unit: str) -> None:
 
 def test_ruby_line_with_an_overlong_line_number_keeps_the_frame() -> None:
     """int() refuses more than 4300 digits (a 500); such a number is no line number anyway."""
-    (frame,) = mapping.frames_of(["x.rb:" + "1" * 5000 + ":in `m'"])
+    (frame,) = _frames(["x.rb:" + "1" * 5000 + ":in `m'"])
     assert frame.filename == "x.rb" and frame.lineno is None and frame.method == "m"
 
 

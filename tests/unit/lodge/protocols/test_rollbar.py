@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lodge.http import HttpError
+from lodge.normalize import normalize
 from lodge.protocols.rollbar import auth, mapping, objects
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "rollbar"
@@ -31,7 +32,10 @@ def load(name: str) -> dict[str, Any]:
 
 
 def occurrence(data: dict[str, Any], source_ip: str | None = "192.0.2.1") -> Any:
-    return mapping.to_occurrence(mapping.validate_data({"data": data}), "p1", 1_800_000_000.0, source_ip)
+    """The mapped occurrence after the normalization pass every occurrence goes through."""
+    mapped = mapping.to_occurrence(mapping.validate_data({"data": data}), "p1", 1_800_000_000.0, source_ip)
+    normalize(mapped)
+    return mapped
 
 
 def round_trip(data: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import pytest
 
 from lodge import grouping
 from lodge.http import HttpError
+from lodge.normalize import normalize
 from lodge.protocols.sentry import envelope, mapping, outcomes
 from lodge.protocols.sentry.auth import dsn, dsn_project_number, project_from_path
 
@@ -15,7 +16,10 @@ PROJECT = "5114f7e38c5ce90000000011"
 
 
 def occurrence(event: dict[str, Any]) -> Any:
-    return mapping.to_occurrence(event, PROJECT, mapping.event_id(event.get("event_id")), 1_700_000_000.0)
+    """The mapped event after the normalization pass every occurrence goes through."""
+    mapped = mapping.to_occurrence(event, PROJECT, mapping.event_id(event.get("event_id")), 1_700_000_000.0)
+    normalize(mapped)
+    return mapped
 
 
 def frames(*specs: tuple[str, str, bool]) -> list[dict[str, Any]]:
@@ -143,7 +147,7 @@ def test_context_fields_map_onto_the_occurrence() -> None:
 
 @pytest.mark.parametrize("value", [None, "tomorrow", True, float("nan"), 1e300, "9" * 400])
 def test_unusable_timestamps_are_dropped(value: Any) -> None:
-    assert mapping.timestamp(value) is None
+    assert occurrence({"timestamp": value, "message": "x"}).timestamp is None
 
 
 def test_odd_shapes_are_kept_not_rejected() -> None:

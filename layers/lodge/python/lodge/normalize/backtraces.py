@@ -1,5 +1,5 @@
-"""Backtrace lines, one parser per language, shared by every adapter that receives text lines
-(AppSignal's Ruby backtraces, CrashLog's string frames).
+"""Backtrace lines, one parser per language, for every frame an adapter received as a text line
+(AppSignal's Ruby backtraces, CrashLog's string frames): `lodge.normalize` reads them after mapping.
 
 Every parser runs in linear time on any input: the Ruby one scans without backtracking, the others
 only look at lines of at most `MAX_PARSED_LINE` characters (a longer line is kept whole, as text).
@@ -84,8 +84,10 @@ _BY_LANGUAGE = {
 
 
 def parse_line(line: str, language: str | None) -> ParsedLine | None:
-    """A backtrace line of `language` (Ruby unless another is named); None when it is not one."""
+    """A backtrace line of `language` (Ruby unless another is named); None when it is not one.
+
+    The one rule for every protocol's text lines: a Ruby line names a file (`:12` alone is text,
+    not line 12 of no file), as AppSignal always read it."""
     parser = _BY_LANGUAGE.get((language or "").strip().lower())
-    if parser is None:
-        return parse_ruby_line(line)
-    return parser(line) or parse_ruby_line(line)
+    parsed = parser(line) if parser is not None else None
+    return parsed or parse_ruby_line(line, allow_empty_file=False)

@@ -3,8 +3,9 @@
 Accepted: Unix seconds as a number or a numeric string (milliseconds too: anything above
 `MAX_SECONDS` is read as ms, as JavaScript clients naturally send), ISO 8601 / RFC 3339, Ruby's
 `Time#to_s` (`2012-08-22 15:29:17 +0200`, `... UTC`) and RFC 1123 (`Thu, 04 Oct 2012 08:31:16 GMT`).
-A time without a zone is UTC. Anything else, and anything outside [MIN_SECONDS, MAX_SECONDS) after
-the ms rule, is no time: None, never an exception (10**400 is valid JSON).
+A time without a zone is UTC; a time is kept to the microsecond. Anything else, and anything
+outside [MIN_SECONDS, MAX_SECONDS) after the ms rule, is no time: None, never an exception
+(10**400 is valid JSON).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def parse_time(value: Any) -> float | None:
         return None
     if math.isfinite(number) and number >= MAX_SECONDS:
         number /= 1000.0
-    return bounded(number)
+    seconds = bounded(number)
+    return round(seconds, 6) if seconds is not None else None
 
 
 def bounded(seconds: float | None) -> float | None:

@@ -2,8 +2,8 @@
 
 What the gems send is in docs/protocols/appsignal.md; `wire` has already undone the form wrapping
 and the compression, and `push` calls this for every entry of a batch. Values are mapped as sent:
-gem 0.1-0.2's Ruby `inspect` strings ("950.759", ":html") are typed by the normalization pass
-(`lodge.normalize.ruby`), which every occurrence goes through in `lodge.ingest`.
+times, backtrace lines and gem 0.1-0.2's Ruby `inspect` strings ("950.759", ":html") are read by
+the normalization pass (`lodge.normalize`), which every occurrence goes through in `lodge.ingest`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from lodge.http import HttpError
-from lodge.normalize.backtraces import parse_ruby_line
 from lodge.normalize.limits import cut_depth
-from lodge.normalize.timestamps import parse_time
-from lodge.occurrence import ExceptionInfo, Frame, Notifier, Occurrence, PerformanceEvent, RequestInfo
+from lodge.occurrence import ExceptionInfo, Frame, Notifier, Occurrence, PerformanceEvent, RequestInfo, SentTime
 from lodge.protocols.appsignal.wire import as_dict, as_float, as_int, as_text
 
 PROTOCOL: Final = "appsignal"
@@ -33,7 +31,8 @@ _LOG_ENTRY_KEYS = frozenset(
 
 
 def parse_backtrace(lines: Any) -> list[Frame]:
-    """Ruby backtrace lines ("file:line:in `method'", most recent FIRST) as frames, most recent LAST."""
+    """Ruby backtrace lines ("file:line:in `method'", most recent FIRST) as frames, most recent LAST;
+    each frame is its line (`Frame.from_line`) until normalization reads it."""
     if isinstance(lines, str):
         lines = lines.splitlines()
     if not isinstance(lines, list):
@@ -43,11 +42,7 @@ def parse_backtrace(lines: Any) -> list[Frame]:
         line = as_text(raw)
         if not line:
             continue
-        parts = parse_ruby_line(line.strip(), allow_empty_file=False)
-        if parts:
-            frames.append(Frame(filename=parts[0], lineno=parts[1], method=parts[2]))
-        else:
-            frames.append(Frame(filename=line.strip()))
+        frames.append(Frame.from_line(line.strip()))
     frames.reverse()
     return frames
 
@@ -83,10 +78,11 @@ def _exception(entry: Mapping[str, Any], log_entry: Mapping[str, Any]) -> Except
     return None
 
 
-def _events(raw: Any) -> list[PerformanceEvent] | None:
+def _events(raw: Any, times: list[SentTime]) -> list[PerformanceEvent] | None:
+    """The instrumentation events; their times as sent go to `times`, for normalization."""
     if not isinstance(raw, list) or not raw:
         return None
-    events = []
+    events: list[PerformanceEvent] = []
     for item in raw:
         if not isinstance(item, Mapping):
             continue
@@ -94,12 +90,13 @@ def _events(raw: Any) -> list[PerformanceEvent] | None:
         payload = item.get("payload")
         if payload is not None and not isinstance(payload, Mapping):
             rest["payload_raw"], payload = payload, None
+        for name in ("time", "end"):
+            if item.get(name) is not None:
+                times.append(SentTime(("events", len(events), name), (item[name],)))
         events.append(
             PerformanceEvent(
                 name=as_text(item.get("name")),
                 duration=as_float(item.get("duration")),
-                time=parse_time(item.get("time")),
-                end=parse_time(item.get("end")),
                 payload=as_dict(payload),
                 **rest,
             )
@@ -145,8 +142,9 @@ def to_occurrence(
     tags = as_dict(log_entry.get("tags"))
 
     extra: dict[str, Any] = {str(k): v for k, v in log_entry.items() if k not in _LOG_ENTRY_KEYS}
-    if "end" in extra:
-        extra["end"] = parse_time(extra["end"]) or extra["end"]
+    times = [SentTime(("timestamp",), (log_entry.get("time"),))]
+    if "end" in extra:  # gem 0.1's end of the request: a time where it reads as one, else as sent
+        times.append(SentTime(("extra", "end"), (extra["end"],), keep_at=("extra", "end")))
     rest = {str(k): v for k, v in entry.items() if k not in _ENTRY_KEYS}
     if rest:
         extra["entry"] = rest
@@ -170,7 +168,6 @@ def to_occurrence(
         protocol=PROTOCOL,
         client_id=_client_id(entry),
         received_at=received_at,
-        timestamp=parse_time(log_entry.get("time")),
         kind="error" if failed else "performance",
         level="error" if failed else "info",
         environment=environment[:100],
@@ -187,7 +184,7 @@ def to_occurrence(
         duration=as_float(log_entry.get("duration")),
         status=as_int(log_entry.get("status")),
         queue_duration=as_float(log_entry.get("queue_duration")),
-        events=_events(entry.get("events")),
+        events=_events(entry.get("events"), times),
         notifier=Notifier(name="appsignal-ruby", version=query.get("gem_version") or None),
         extra=extra or None,
-    )
+    ).with_sent_times(*times)

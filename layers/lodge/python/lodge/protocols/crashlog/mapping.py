@@ -10,10 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from lodge.http import HttpError
-from lodge.normalize.backtraces import parse_line
 from lodge.normalize.numbers import loose_int
-from lodge.normalize.timestamps import parse_time
-from lodge.occurrence import ExceptionInfo, Frame, Notifier, Occurrence, Person, RequestInfo, ServerInfo
+from lodge.occurrence import ExceptionInfo, Frame, Notifier, Occurrence, Person, RequestInfo, SentTime, ServerInfo
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -48,13 +46,9 @@ def _leftovers(raw: dict[str, Any], known: set[str], model: type[BaseModel]) -> 
 _FRAME_KEYS = {"file", "number", "method", "context_line", "pre_context", "post_context"}
 
 
-def _frame(entry: Any, language: str | None) -> Frame:
-    if isinstance(entry, str):  # a raw backtrace line ("file:line:in `method'" from Ruby)
-        parsed = parse_line(entry, language)
-        if parsed:
-            filename, lineno, method = parsed
-            return Frame(filename=filename, lineno=lineno, method=method)
-        return Frame(filename=entry)
+def _frame(entry: Any) -> Frame:
+    if isinstance(entry, str):  # a raw backtrace line ("file:line:in `method'" from Ruby): read after mapping
+        return Frame.from_line(entry)
     if not isinstance(entry, dict):
         return Frame.model_validate({"crashlog_frame": entry})
     lineno = loose_int(entry.get("number"))
@@ -72,13 +66,14 @@ def _frame(entry: Any, language: str | None) -> Frame:
     )
 
 
-def frames_of(backtrace: Any, language: str | None = None) -> list[Frame]:
+def frames_of(backtrace: Any) -> list[Frame]:
     """CrashLog backtraces are most recent FIRST (Ruby, V8 and Java order); Lodge's are most recent last.
 
-    String entries are parsed as backtrace lines of the notifier's language (Ruby unless it names another)."""
+    String entries are backtrace lines: normalization reads them by the notifier's language (Ruby
+    unless it names another)."""
     if not isinstance(backtrace, list):
         return []
-    return [_frame(entry, language) for entry in reversed(backtrace)]
+    return [_frame(entry) for entry in reversed(backtrace)]
 
 
 def _context_label(context: dict[str, Any]) -> str | None:
@@ -166,15 +161,14 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
         if value is not None:
             extra[key] = value
     event_extra = {k: v for k, v in event.items() if k not in _EVENT_KEYS}
-    timestamp = parse_time(event.get("timestamp"))
-    if timestamp is None and event.get("timestamp") is not None:
-        event_extra["timestamp"] = event["timestamp"]
+    # The event's time as sent; one that is no time is kept in `extra.event`, with the event's other keys.
+    sent_time = SentTime(("timestamp",), (event.get("timestamp"),), keep_at=("extra", "event", "timestamp"))
     if event_extra:
         extra["event"] = event_extra
     if payload.get("notifier") is not None and not isinstance(payload.get("notifier"), dict):
         extra["notifier"] = payload["notifier"]
 
-    frames = frames_of(payload.get("backtrace"), _str(notifier_raw.get("language")))
+    frames = frames_of(payload.get("backtrace"))
     exception_type = _str(event.get("type"))
     message = _str(event.get("message"))
     exceptions = []
@@ -193,7 +187,6 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
         protocol="crashlog",
         client_id=location_id,
         received_at=received_at,
-        timestamp=timestamp,
         kind="error" if exceptions else "message",
         environment=_str(context.get("stage")) or _str(system.get("stage")) or "production",
         level="error",
@@ -219,4 +212,4 @@ def to_occurrence(project_id: str, payload: dict[str, Any], location_id: str, re
         path=request.url if request else None,
         hostname=hostname,
         extra=extra or None,
-    )
+    ).with_sent_times(sent_time)

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from lodge.normalize.numbers import loose_int
-from lodge.normalize.timestamps import parse_time
 from lodge.occurrence import (
     ExceptionInfo,
     Frame,
@@ -28,6 +27,7 @@ from lodge.occurrence import (
     Occurrence,
     Person,
     RequestInfo,
+    SentTime,
     ServerInfo,
     normalize_level,
 )
@@ -365,11 +365,13 @@ def to_occurrence(
     if person_raw is not None and person is None:
         kept("person", person_raw)
 
-    timestamp = parse_time(data.get("timestamp"))
-    if timestamp is None and client is not None:
-        timestamp = parse_time(client.get("timestamp"))  # the browser build sends only client.timestamp
-    if data.get("timestamp") is not None and parse_time(data.get("timestamp")) is None:
-        kept("timestamp", data["timestamp"])
+    # data.timestamp, else client.timestamp (the browser build sends only that); an unusable
+    # data.timestamp is kept verbatim in `extra`, as any known key of an unexpected type is.
+    sent_time = SentTime(
+        ("timestamp",),
+        (data.get("timestamp"), client.get("timestamp") if client is not None else None),
+        keep_at=("extra", "timestamp"),
+    )
 
     code_version = _text(data.get("code_version"), "data.code_version")
     if code_version is None and server is not None:
@@ -384,7 +386,6 @@ def to_occurrence(
             protocol="rollbar",
             client_id=uuid,
             received_at=round(received_at, 3),
-            timestamp=timestamp,
             kind=kind,  # type: ignore[arg-type]
             environment=data["environment"],
             level=normalize_level(data.get("level"), default_level),
@@ -405,7 +406,7 @@ def to_occurrence(
             context=_text(data.get("context"), "data.context"),
             hostname=server.host if server else None,
             extra=extra or None,
-        )
+        ).with_sent_times(sent_time)
     except ValidationError as error:  # a safety net: the mapper above should never let this through
         first = error.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))

@@ -15,7 +15,6 @@ import uuid
 from typing import Any
 
 from lodge.normalize.numbers import loose_int
-from lodge.normalize.timestamps import parse_time
 from lodge.occurrence import (
     ExceptionInfo,
     Frame,
@@ -23,6 +22,7 @@ from lodge.occurrence import (
     Occurrence,
     Person,
     RequestInfo,
+    SentTime,
     ServerInfo,
     normalize_level,
 )
@@ -54,13 +54,6 @@ def event_id(*candidates: Any) -> str:
             if text:
                 raise fail(400, "invalid event id", [f"{value[:40]!r} is not 32 hexadecimal digits"])
     return uuid.uuid4().hex
-
-
-def timestamp(value: Any) -> float | None:
-    """Unix seconds (number) or RFC 3339 text, by the one time parser and its bounds; None when it is
-    neither (received_at stands in)."""
-    seconds = parse_time(value)
-    return round(seconds, 6) if seconds is not None else None
 
 
 def _text(value: Any) -> str | None:
@@ -271,7 +264,6 @@ def to_occurrence(event: dict[str, Any], project_id: str, client_id: str, receiv
         protocol="sentry",
         client_id=client_id,
         received_at=received_at,
-        timestamp=timestamp(event.get("timestamp")),
         kind="error" if exceptions else "message",
         environment=(environment or "production")[:255],
         level=normalize_level(event.get("level"), "error"),
@@ -290,4 +282,4 @@ def to_occurrence(event: dict[str, Any], project_id: str, client_id: str, receiv
         context=_text(event.get("transaction")),
         hostname=server_name,
         extra=extra or None,
-    )
+    ).with_sent_times(SentTime(("timestamp",), (event.get("timestamp"),)))  # Unix seconds or RFC 3339; else received_at
