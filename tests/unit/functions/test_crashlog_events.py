@@ -143,9 +143,9 @@ def test_pathological_backtrace_lines_are_stored_quickly(store: Store, project: 
     """The old Ruby-line pattern took minutes on one 1 MB line: the Lambda timed out, the event was lost."""
     line = ":1:in `'" * (1024 * 1024 // 8 - 16) + "z"  # the body stays within the 1 MB limit
     body = json.dumps({"payload": {"event": {"type": "E"}, "backtrace": [line]}}).encode()
-    started = time.perf_counter()
+    started = time.process_time()
     response = post(project, body)
-    assert time.perf_counter() - started < 3.0
+    assert time.process_time() - started < 3.0
     (frame,) = stored(store, project, response)["exceptions"][0]["frames"]
     assert frame["filename"] == line
 

@@ -237,6 +237,6 @@ def test_grouping_carries_title_reason_and_version() -> None:
 )
 def test_normalize_message_is_linear_on_adversarial_input(message: str) -> None:
     """A 200 KB message must not backtrack quadratically (this took minutes with unanchored runs)."""
-    started = time.perf_counter()
+    started = time.process_time()
     normalize_message(message)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0

@@ -163,11 +163,11 @@ def test_zip_bomb_is_413_quickly_with_bounded_memory(wrap: Any) -> None:
     bomb = wrap(bytes(50 * 1024 * 1024))
     assert len(bomb) < 100 * 1024
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         with pytest.raises(HttpError) as caught:
             decompress(bomb, MAX, "gzip")
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -45,6 +45,6 @@ def test_an_empty_file_name_is_a_choice_of_the_caller() -> None:
 @pytest.mark.parametrize("language", ["javascript", "python", "java"])
 def test_long_lines_are_not_parsed_and_cost_nothing(language: str) -> None:
     line = "    at " + "(a:1:" * 200_000
-    started = time.perf_counter()
+    started = time.process_time()
     parse_line(line, language)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5

@@ -314,13 +314,13 @@ def test_pathological_backtrace_line_parses_in_linear_time(size: int) -> None:
     """`:1:in \\`'` repeated made the old regex backtrack quadratically (32 KB: ~1 s, 1 MB: ~15 min)."""
     unit = ":1:in `'"
     line = unit * (size // len(unit)) + "z"
-    started = time.perf_counter()
+    started = time.process_time()
     (frame,) = backtrace([line])
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert frame.filename == line and frame.lineno is None  # not a frame line: kept whole, as before
-    started = time.perf_counter()
+    started = time.process_time()
     (frame,) = backtrace([line[:-1] + "x.rb:7:in `m'"])  # a long line that does parse
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert frame.lineno == 1 and frame.method is not None and frame.method.endswith("x.rb:7:in `m")
 
 
