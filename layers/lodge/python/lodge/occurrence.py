@@ -7,12 +7,15 @@ frame, an exception, ...) so nothing a client reported is silently dropped.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from lodge.ids import occurrence_id_for
 from lodge.normalize.limits import clip_label, cut_depth, text_key
+
+if TYPE_CHECKING:
+    from lodge.normalize.backtraces import ParsedLine
 
 __all__ = ["occurrence_id_for"]  # re-exported: callers import it from here too
 
@@ -85,7 +88,7 @@ class Frame(_Open):
         """The backtrace line this frame was sent as, until normalization has read it."""
         return self._sent_line
 
-    def read_line(self, parsed: tuple[str, int | None, str | None] | None) -> None:
+    def read_line(self, parsed: ParsedLine | None) -> None:
         """Take normalization's reading of the sent line (None: not a backtrace line, kept whole)."""
         if parsed is not None:
             self.filename, self.lineno, self.method = parsed

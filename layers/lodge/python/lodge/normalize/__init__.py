@@ -11,6 +11,7 @@ Where each rule runs:
   - Ruby `inspect` strings typed (`ruby`), for the clients that send them.
 - While the model is built (`lodge.occurrence` validators, rules from `limits`): depth cuts, key
   repair and label clipping. They cannot wait for the pass: pydantic itself fails on deeper data.
+  (A sent time the pass keeps verbatim in `extra` is cut by the same rule where it lands.)
 
 Cheap to import (no pydantic): the light handlers (CrashLog /announce) use the time parser too.
 """
@@ -33,12 +34,13 @@ def normalize(occurrence: Occurrence) -> None:
     from lodge.normalize.timestamps import bounded, parse_time
 
     for sent in occurrence.take_sent_times():
-        seconds = next((t for t in map(parse_time, sent.values) if t is not None), None)
-        if seconds is not None or sent.keep_at != sent.into:
+        read = [parse_time(value) for value in sent.values]
+        seconds = next((t for t in read if t is not None), None)
+        if seconds is not None:
             _place(occurrence, sent.into, seconds)
-        first = sent.values[0] if sent.values else None
-        if first is not None and parse_time(first) is None and sent.keep_at:
-            _place(occurrence, sent.keep_at, cut_depth(first, MAX_DEPTH - len(sent.keep_at) + 1))
+        if sent.keep_at and read and read[0] is None and sent.values[0] is not None:
+            # Kept where it lands, cut to the depth left there (as the model cuts what it is built with).
+            _place(occurrence, sent.keep_at, cut_depth(sent.values[0], MAX_DEPTH - len(sent.keep_at) + 1))
     occurrence.timestamp = bounded(occurrence.timestamp)
     for event in occurrence.events or ():
         event.time = bounded(event.time)
@@ -64,13 +66,13 @@ def read_frames(frames: Iterable[Frame], language: str | None) -> None:
 
 def _place(root: Any, path: Path, value: Any) -> None:
     """Set `value` at `path` inside the model `root`, making the dicts on the way (an absent
-    `extra`, say); a step that is no container leaves everything as it was."""
+    `extra`, say); a step that is no container, or an index past a list, leaves everything as it was."""
     target = root
     for step, following in pairwise(path):
         if isinstance(target, dict):
             inner = target.setdefault(step, {}) if isinstance(following, str) else target.get(step)
         elif isinstance(target, list):
-            inner = target[step] if isinstance(step, int) and -len(target) <= step < len(target) else None
+            inner = target[step] if isinstance(step, int) and 0 <= step < len(target) else None
         else:
             inner = getattr(target, str(step), None)
             if inner is None and isinstance(following, str):
@@ -83,7 +85,7 @@ def _place(root: Any, path: Path, value: Any) -> None:
     if isinstance(target, dict):
         target[last] = value
     elif isinstance(target, list):
-        if isinstance(last, int) and -len(target) <= last < len(target):
+        if isinstance(last, int) and 0 <= last < len(target):
             target[last] = value
     else:
         setattr(target, str(last), value)

@@ -27,6 +27,9 @@ def line_number(digits: str) -> int | None:
 def parse_ruby_line(line: str, *, allow_empty_file: bool = True) -> ParsedLine | None:
     """`file:line` or `file:line:in `method'` (Ruby 3.4 quotes 'method') -> (file, line, method).
 
+    Lodge reads every protocol's lines through `parse_line`, which requires the file;
+    `allow_empty_file` keeps this parser's answers equal to the pattern CrashLog once used.
+
     The same answers as `^(?P<file>.*?):(?P<line>\\d+)(?::in [`'](?P<method>.*)')?$` (with `.+?` for
     the file unless `allow_empty_file`), in one pass: that pattern backtracks quadratically (":1:in `'"
     repeated over 1 MB took minutes). The file is the text before the leftmost `:N:in `` when the

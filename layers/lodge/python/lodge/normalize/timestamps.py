@@ -53,7 +53,7 @@ def parse_time(value: Any) -> float | None:
 
 def bounded(seconds: float | None) -> float | None:
     """`seconds` if it lies within [MIN_SECONDS, MAX_SECONDS), else None: the one set of bounds for
-    every time an occurrence carries (`parse_time` while mapping, `lodge.normalize.normalize` after)."""
+    every time an occurrence carries (`parse_time`, and `lodge.normalize.normalize`, the one pass)."""
     if seconds is None or not math.isfinite(seconds):
         return None
     return seconds if MIN_SECONDS <= seconds < MAX_SECONDS else None
