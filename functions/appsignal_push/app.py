@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lodge import flood, http
+from lodge import coldstart, flood, http
 from lodge.config import settings
 from lodge.ingest import ingest
 from lodge.protocols.appsignal import auth, push, wire
@@ -59,3 +59,6 @@ def route(request: http.Request) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return http.handle(event, route, log=logger)
+
+
+coldstart.init_done()  # last: what init built stays out of the collector's scans (lodge.coldstart)
