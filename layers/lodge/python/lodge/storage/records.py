@@ -23,6 +23,7 @@ from lodge.storage.keys import (
     RECORD,
     listing_sk,
     occurrence_ref,
+    page_bounds,
     parse_ref,
     project_pk,
     record_id_for,
@@ -459,8 +460,7 @@ class Records(Table):
             return  # nothing can match
         # A page's key is its newest record's time and a page spans at most LISTING_SPAN_MS, so
         # the pages that can hold [since, before) lie in [since, before + span).
-        low = LISTING + (time_key(since_ms) if since_ms is not None else "0")
-        high = LISTING + (time_key(before_ms + LISTING_SPAN_MS) if before_ms is not None else "9" * 13) + "#"
+        low, high = page_bounds(LISTING, since_ms, before_ms + LISTING_SPAN_MS if before_ms is not None else None)
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
