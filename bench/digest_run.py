@@ -505,14 +505,7 @@ def main(argv: list[str]) -> int:
     for function in ("rollbar_item", "appsignal_push", "crashlog_events"):
         os.environ.update(env.function_environment(function))
     os.environ["READS_SECRETS"] = "true"  # one process plays all three; CrashLog's verifies its HMAC secrets
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's dummy credentials
-        AWS_DEFAULT_REGION="us-east-1",
-        TABLE_NAME=env.TABLE_NAME,
-        BUCKET_NAME=env.BUCKET_NAME,
-        POWERTOOLS_METRICS_NAMESPACE="LodgeBench",
-    )
+    os.environ.update(env.in_process_environment())
     results = run(n)
     if out is not None:
         out.write_text(json.dumps(results, indent=1))

@@ -89,6 +89,19 @@ def retention_days() -> int:
     return int(template().get("Parameters", {}).get("RetentionDays", {}).get("Default", 90))
 
 
+def in_process_environment() -> dict[str, str]:
+    """What a bench module that runs the layer in its own process (against moto) sets besides its
+    functions' template environment: dummy credentials, the bench's table, bucket and namespace."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # moto's dummy credentials
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TABLE_NAME": TABLE_NAME,
+        "BUCKET_NAME": BUCKET_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": "LodgeBench",
+    }
+
+
 def subprocess_environment(function: str | None = None) -> dict[str, str]:
     """A clean environment for a fresh Python: the layer on PYTHONPATH, dummy AWS credentials."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "PYTHON"))}

@@ -251,14 +251,7 @@ def main(argv: list[str]) -> int:
     import os
 
     os.environ.update(env.function_environment("rollbar_read"))
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's dummy credentials
-        AWS_DEFAULT_REGION="us-east-1",
-        TABLE_NAME=env.TABLE_NAME,
-        BUCKET_NAME=env.BUCKET_NAME,
-        POWERTOOLS_METRICS_NAMESPACE="LodgeBench",
-    )
+    os.environ.update(env.in_process_environment())
     sizes = [int(a) for a in argv] or list(ISSUES)
     rows = [row for size in sizes for row in measure(size)]
     print(report(rows))
